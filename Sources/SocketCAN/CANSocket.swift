@@ -1,0 +1,187 @@
+import CSocketCAN
+import Glibc
+import SpaakCore
+
+/// A non-blocking raw CAN socket bound to one interface: the module's CanIf.
+///
+/// Reads and writes never block: `receive()` answers `nil` and `send(_:)` answers `false`
+/// when the kernel has nothing to give or no room to take (pair it with a
+/// `TransmitQueue` and POLLOUT). RTR and error frames are skipped and counted.
+public final class CANSocket {
+    /// How to treat CAN FD when opening.
+    public enum FDMode: Sendable {
+        /// Classic CAN only.
+        case off
+        /// CAN FD, or `CANSocketError.fdNotSupported` when the interface's MTU is 16.
+        case required
+        /// CAN FD when the interface's MTU allows it, classic CAN otherwise (see `fdEnabled`).
+        case ifAvailable
+    }
+
+    /// The interface name, e.g. `vcan0`.
+    public let interface: String
+    /// The socket's descriptor, for `poll` (owned by this object; closed by `close()`/deinit).
+    public private(set) var fileDescriptor: Int32
+    /// Whether CAN FD frames can be sent and are received.
+    public let fdEnabled: Bool
+    /// The interface MTU when known (16 classic, 72 FD).
+    public let mtu: Int?
+    /// RTR, error and malformed frames that were read and skipped.
+    public private(set) var ignoredFrames = 0
+
+    private var batchFrames: UnsafeMutablePointer<canfd_frame>?
+    private var batchSizes: UnsafeMutablePointer<Int32>?
+    private var batchCapacity = 0
+
+    /// Opens a socket on `interface` (default `vcan0`); optionally sets receive filters
+    /// for exact standard identifiers. Throws a `CANSocketError` that says how to fix it.
+    public init(interface: String = "vcan0", fd mode: FDMode = .off, filter ids: [UInt32]? = nil) throws {
+        var info = spaak_can_open_info()
+        let fd = spaak_can_open(interface, mode == .off ? 0 : 1, &info)
+        self.interface = interface
+        self.mtu = info.mtu >= 0 ? Int(info.mtu) : nil
+        guard fd >= 0 else {
+            throw CANSocket.openError(interface, step: info.failed_step, errno: info.saved_errno)
+        }
+        if info.is_up == 0 {
+            Glibc.close(fd)
+            throw CANSocketError.interfaceDown(interface)
+        }
+        let classicOnly = info.mtu == SPAAK_CAN_MTU
+        if mode == .required && classicOnly {
+            Glibc.close(fd)
+            throw CANSocketError.fdNotSupported(interface, mtu: Int(info.mtu))
+        }
+        self.fileDescriptor = fd
+        self.fdEnabled = mode != .off && !classicOnly
+        if let ids { try setFilter(ids: ids) }
+    }
+
+    deinit { close() }
+
+    /// Closes the socket; further calls throw EBADF errors.
+    public func close() {
+        if fileDescriptor >= 0 { Glibc.close(fileDescriptor) }
+        fileDescriptor = -1
+        batchFrames?.deallocate()
+        batchSizes?.deallocate()
+        batchFrames = nil
+        batchSizes = nil
+        batchCapacity = 0
+    }
+
+    /// Receives only data frames with exactly these identifiers (at most 512 in all);
+    /// empty lists receive nothing.
+    public func setFilter(ids: [UInt32], extendedIDs: [UInt32] = []) throws {
+        let all = ids + extendedIDs
+        let marks = [UInt8](repeating: 0, count: ids.count) + [UInt8](repeating: 1, count: extendedIDs.count)
+        guard all.count <= Int(SPAAK_CAN_RAW_FILTER_MAX) else {
+            throw CANSocketError.system(operation: "setsockopt(CAN_RAW_FILTER) with \(all.count) filters", errno: EINVAL)
+        }
+        if spaak_can_set_filters(fileDescriptor, all, marks, Int32(all.count)) != 0 {
+            throw CANSocketError.system(operation: "setsockopt(CAN_RAW_FILTER)", errno: errno)
+        }
+    }
+
+    /// Removes the filters: every data frame on the interface is received.
+    public func acceptAll() throws {
+        if spaak_can_accept_all(fileDescriptor) != 0 {
+            throw CANSocketError.system(operation: "setsockopt(CAN_RAW_FILTER)", errno: errno)
+        }
+    }
+
+    /// The next data frame, or `nil` when none is queued (EAGAIN).
+    public func receive() throws -> CANFrame? {
+        var raw = canfd_frame()
+        while true {
+            let size = spaak_can_read(fileDescriptor, &raw)
+            if size < 0 {
+                let code = errno
+                if code == EAGAIN || code == EWOULDBLOCK { return nil }
+                if code == EINTR { continue }
+                throw readError(code)
+            }
+            if let frame = CANFrame(kernel: raw, size: Int(size)) { return frame }
+            ignoredFrames += 1
+        }
+    }
+
+    /// Up to `max` queued data frames read with one `recvmmsg` call; empty when none is queued.
+    public func receiveBatch(max: Int = 64) throws -> [CANFrame] {
+        let wanted = Swift.max(1, Swift.min(max, 4096))
+        if wanted > batchCapacity {
+            batchFrames?.deallocate()
+            batchSizes?.deallocate()
+            batchFrames = .allocate(capacity: wanted)
+            batchSizes = .allocate(capacity: wanted)
+            batchCapacity = wanted
+        }
+        guard let frames = batchFrames, let sizes = batchSizes else { return [] }
+        let count = spaak_can_read_batch(fileDescriptor, frames, sizes, UInt32(wanted))
+        if count < 0 {
+            let code = errno
+            if code == EAGAIN || code == EWOULDBLOCK || code == EINTR { return [] }
+            throw readError(code)
+        }
+        var out: [CANFrame] = []
+        out.reserveCapacity(Int(count))
+        for index in 0..<Int(count) {
+            if let frame = CANFrame(kernel: frames[index], size: Int(sizes[index])) {
+                out.append(frame)
+            } else {
+                ignoredFrames += 1
+            }
+        }
+        return out
+    }
+
+    /// Sends one frame. Returns `false` when the kernel has no room now (EAGAIN/ENOBUFS):
+    /// queue it and retry when the descriptor is writable. Throws for frames that can never
+    /// be sent and for a down interface.
+    public func send(_ frame: CANFrame) throws -> Bool {
+        guard let (kernel, size) = frame.kernelFrame else {
+            throw CANSocketError.unsendableFrame(frame, reason: "invalid identifier or length")
+        }
+        var raw = kernel
+        if frame.isFD && !fdEnabled {
+            throw CANSocketError.unsendableFrame(frame, reason: "CAN FD is not enabled on this socket")
+        }
+        while true {
+            if spaak_can_write(fileDescriptor, &raw, Int32(size)) >= 0 { return true }
+            let code = errno
+            switch code {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK, ENOBUFS: return false
+            case ENETDOWN: throw CANSocketError.interfaceDown(interface)
+            case EINVAL: throw CANSocketError.unsendableFrame(frame, reason: "rejected by the interface (EINVAL)")
+            default: throw CANSocketError.system(operation: "write to \(interface)", errno: code)
+            }
+        }
+    }
+
+    private func readError(_ code: Int32) -> CANSocketError {
+        code == ENETDOWN ? .interfaceDown(interface) : .system(operation: "read from \(interface)", errno: code)
+    }
+
+    /// Maps a failed `spaak_can_open` step to the operator-facing error.
+    static func openError(_ name: String, step: Int32, errno code: Int32) -> CANSocketError {
+        switch UInt32(bitPattern: step) {
+        case SPAAK_CAN_OPEN_SOCKET.rawValue where code == EAFNOSUPPORT || code == EPROTONOSUPPORT:
+            return .noSocketCAN(errno: code)
+        case SPAAK_CAN_OPEN_SOCKET.rawValue:
+            return .system(operation: "socket(PF_CAN, SOCK_RAW, CAN_RAW)", errno: code)
+        case SPAAK_CAN_OPEN_NAME.rawValue, SPAAK_CAN_OPEN_IFINDEX.rawValue:
+            return .noSuchInterface(name)
+        case SPAAK_CAN_OPEN_BIND.rawValue where code == ENODEV:
+            return .notCANInterface(name)
+        case SPAAK_CAN_OPEN_BIND.rawValue where code == ENETDOWN:
+            return .interfaceDown(name)
+        case SPAAK_CAN_OPEN_BIND.rawValue:
+            return .system(operation: "bind to \(name)", errno: code)
+        case SPAAK_CAN_OPEN_FD_FRAMES.rawValue:
+            return .system(operation: "setsockopt(CAN_RAW_FD_FRAMES)", errno: code)
+        default:
+            return .system(operation: "fcntl(O_NONBLOCK)", errno: code)
+        }
+    }
+}
