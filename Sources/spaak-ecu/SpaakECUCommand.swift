@@ -1,0 +1,99 @@
+import ArgumentParser
+import Logging
+import SpaakCore
+import SpaakECU
+
+/// `spaak-ecu`: runs one simulated SpaaK module on a SocketCAN interface.
+@main
+struct SpaakECUCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spaak-ecu",
+        abstract: "Simulated SpaaK module (Smartphone-as-a-Key ECU) on a SocketCAN bus.",
+        discussion: """
+            Sends SPAAK_Status (0x3A8) every 100 ms, supervises TBM_Status (0x3A0), answers UDS \
+            on 0x7A0/0x7A8 (functional 0x7DF) and talks to the cloud through the TBM on \
+            0x6A0/0x6A8, as ../shared/spec/ICD.md defines. Stop it with Ctrl-C (SIGINT) or SIGTERM.
+            """)
+
+    @Option(help: "SocketCAN interface.") var interface = "vcan0"
+    @Option(help: "ECU serial number (DID 0xF18C, CN of the ECU identity CSR).") var serial = "SPK0000000001"
+    @Option(help: "VIN (17 characters) known at start; otherwise written by the plant over UDS.") var vin: String?
+    @Option(help: "Secure store directory (created if missing).") var store = "./spaak-store"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    @Option(help: "UDS physical request id (hex).", transform: CANIdOption.parse) var udsRequestId: UInt32 = 0x7A0
+    @Option(help: "UDS response id (hex); default: request id + 8.", transform: CANIdOption.parse) var udsResponseId: UInt32?
+    @Option(help: "UDS functional request id (hex).", transform: CANIdOption.parse) var udsFunctionalId: UInt32 = 0x7DF
+    @Option(help: "TBM_Status id (hex).", transform: CANIdOption.parse) var tbmStatusId: UInt32 = 0x3A0
+    @Option(help: "SPAAK_Status id (hex).", transform: CANIdOption.parse) var spaakStatusId: UInt32 = 0x3A8
+    @Option(help: "Vehicle-to-cloud ISO-TP id (hex).", transform: CANIdOption.parse) var v2cId: UInt32 = 0x6A0
+    @Option(help: "Cloud-to-vehicle ISO-TP id (hex).", transform: CANIdOption.parse) var c2vId: UInt32 = 0x6A8
+
+    @Flag(help: "Use CAN FD (64-byte frames) on the ISO-TP channels.") var canFd = false
+    @Option(help: "Block size the module asks for in its flow control.") var blockSize: UInt8 = 0
+    @Option(help: "STmin the module asks for in its flow control (ISO 15765-2 byte, e.g. 5 or 0xF3).",
+            transform: { try CANIdOption.parseByte($0) }) var stmin: UInt8 = 0
+    @Option(help: "Simulated secure-element latency for key generation, in ms (> 50 exercises NRC 0x78).")
+    var hsmLatencyMs: Int = 0
+    @Option(help: "K_plant for security access, 32 hex digits.") var plantKey = "000102030405060708090a0b0c0d0e0f"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
+        guard let key = [UInt8](hex: plantKey), key.count == 16 else {
+            throw ValidationError("--plant-key must be 16 bytes in hex (32 digits)")
+        }
+        if let vin, vin.utf8.count != 17 || !vin.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            throw ValidationError("--vin must be 17 printable ASCII characters")
+        }
+        guard !serial.isEmpty, serial.utf8.count <= 32, serial.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw ValidationError("--serial must be 1 to 32 printable ASCII characters")
+        }
+        guard hsmLatencyMs >= 0, hsmLatencyMs <= 60_000 else { throw ValidationError("--hsm-latency-ms must be 0...60000") }
+    }
+
+    func run() throws {
+        var ids = CANIdentifiers()
+        ids.udsRequest = udsRequestId
+        ids.udsResponse = udsResponseId ?? udsRequestId + 8
+        ids.udsFunctional = udsFunctionalId
+        ids.tbmStatus = tbmStatusId
+        ids.spaakStatus = spaakStatusId
+        ids.v2c = v2cId
+        ids.c2v = c2vId
+        let config = ECUConfiguration(
+            serial: serial, vin: vin, ids: ids, canFD: canFd, blockSize: blockSize, separationTime: stmin,
+            hsmLatency: .milliseconds(hsmLatencyMs), plantKey: [UInt8](hex: plantKey) ?? [])
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let runner = ModuleRunner(configuration: config, interface: interface, storePath: store,
+                                  logger: Logger(label: "spaak-ecu[\(serial)]"))
+        do {
+            try runner.run()
+        } catch {
+            print("spaak-ecu: \(error)")
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// Parsing of CAN identifiers and bytes given on the command line (`7A0`, `0x7A0`).
+enum CANIdOption {
+    static func parse(_ text: String) throws -> UInt32 {
+        let digits = text.hasPrefix("0x") || text.hasPrefix("0X") ? String(text.dropFirst(2)) : text
+        guard let value = UInt32(digits, radix: 16), value <= 0x7FF else {
+            throw ValidationError("'\(text)' is not an 11-bit CAN identifier in hex (e.g. 7A0)")
+        }
+        return value
+    }
+
+    static func parseByte(_ text: String) throws -> UInt8 {
+        let value: UInt8?
+        if text.hasPrefix("0x") || text.hasPrefix("0X") { value = UInt8(text.dropFirst(2), radix: 16) } else { value = UInt8(text) }
+        guard let value else { throw ValidationError("'\(text)' is not a byte (0-255 or 0x00-0xFF)") }
+        return value
+    }
+}
