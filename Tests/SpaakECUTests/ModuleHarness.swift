@@ -1,0 +1,56 @@
+import E2E
+import Logging
+import SpaakCore
+@testable import SpaakECU
+
+/// A module under a virtual clock, with helpers to feed frames and advance time.
+final class ModuleHarness {
+    let clock = VirtualClock(start: .milliseconds(1_000))
+    var module: SpaakModule
+    var sent: [(Instant, CANFrame)] = []
+
+    init(configuration: ECUConfiguration = ECUConfiguration(serial: "SPK0000000001")) {
+        let counter = SeedCounter()
+        module = SpaakModule(configuration: configuration, now: clock.now, logger: Logger(label: "test"),
+                             seedSource: { counter.next() })
+        record(module.handleTimeout(now: clock.now))
+    }
+
+    func record(_ frames: [CANFrame]) { sent += frames.map { (clock.now, $0) } }
+
+    /// Feeds a frame now.
+    func receive(_ frame: CANFrame) { record(module.handle(frame, now: clock.now)) }
+
+    /// Advances time in steps, firing every deadline on the way.
+    func advance(by d: Duration) {
+        let end = clock.now + d
+        while let deadline = module.nextDeadline, deadline <= end {
+            clock.advance(to: deadline)
+            record(module.handleTimeout(now: clock.now))
+        }
+        clock.advance(to: end)
+    }
+
+    /// Frames sent on `id` since index `from`.
+    func frames(on id: UInt32, from: Int = 0) -> [CANFrame] {
+        sent[from...].map(\.1).filter { $0.id == id }
+    }
+
+    /// Sends a single-frame UDS request on 0x7A0 and returns the response frames on 0x7A8.
+    func request(_ bytes: [UInt8], id: UInt32 = 0x7A0) -> [CANFrame] {
+        let mark = sent.count
+        var data = [UInt8(bytes.count)] + bytes
+        while data.count < 8 { data.append(0xCC) }
+        receive(CANFrame(id: id, data: data))
+        return frames(on: 0x7A8, from: mark)
+    }
+}
+
+/// Deterministic, distinct seeds for tests.
+final class SeedCounter: @unchecked Sendable {
+    private var value: UInt8 = 0
+    func next() -> [UInt8] {
+        value &+= 1
+        return Array(repeating: value, count: 16)
+    }
+}
