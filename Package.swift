@@ -1,13 +1,54 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+let cryptoExtras: Target.Dependency = .product(name: "CryptoExtras", package: "swift-crypto")
+let x509: Target.Dependency = .product(name: "X509", package: "swift-certificates")
+let asn1: Target.Dependency = .product(name: "SwiftASN1", package: "swift-asn1")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
 let package = Package(
     name: "spaak-sim",
     platforms: [.macOS(.v15)],
-    products: [],
-    dependencies: [],
+    products: [
+        .executable(name: "spaak-ecu", targets: ["spaak-ecu"]),
+        .executable(name: "spaak-pki", targets: ["spaak-pki"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+    ],
     targets: [
+        // Shared value types.
         .target(name: "SpaakCore"),
+        // Imperative shell: SocketCAN and the event loop.
+        .target(name: "CSocketCAN"),
+        .target(name: "SocketCAN", dependencies: ["CSocketCAN", "SpaakCore"]),
+        .target(name: "EventLoop", dependencies: ["CSocketCAN", "SpaakCore"]),
+        // Functional core: protocol layers.
+        .target(name: "E2E", dependencies: ["SpaakCore"]),
+        .target(name: "ISOTP", dependencies: ["SpaakCore"]),
+        .target(name: "UDS", dependencies: ["SpaakCore"]),
+        .target(name: "KeyM", dependencies: [x509, crypto, asn1]),
+        // The module.
+        .target(name: "SpaakECU", dependencies: ["SpaakCore", "E2E", "ISOTP", "UDS", "KeyM", crypto, cryptoExtras, logging]),
+        .executableTarget(name: "spaak-ecu", dependencies: ["SpaakECU", "SocketCAN", "EventLoop", argumentParser, logging]),
+        // The simulated OEM PKI.
+        .target(name: "TestPKI", dependencies: [x509, crypto, asn1]),
+        .executableTarget(name: "spaak-pki", dependencies: ["TestPKI", argumentParser]),
+
         .testTarget(name: "SpaakCoreTests", dependencies: ["SpaakCore"]),
+        .testTarget(name: "SocketCANTests", dependencies: ["SocketCAN", "CSocketCAN", "SpaakCore"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "CSocketCAN", "SpaakCore"]),
+        .testTarget(name: "E2ETests", dependencies: ["E2E", "SpaakCore"]),
+        .testTarget(name: "ISOTPTests", dependencies: ["ISOTP", "SpaakCore"]),
+        .testTarget(name: "UDSTests", dependencies: ["UDS", "SpaakCore"]),
+        .testTarget(name: "SpaakECUTests", dependencies: ["SpaakECU", "SpaakCore", "E2E", logging]),
+        .testTarget(name: "KeyMTests", dependencies: ["KeyM", "TestPKI"]),
+        .testTarget(name: "TestPKITests", dependencies: ["TestPKI", "KeyM"]),
     ]
 )
