@@ -1,0 +1,137 @@
+import Logging
+
+extension FileSecureStore {
+    public func commit(_ operations: [SecureStoreOperation]) throws(SecureStoreError) {
+        try health.withLock { (health: inout Health) throws(SecureStoreError) in
+            try recoverIfNeeded(&health)
+            var current: [SecureStoreEntry: EntryState] = [:]
+            for entry in FileSecureStore.entriesRead(by: operations) { current[entry] = try load(entry) }
+            let plan = try SecureStorePlanner.plan(operations, current: { current[$0] ?? .absent },
+                                                   newKey: KeyMaterial.generate)
+            guard !plan.changes.isEmpty else { return }
+            for entry in plan.replacedCorrupt {
+                logger.warning("secure store: replacing corrupt \(entry) on request")
+            }
+            try writeUpToCommitPoint(plan)
+            do throws(SecureStoreError) { try finishCommitted() } catch {
+                health.needsRecovery = true
+                throw error
+            }
+        }
+    }
+
+    /// The entries whose current state the planner may look at.
+    static func entriesRead(by operations: [SecureStoreOperation]) -> Set<SecureStoreEntry> {
+        var entries: Set<SecureStoreEntry> = []
+        for operation in operations {
+            switch operation {
+            case .write(let record, _, _), .delete(let record): entries.insert(.record(record))
+            case .generateKey(let slot), .deleteKey(let slot): entries.insert(.key(slot))
+            case .promotePendingKey(let slot):
+                entries.insert(.key(slot))
+                if let pending = slot.pendingSlot { entries.insert(.key(pending)) }
+            }
+        }
+        for record in SecureStoreRecord.identityCertificates {
+            guard let slot = record.boundKeySlot else { continue }
+            if entries.contains(.record(record)) || entries.contains(.key(slot)) {
+                entries.insert(.record(record))
+                entries.insert(.key(slot))
+            }
+        }
+        return entries
+    }
+
+    /// Writes the plan's changes up to and including the commit point: one change directly
+    /// (the rename or removal is the commit point), several through the journal. A failure
+    /// here leaves the old values.
+    func writeUpToCommitPoint(_ plan: SecureStorePlan) throws(SecureStoreError) {
+        var files: [(entry: SecureStoreEntry, file: [UInt8]?)] = []
+        for change in plan.changes {
+            files.append((change.entry, try change.payload.map { (payload) throws(SecureStoreError) in
+                try RecordCodec.encode(change.entry, payload: payload, keys: keys)
+            }))
+        }
+        if files.count == 1, let only = files.first {
+            let target = path(only.entry.fileName)
+            if let file = only.file {
+                try FileSecureStore.writeDurably(file, to: target, directory: directory, fileSystem: fileSystem)
+            } else {
+                try fileSystem.remove(target)
+            }
+        } else {
+            try prepareAndCommitJournal(files)
+        }
+    }
+
+    /// Before the commit point: every new file as a durable `.tmp`, then the journal renamed
+    /// into place. A failure here removes what was written and leaves the old values.
+    func prepareAndCommitJournal(_ files: [(entry: SecureStoreEntry, file: [UInt8]?)]) throws(SecureStoreError) {
+        var created: [String] = []
+        do {
+            var steps: [JournalFile.Step] = []
+            for item in files {
+                if let file = item.file {
+                    let temporary = path(item.entry.fileName + ".tmp")
+                    try FileSecureStore.createDurably(file, at: temporary, fileSystem: fileSystem)
+                    created.append(temporary)
+                    steps.append(.install(item.entry))
+                } else {
+                    steps.append(.remove(item.entry))
+                }
+            }
+            try fileSystem.syncDirectory(directory)
+            created.append(path(JournalFile.name + ".tmp"))
+            try FileSecureStore.writeDurably(JournalFile.encode(steps, keys: keys), to: path(JournalFile.name),
+                                             directory: directory, fileSystem: fileSystem)
+        } catch {
+            for temporary in created { try? fileSystem.remove(temporary) }
+            throw error
+        }
+    }
+
+    /// After the commit point: makes the change durable and complete, with one retry. If
+    /// both fail, the caller marks the store so that the commit is completed before its
+    /// next operation (which fails as long as it cannot be).
+    func finishCommitted() throws(SecureStoreError) {
+        do { try recover() } catch let first {
+            logger.warning("secure store: completing a commit failed (\(first)); retrying")
+            try recover()
+        }
+    }
+
+    /// Completes a committed journal, deletes stray temporary files and syncs the folder.
+    /// Idempotent: safe to run after a crash at any step, including inside itself.
+    func recover() throws(SecureStoreError) {
+        let names = try fileSystem.contentsOfDirectory(directory)
+        if names.contains(JournalFile.name) {
+            let journal = try fileSystem.readFile(path(JournalFile.name), limit: 64 * 1024) ?? []
+            switch JournalFile.decode(journal, keys: keys) {
+            case .success(let steps):
+                try fileSystem.syncDirectory(directory)  // the journal is durable before any rename
+                for step in steps {
+                    switch step {
+                    case .install(let entry):
+                        let temporary = path(entry.fileName + ".tmp")
+                        if try fileSystem.mode(temporary) != nil {
+                            try fileSystem.rename(temporary, path(entry.fileName))
+                        }
+                    case .remove(let entry):
+                        try fileSystem.remove(path(entry.fileName))
+                    }
+                }
+                try fileSystem.syncDirectory(directory)
+                try fileSystem.remove(path(JournalFile.name))
+            case .failure(let error):
+                // Cannot be trusted: set aside for inspection, never applied; every entry
+                // is still checked on its own.
+                logger.error("secure store: \(error); set aside as journal.damaged")
+                try fileSystem.rename(path(JournalFile.name), path("journal.damaged"))
+            }
+        }
+        for name in try fileSystem.contentsOfDirectory(directory) where name.hasSuffix(".tmp") {
+            try fileSystem.remove(path(name))
+        }
+        try fileSystem.syncDirectory(directory)
+    }
+}

@@ -1,0 +1,87 @@
+import Crypto
+import Synchronization
+
+/// A secure store in memory, with the same rules as `FileSecureStore` (atomic commits,
+/// corrupt entries never used nor replaced by accident, identity certificates bound to
+/// their keys): for unit tests of the other modules.
+///
+/// Tests can damage an entry (`injectCorruption`) to exercise KeyM NOT_AVAILABLE versus
+/// invalid-format paths, and make commits fail (`commitFailure`) to exercise NRC 0x72.
+public final class InMemorySecureStore: SecureStore {
+    struct State: Sendable {
+        var entries: [SecureStoreEntry: EntryState] = [:]
+        var commitFailure: SecureStoreError?
+        var commits = 0
+    }
+
+    let state = Mutex(State())
+
+    /// Creates an empty store.
+    public init() {}
+
+    /// When set, every commit fails with this error and changes nothing.
+    public var commitFailure: SecureStoreError? {
+        get { state.withLock { $0.commitFailure } }
+        set { state.withLock { $0.commitFailure = newValue } }
+    }
+
+    /// How many commits succeeded.
+    public var commitCount: Int { state.withLock { $0.commits } }
+
+    /// Marks a present or absent entry as damaged, as a tampered file would read.
+    public func injectCorruption(_ entry: SecureStoreEntry, reason: String = "injected damage") {
+        state.withLock { $0.entries[entry] = .corrupt(reason) }
+    }
+
+    public func commit(_ operations: [SecureStoreOperation]) throws(SecureStoreError) {
+        try state.withLock { (state: inout State) throws(SecureStoreError) in
+            if let failure = state.commitFailure { throw failure }
+            let entries = state.entries
+            let plan = try SecureStorePlanner.plan(
+                operations, current: { entries[$0] ?? .absent }, newKey: KeyMaterial.generate)
+            for change in plan.changes {
+                state.entries[change.entry] = change.payload.map { .present($0) }
+            }
+            state.commits += 1
+        }
+    }
+
+    public func status(_ entry: SecureStoreEntry) -> SecureStoreEntryStatus {
+        entryState(entry).status
+    }
+
+    public func audit() -> [SecureStoreEntry: SecureStoreEntryStatus] {
+        state.withLock { $0.entries.mapValues(\.status) }
+    }
+
+    public func read(_ record: SecureStoreRecord) throws(SecureStoreError) -> [UInt8]? {
+        try payload(.record(record))
+    }
+
+    public func publicKey(_ slot: SecureStoreKeySlot) throws(SecureStoreError) -> P256.Signing.PublicKey? {
+        guard let raw = try payload(.key(slot)) else { return nil }
+        return try KeyMaterial.privateKey(raw).publicKey
+    }
+
+    public func sign(_ slot: SecureStoreKeySlot, message: [UInt8]) throws(SecureStoreError) -> [UInt8] {
+        guard let raw = try payload(.key(slot)) else { throw .keyAbsent(slot) }
+        return try KeyMaterial.sign(raw, message: message)
+    }
+
+    public func makeCSR(_ slot: SecureStoreKeySlot, commonName: String) throws(SecureStoreError) -> [UInt8] {
+        guard let raw = try payload(.key(slot)) else { throw .keyAbsent(slot) }
+        return try KeyMaterial.csr(raw, commonName: commonName)
+    }
+
+    func entryState(_ entry: SecureStoreEntry) -> EntryState {
+        state.withLock { $0.entries[entry] ?? .absent }
+    }
+
+    func payload(_ entry: SecureStoreEntry) throws(SecureStoreError) -> [UInt8]? {
+        switch entryState(entry) {
+        case .absent: return nil
+        case .present(let bytes): return bytes
+        case .corrupt(let reason): throw .corrupt(entry, reason: reason)
+        }
+    }
+}
