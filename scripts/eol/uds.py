@@ -1,0 +1,162 @@
+"""udsoncan client for one module: connection (kernel ISO-TP socket, or python-can with the
+can-isotp stack), client configuration, and calls that turn every failure into a StepError."""
+from __future__ import annotations
+
+import socket
+import time
+
+import isotp
+import udsoncan
+from udsoncan.client import Client
+from udsoncan.connections import IsoTPSocketConnection, PythonIsoTpConnection
+from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
+                                 UnexpectedResponseException)
+
+from .model import ModuleAddress, StepError
+from .security import udsoncan_security_algo
+
+PADDING = 0xCC
+PLANT_DIDS = (0xF18C, 0xF190, 0xF195, 0xD100, 0xD101, 0xD110, 0xD111, 0xD112, 0xD113, 0xD114,
+              0xD120, 0xD121, 0xD122, 0xD123)
+
+
+class RawCodec(udsoncan.DidCodec):
+    """A DID's bytes as they are (the length is whatever the module sends)."""
+
+    def encode(self, value):
+        return bytes(value)
+
+    def decode(self, payload):
+        return bytes(payload)
+
+    def __len__(self):
+        raise udsoncan.DidCodec.ReadAllRemainingData
+
+
+def kernel_isotp_available() -> bool:
+    """The kernel offers CAN_ISOTP sockets (module can-isotp loaded or built in)."""
+    if not hasattr(socket, "CAN_ISOTP"):
+        return False
+    try:
+        socket.socket(socket.AF_CAN, socket.SOCK_DGRAM, socket.CAN_ISOTP).close()
+        return True
+    except OSError:
+        return False
+
+
+def connection(interface: str, address: ModuleAddress, transport: str = "kernel", name: str = ""):
+    """A udsoncan connection to one module. ``kernel``: an ISO-TP socket; ``python``:
+    python-can and can-isotp's stack (when the kernel has no ISO-TP)."""
+    addr = isotp.Address(isotp.AddressingMode.Normal_11bits, txid=address.request_id, rxid=address.response_id)
+    if transport == "kernel":
+        sock = isotp.socket(timeout=0.1)
+        sock.set_opts(txpad=PADDING)
+        sock.set_fc_opts(bs=0, stmin=0)
+        return IsoTPSocketConnection(interface, addr, tpsock=sock, name=name)
+    import can
+    bus = can.Bus(interface="socketcan", channel=interface,
+                  can_filters=[{"can_id": address.response_id, "can_mask": 0x7FF, "extended": False}])
+    params = {"tx_padding": PADDING, "blocksize": 0, "stmin": 0, "rx_flowcontrol_timeout": 1000,
+              "rx_consecutive_frame_timeout": 1000, "max_frame_size": 4095}
+    stack = isotp.CanStack(bus, address=addr, params=params)
+    conn = PythonIsoTpConnection(stack, name=name)
+    conn.bus = bus  # shut down by ModuleClient.__exit__
+    return conn
+
+
+def client_config(plant_key: bytes, timeout: float = 12.0) -> dict:
+    """Plant timing: P2 1 s (the VM and many parallel modules make the module's 50 ms
+    too tight for the client side), P2* 10 s, every plant DID as raw bytes."""
+    cfg = dict(udsoncan.configs.default_client_config)
+    cfg.update({
+        "data_identifiers": {did: RawCodec for did in PLANT_DIDS},
+        "security_algo": udsoncan_security_algo,
+        "security_algo_params": plant_key,
+        "request_timeout": timeout,
+        "p2_timeout": 1.0,
+        "p2_star_timeout": 10.0,
+        "use_server_timing": False,
+        "exception_on_negative_response": True,
+    })
+    return cfg
+
+
+class ModuleClient:
+    """A udsoncan Client for one module; every call raises StepError(step, ...) on failure."""
+
+    def __init__(self, address: ModuleAddress, plant_key: bytes, conn):
+        self.address = address
+        self.conn = conn
+        self.client = Client(conn, config=client_config(plant_key))
+
+    @classmethod
+    def on_bus(cls, interface: str, address: ModuleAddress, plant_key: bytes, transport: str = "kernel"):
+        """A client on a SocketCAN interface; StepError when the socket cannot be opened."""
+        try:
+            return cls(address, plant_key, connection(interface, address, transport, name=str(address)))
+        except OSError as e:
+            raise StepError("connect", f"cannot open ISO-TP on {interface} for {address} ({e})") from None
+
+    def __enter__(self) -> "ModuleClient":
+        try:
+            self.client.open()
+        except OSError as e:
+            raise StepError("connect", f"cannot bind ISO-TP for {self.address} ({e})") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.client.close()
+        finally:
+            bus = getattr(self.conn, "bus", None)
+            if bus is not None:
+                bus.shutdown()
+
+    def call(self, step: str, what: str, fn, *args):
+        """Runs a client call; a negative response, timeout or bad answer becomes StepError."""
+        try:
+            return fn(*args)
+        except NegativeResponseException as e:
+            raise StepError(step, what, nrc=e.response.code) from None
+        except TimeoutException:
+            raise StepError(step, f"{what}: no answer from the module (timeout)") from None
+        except (InvalidResponseException, UnexpectedResponseException) as e:
+            raise StepError(step, f"{what}: invalid answer ({e})") from None
+        except OSError as e:
+            raise StepError(step, f"{what}: bus error ({e})") from None
+
+    def read(self, step: str, did: int, what: str) -> bytes:
+        """The value of one DID."""
+        response = self.call(step, f"read {what} (0x{did:04X})", self.client.read_data_by_identifier, did)
+        return bytes(response.service_data.values[did])
+
+    def write(self, step: str, did: int, value: bytes, what: str) -> None:
+        """Writes one DID."""
+        self.call(step, f"write {what} (0x{did:04X})", self.client.write_data_by_identifier, did, bytes(value))
+
+    def extended_session(self, step: str = "session") -> None:
+        """DiagnosticSessionControl 0x03."""
+        self.call(step, "extended session (10 03)", self.client.change_session, 3)
+
+    def unlock(self, step: str = "unlock") -> None:
+        """SecurityAccess 0x01/0x02 with the CMAC key (an all-zero seed: already unlocked)."""
+        self.call(step, "security access (27 01/02)", self.client.unlock_security_access, 1)
+
+    def run_routine(self, step: str, rid: int, what: str, poll_timeout: float = 30.0) -> bytes:
+        """startRoutine, waiting through NRC 0x78 (udsoncan does); if the module answers
+        "running" (status 1), polls requestRoutineResults until done. Returns the status
+        record; status 2 (failed) is a StepError."""
+        label = f"{what} (31 01 {rid:04X})"
+        response = self.call(step, label, self.client.start_routine, rid)
+        record = bytes(response.service_data.routine_status_record or b"")
+        deadline = time.monotonic() + poll_timeout
+        while record[:1] == b"\x01" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            response = self.call(step, f"{what} results (31 03 {rid:04X})", self.client.get_routine_result, rid)
+            record = bytes(response.service_data.routine_status_record or b"")
+        if record[:1] == b"\x01":
+            raise StepError(step, f"{label}: still running after {poll_timeout:.0f} s")
+        if record[:1] == b"\x02":
+            code = f" (error code 0x{record[1]:02X})" if len(record) > 1 else ""
+            raise StepError(step, f"{label}: the module reports the routine failed{code}")
+        return record
