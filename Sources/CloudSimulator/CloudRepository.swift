@@ -1,0 +1,95 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The persistent state of the Vehicle OEM Server: ECUs, vehicles, subject ids,
+/// certificates, verifiers, pairing passwords and counters.
+///
+/// All access goes through `transaction`: the body sees a `CloudStore` and either every
+/// change it made is kept (it returned) or none (it threw). Two implementations:
+/// `InMemoryCloudRepository` (tests) and `GRDBCloudRepository` (SQLite, survives restarts).
+public protocol CloudRepository: AnyObject {
+    /// Runs `body` atomically.
+    func transaction<T>(_ body: (any CloudStore) throws -> T) throws -> T
+}
+
+/// The operations of one transaction on the VOS state. Lists come oldest first.
+public protocol CloudStore {
+    /// The ECU registered under `serial`.
+    func ecu(serial: String) throws -> ECURecord?
+    /// Registers or replaces an ECU.
+    func saveECU(_ ecu: ECURecord) throws
+    /// Every registered ECU, by serial.
+    func ecus() throws -> [ECURecord]
+
+    /// The vehicle of `serial`, if anything is known.
+    func vehicle(serial: String) throws -> VehicleRecord?
+    /// Inserts or replaces a vehicle.
+    func saveVehicle(_ vehicle: VehicleRecord) throws
+
+    /// The subject ids issued to `serial`.
+    func subjectIds(serial: String) throws -> [SubjectIdRecord]
+    /// `true` when `subjectId` was ever issued (to anyone).
+    func subjectIdExists(_ subjectId: String) throws -> Bool
+    /// Records a new subject id.
+    func insertSubjectId(_ record: SubjectIdRecord) throws
+
+    /// The [K] certificates issued to `serial`.
+    func certificates(serial: String) throws -> [CertificateRecord]
+    /// Records a new certificate; returns its id.
+    func insertCertificate(_ record: CertificateRecord) throws -> Int64
+    /// Updates a certificate by id.
+    func updateCertificate(_ record: CertificateRecord) throws
+
+    /// The verifiers made for `serial`.
+    func verifiers(serial: String) throws -> [VerifierRecord]
+    /// Records a new verifier; returns its id.
+    func insertVerifier(_ record: VerifierRecord) throws -> Int64
+    /// Updates a verifier by id.
+    func updateVerifier(_ record: VerifierRecord) throws
+
+    /// The pairing password of a verifier.
+    func password(verifierId: Int64) throws -> PasswordRecord?
+    /// Inserts or replaces the password of `record.verifierId`.
+    func savePassword(_ record: PasswordRecord) throws
+
+    /// A counter of `serial`.
+    func counter(serial: String, kind: CounterKind) throws -> UInt32?
+    /// Sets a counter of `serial`.
+    func setCounter(serial: String, kind: CounterKind, value: UInt32) throws
+    /// Forgets a counter of `serial`.
+    func removeCounter(serial: String, kind: CounterKind) throws
+}
+
+extension CloudStore {
+    /// The newest verifier of `serial`.
+    public func latestVerifier(serial: String) throws -> VerifierRecord? { try verifiers(serial: serial).last }
+
+    /// The newest certificate of `serial`.
+    public func latestCertificate(serial: String) throws -> CertificateRecord? { try certificates(serial: serial).last }
+
+    /// The newest subject id of `serial`.
+    public func latestSubjectId(serial: String) throws -> SubjectIdRecord? { try subjectIds(serial: serial).last }
+
+    /// The summary shown by `status`.
+    public func summary() throws -> CloudSummary {
+        var lines: [CloudSummary.ECULine] = []
+        for ecu in try ecus() {
+            let vehicle = try vehicle(serial: ecu.serial)
+            let certificates = try certificates(serial: ecu.serial)
+            let verifiers = try verifiers(serial: ecu.serial)
+            var pending = false
+            if let id = verifiers.last?.id, let password = try password(verifierId: id) { pending = password.deliveredAt == nil }
+            lines.append(CloudSummary.ECULine(
+                serial: ecu.serial, vin: vehicle?.vin, drmUUID: vehicle?.drmUUID,
+                subjectId: try latestSubjectId(serial: ecu.serial)?.subjectId,
+                certificateStatus: certificates.last?.installStatus, certificates: certificates.count,
+                verifierStatus: verifiers.last?.status, verifiers: verifiers.count, passwordPending: pending,
+                v2cCounter: try counter(serial: ecu.serial, kind: .v2cAccepted),
+                c2vCounter: try counter(serial: ecu.serial, kind: .c2vSent)))
+        }
+        return CloudSummary(ecus: lines)
+    }
+}

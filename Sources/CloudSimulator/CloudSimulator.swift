@@ -1,0 +1,188 @@
+import Foundation
+import SpaakCore
+
+/// The whole simulated cloud side as one sans-I/O machine: the TBM (`TBM_Status`, the ISO-TP
+/// bridge on 0x6A0/0x6A8) in front of the Vehicle OEM Server, and the control commands.
+///
+/// The shell feeds it frames, timeouts and control commands, together with the monotonic
+/// `now` and the wall-clock `date` (certificate validity, records); it puts the returned
+/// frames on the bus and logs the events. Trace events carry `ms` = `now` in milliseconds.
+public final class CloudSimulator {
+    /// What one input produced.
+    public struct Step: Sendable, Equatable {
+        /// Frames to put on the bus, in order.
+        public var frames: [CANFrame] = []
+        /// Trace events, in order.
+        public var events: [CloudEvent] = []
+    }
+
+    /// The answer to a control command.
+    public struct Reply: Sendable, Equatable, CustomStringConvertible {
+        /// `false` when the command was refused.
+        public var ok: Bool
+        /// The text (one or more lines).
+        public var text: String
+
+        /// The wire form: `ok TEXT` or `error TEXT`.
+        public var description: String { (ok ? "ok" : "error") + (text.isEmpty ? "" : " " + text) }
+    }
+
+    /// The TBM.
+    public private(set) var tbm: TBMSimulator
+    /// The VOS (and KTS).
+    public let vos: VehicleOEMServer
+
+    /// The `queued` events of C2V messages handed to the TBM, for their `delivered` events.
+    private var inTransit: [(bytes: [UInt8], event: CloudEvent)] = []
+
+    /// Creates the simulator; the TBM's first `TBM_Status` is due at `now`.
+    public init(vos: VehicleOEMServer, tbm: TBMSimulator) {
+        self.vos = vos
+        self.tbm = tbm
+    }
+
+    /// The earliest instant at which `handleTimeout` has work.
+    public var nextDeadline: Instant? { tbm.nextDeadline }
+
+    /// A frame from the bus.
+    public func handle(_ frame: CANFrame, now: Instant, date: Date) -> Step {
+        var step = Step()
+        process(tbm.handle(frame, now: now), now: now, date: date, into: &step)
+        return step
+    }
+
+    /// Timers: `TBM_Status`, ISO-TP, delayed messages.
+    public func handleTimeout(now: Instant, date: Date) -> Step {
+        var step = Step()
+        process(tbm.handleTimeout(now: now), now: now, date: date, into: &step)
+        return step
+    }
+
+    /// Executes a control command; `readFile` reads a file named in `register-ecu`.
+    public func control(_ command: ControlCommand, now: Instant, date: Date,
+                        readFile: (String) throws -> [UInt8]) -> (reply: Reply, step: Step) {
+        var step = Step()
+        let reply: Reply
+        do {
+            reply = try execute(command, now: now, date: date, readFile: readFile, into: &step)
+        } catch {
+            reply = Reply(ok: false, text: String(describing: error))
+        }
+        // The trace never shows a pairing password.
+        let shown = if case .password = command, reply.ok { "ok (password handed out)" } else { reply.description }
+        var info = CloudEvent(from: .control, to: .vos, outcome: .info, detail: "\(command.text) → \(shown)")
+        info.ms = now.milliseconds
+        step.events.insert(info, at: 0)
+        return (reply, step)
+    }
+
+    private func execute(_ command: ControlCommand, now: Instant, date: Date, readFile: (String) throws -> [UInt8],
+                         into step: inout Step) throws -> Reply {
+        switch command {
+        case .tbm(let state):
+            process(tbm.setLinkState(state, now: now), now: now, date: date, into: &step)
+            return Reply(ok: true, text: "TBM \(state)")
+        case .pushVerifier(let serial):
+            try requireLink()
+            send(try vos.pushVerifier(serial: serial, date: date), now: now, date: date, into: &step)
+            return Reply(ok: true, text: "verifier pushed to \(serial)")
+        case .terminateOwnerKey(let serial):
+            try requireLink()
+            send(try vos.terminateOwnerKey(serial: serial, date: date), now: now, date: date, into: &step)
+            return Reply(ok: true, text: "owner key termination sent to \(serial)")
+        case .fault(let fault, let count):
+            vos.faults.arm(fault, count: count)
+            return Reply(ok: true, text: "fault \(fault) armed for \(count) C2V message\(count == 1 ? "" : "s")")
+        case .clearFault:
+            vos.faults.clear()
+            return Reply(ok: true, text: "no fault armed")
+        case .password(let serial):
+            return Reply(ok: true, text: try vos.handOutPassword(serial: serial, date: date))
+        case .registerECU(let paths):
+            var lines: [String] = []
+            for path in paths {
+                let bytes: [UInt8]
+                do { bytes = try readFile(path) } catch { throw VOSCommandError("cannot read \(path): \(error)") }
+                lines.append("registered \(try vos.registerECU(certificate: bytes, date: date)) from \(path)")
+            }
+            return Reply(ok: true, text: lines.joined(separator: "\n"))
+        case .resetCounter(let serial):
+            try vos.resetCounter(serial: serial)
+            return Reply(ok: true, text: "V2C counter of \(serial) forgotten")
+        case .status:
+            return Reply(ok: true, text: statusText(try vos.summary()))
+        }
+    }
+
+    private func requireLink() throws {
+        guard tbm.linkState.relays else { throw VOSCommandError("TBM is \(tbm.linkState): nothing can be pushed") }
+    }
+
+    /// Hands the VOS's messages to the TBM and collects everything into `step`.
+    private func send(_ result: VOSResult, now: Instant, date: Date, into step: inout Step) {
+        append(result.events, now: now, into: &step)
+        for transmission in result.transmissions {
+            inTransit.append((transmission.bytes, transmission.event))
+            let notBefore = transmission.delay.map { now + $0 }
+            process(tbm.send(transmission.bytes, notBefore: notBefore, now: now), now: now, date: date, into: &step)
+        }
+    }
+
+    private func process(_ outputs: [TBMOutput], now: Instant, date: Date, into step: inout Step) {
+        for output in outputs {
+            switch output {
+            case .transmit(let frame):
+                step.frames.append(frame)
+            case .v2cMessage(let bytes):
+                send(vos.handleV2C(bytes, date: date), now: now, date: date, into: &step)
+            case .v2cDiscarded(let bytes, let state):
+                var event = CloudEvent(from: .spaak, to: .tbm, outcome: .discarded, direction: "V2C",
+                                       detail: "\(bytes.count) bytes, TBM \(state): not relayed")
+                event.type = bytes.count > 3 && bytes[0] == 0x01 ? bytes[3] : nil
+                append([event], now: now, into: &step)
+            case .c2vSent(let bytes):
+                append([transitEvent(bytes, outcome: .delivered, detail: nil)], now: now, into: &step)
+            case .c2vNotSent(let bytes, let reason):
+                append([transitEvent(bytes, outcome: .notSent, detail: reason)], now: now, into: &step)
+            case .receiveFailed(let error):
+                append([CloudEvent(from: .spaak, to: .tbm, outcome: .refused, direction: "V2C",
+                                   detail: "ISO-TP reception failed: \(error)")], now: now, into: &step)
+            }
+        }
+    }
+
+    /// The event of a C2V message leaving the TBM (removed from `inTransit`).
+    private func transitEvent(_ bytes: [UInt8], outcome: CloudEvent.Outcome, detail: String?) -> CloudEvent {
+        var event: CloudEvent
+        if let index = inTransit.firstIndex(where: { $0.bytes == bytes }) {
+            event = inTransit.remove(at: index).event
+            event.from = .tbm
+        } else {
+            event = CloudEvent(from: .tbm, to: .spaak, outcome: outcome, direction: "C2V")
+        }
+        event.outcome = outcome
+        if let detail { event.detail = detail }
+        return event
+    }
+
+    private func append(_ events: [CloudEvent], now: Instant, into step: inout Step) {
+        for var event in events {
+            event.ms = now.milliseconds
+            step.events.append(event)
+        }
+    }
+
+    private func statusText(_ summary: CloudSummary) -> String {
+        var lines = ["TBM \(tbm.linkState); fault \(vos.faults.armed.map { "\($0) ×\(vos.faults.remaining)" } ?? "none"); "
+                     + "\(summary.ecus.count) ECU\(summary.ecus.count == 1 ? "" : "s")"]
+        for ecu in summary.ecus {
+            let status: (UInt8?) -> String = { $0.map(String.init) ?? "-" }
+            lines.append("\(ecu.serial) vin=\(ecu.vin ?? "-") drmUUID=\(ecu.drmUUID?.hexString ?? "-") "
+                         + "subjectId=\(ecu.subjectId ?? "-") K=\(ecu.certificates)/status \(status(ecu.certificateStatus)) "
+                         + "verifiers=\(ecu.verifiers)/status \(status(ecu.verifierStatus)) "
+                         + "password=\(ecu.verifiers == 0 ? "-" : ecu.passwordPending ? "undelivered" : "delivered") "
+                         + "v2c=\(ecu.v2cCounter.map(String.init) ?? "-") c2v=\(ecu.c2vCounter.map(String.init) ?? "-")")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,203 @@
+import Foundation
+import GRDB
+
+/// The VOS state in an SQLite file (GRDB), so that the simulator survives restarts.
+///
+/// Tables (migration `v1`): `ecus`, `vehicles`, `subject_ids`, `certificates`, `verifiers`,
+/// `passwords`, `counters`. Every `transaction` is one SQLite transaction. Other
+/// processes (e.g. `spaak-cloud register-ecu`) may use the file at the same time: a busy
+/// database is waited for up to 5 s.
+public final class GRDBCloudRepository: CloudRepository {
+    private let queue: DatabaseQueue
+
+    /// Opens (creating if needed) the database at `path` and migrates it; `nil` path opens a
+    /// private in-memory database.
+    public init(path: String?) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.foreignKeysEnabled = true
+        do {
+            if let path {
+                queue = try DatabaseQueue(path: path, configuration: configuration)
+            } else {
+                queue = try DatabaseQueue(configuration: configuration)
+            }
+            try Self.migrator.migrate(queue)
+        } catch let error as DatabaseError {
+            throw CloudRepositoryError.database(error.description)
+        }
+    }
+
+    /// The schema, one migration per version.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE ecus (
+                    serial TEXT PRIMARY KEY NOT NULL,
+                    certificate BLOB NOT NULL,
+                    registered_at DATETIME NOT NULL);
+                CREATE TABLE vehicles (
+                    serial TEXT PRIMARY KEY NOT NULL REFERENCES ecus(serial) ON DELETE CASCADE,
+                    vin TEXT,
+                    drm_uuid BLOB);
+                CREATE TABLE subject_ids (
+                    subject_id TEXT PRIMARY KEY NOT NULL,
+                    serial TEXT NOT NULL REFERENCES ecus(serial) ON DELETE CASCADE,
+                    transaction_id BLOB NOT NULL,
+                    issued_at DATETIME NOT NULL);
+                CREATE TABLE certificates (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    serial TEXT NOT NULL REFERENCES ecus(serial) ON DELETE CASCADE,
+                    subject_id TEXT NOT NULL REFERENCES subject_ids(subject_id),
+                    der BLOB NOT NULL,
+                    issued_at DATETIME NOT NULL,
+                    install_status INTEGER);
+                CREATE TABLE verifiers (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    serial TEXT NOT NULL REFERENCES ecus(serial) ON DELETE CASCADE,
+                    transaction_id BLOB NOT NULL,
+                    record BLOB NOT NULL,
+                    trigger INTEGER NOT NULL,
+                    created_at DATETIME NOT NULL,
+                    status INTEGER,
+                    revoked BOOLEAN NOT NULL DEFAULT 0);
+                CREATE TABLE passwords (
+                    verifier_id INTEGER PRIMARY KEY NOT NULL REFERENCES verifiers(id) ON DELETE CASCADE,
+                    serial TEXT NOT NULL REFERENCES ecus(serial) ON DELETE CASCADE,
+                    password TEXT NOT NULL,
+                    delivered_at DATETIME);
+                CREATE TABLE counters (
+                    serial TEXT NOT NULL REFERENCES ecus(serial) ON DELETE CASCADE,
+                    kind TEXT NOT NULL,
+                    value INTEGER NOT NULL,
+                    PRIMARY KEY (serial, kind));
+                CREATE INDEX subject_ids_serial ON subject_ids(serial);
+                CREATE INDEX certificates_serial ON certificates(serial);
+                CREATE INDEX verifiers_serial ON verifiers(serial);
+                """)
+        }
+        return migrator
+    }
+
+    /// Runs `body` in one SQLite write transaction (rolled back if it throws).
+    public func transaction<T>(_ body: (any CloudStore) throws -> T) throws -> T {
+        do {
+            return try queue.write { db in try body(Store(db: db)) }
+        } catch let error as DatabaseError {
+            throw CloudRepositoryError.database(error.description)
+        }
+    }
+
+    private struct Store: CloudStore {
+        let db: Database
+
+        func ecu(serial: String) throws -> ECURecord? {
+            try Row.fetchOne(db, sql: "SELECT * FROM ecus WHERE serial = ?", arguments: [serial]).map(Self.ecu)
+        }
+        func saveECU(_ ecu: ECURecord) throws {
+            try db.execute(sql: """
+                INSERT INTO ecus (serial, certificate, registered_at) VALUES (?, ?, ?)
+                ON CONFLICT(serial) DO UPDATE SET certificate = excluded.certificate, registered_at = excluded.registered_at
+                """, arguments: [ecu.serial, Data(ecu.certificateDER), ecu.registeredAt])
+        }
+        func ecus() throws -> [ECURecord] {
+            try Row.fetchAll(db, sql: "SELECT * FROM ecus ORDER BY serial").map(Self.ecu)
+        }
+
+        func vehicle(serial: String) throws -> VehicleRecord? {
+            try Row.fetchOne(db, sql: "SELECT * FROM vehicles WHERE serial = ?", arguments: [serial]).map { row in
+                VehicleRecord(serial: row["serial"], vin: row["vin"], drmUUID: (row["drm_uuid"] as Data?).map { [UInt8]($0) })
+            }
+        }
+        func saveVehicle(_ vehicle: VehicleRecord) throws {
+            try db.execute(sql: "INSERT OR REPLACE INTO vehicles (serial, vin, drm_uuid) VALUES (?, ?, ?)",
+                           arguments: [vehicle.serial, vehicle.vin, vehicle.drmUUID.map { Data($0) }])
+        }
+
+        func subjectIds(serial: String) throws -> [SubjectIdRecord] {
+            try Row.fetchAll(db, sql: "SELECT * FROM subject_ids WHERE serial = ? ORDER BY issued_at, rowid",
+                             arguments: [serial]).map { row in
+                SubjectIdRecord(subjectId: row["subject_id"], serial: row["serial"],
+                                transactionId: [UInt8](row["transaction_id"] as Data), issuedAt: row["issued_at"])
+            }
+        }
+        func subjectIdExists(_ subjectId: String) throws -> Bool {
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM subject_ids WHERE subject_id = ?)", arguments: [subjectId]) ?? false
+        }
+        func insertSubjectId(_ record: SubjectIdRecord) throws {
+            guard try !subjectIdExists(record.subjectId) else { throw CloudRepositoryError.duplicate("subject id \(record.subjectId)") }
+            try db.execute(sql: "INSERT INTO subject_ids (subject_id, serial, transaction_id, issued_at) VALUES (?, ?, ?, ?)",
+                           arguments: [record.subjectId, record.serial, Data(record.transactionId), record.issuedAt])
+        }
+
+        func certificates(serial: String) throws -> [CertificateRecord] {
+            try Row.fetchAll(db, sql: "SELECT * FROM certificates WHERE serial = ? ORDER BY id", arguments: [serial]).map { row in
+                CertificateRecord(id: row["id"], serial: row["serial"], subjectId: row["subject_id"],
+                                  der: [UInt8](row["der"] as Data), issuedAt: row["issued_at"],
+                                  installStatus: (row["install_status"] as Int?).map { UInt8(truncatingIfNeeded: $0) })
+            }
+        }
+        func insertCertificate(_ record: CertificateRecord) throws -> Int64 {
+            try db.execute(sql: """
+                INSERT INTO certificates (serial, subject_id, der, issued_at, install_status) VALUES (?, ?, ?, ?, ?)
+                """, arguments: [record.serial, record.subjectId, Data(record.der), record.issuedAt, record.installStatus.map { Int($0) }])
+            return db.lastInsertedRowID
+        }
+        func updateCertificate(_ record: CertificateRecord) throws {
+            try db.execute(sql: "UPDATE certificates SET install_status = ? WHERE id = ?",
+                           arguments: [record.installStatus.map { Int($0) }, record.id])
+            guard db.changesCount == 1 else { throw CloudRepositoryError.notFound("certificate \(record.id.map(String.init) ?? "nil")") }
+        }
+
+        func verifiers(serial: String) throws -> [VerifierRecord] {
+            try Row.fetchAll(db, sql: "SELECT * FROM verifiers WHERE serial = ? ORDER BY id", arguments: [serial]).map { row in
+                VerifierRecord(id: row["id"], serial: row["serial"], transactionId: [UInt8](row["transaction_id"] as Data),
+                               record: [UInt8](row["record"] as Data),
+                               trigger: VerifierTrigger(rawValue: row["trigger"]) ?? .push, createdAt: row["created_at"],
+                               status: (row["status"] as Int?).map { UInt8(truncatingIfNeeded: $0) }, revoked: row["revoked"])
+            }
+        }
+        func insertVerifier(_ record: VerifierRecord) throws -> Int64 {
+            try db.execute(sql: """
+                INSERT INTO verifiers (serial, transaction_id, record, trigger, created_at, status, revoked)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [record.serial, Data(record.transactionId), Data(record.record), record.trigger.rawValue,
+                                 record.createdAt, record.status.map { Int($0) }, record.revoked])
+            return db.lastInsertedRowID
+        }
+        func updateVerifier(_ record: VerifierRecord) throws {
+            try db.execute(sql: "UPDATE verifiers SET status = ?, revoked = ? WHERE id = ?",
+                           arguments: [record.status.map { Int($0) }, record.revoked, record.id])
+            guard db.changesCount == 1 else { throw CloudRepositoryError.notFound("verifier \(record.id.map(String.init) ?? "nil")") }
+        }
+
+        func password(verifierId: Int64) throws -> PasswordRecord? {
+            try Row.fetchOne(db, sql: "SELECT * FROM passwords WHERE verifier_id = ?", arguments: [verifierId]).map { row in
+                PasswordRecord(verifierId: row["verifier_id"], serial: row["serial"], password: row["password"],
+                               deliveredAt: row["delivered_at"])
+            }
+        }
+        func savePassword(_ record: PasswordRecord) throws {
+            try db.execute(sql: "INSERT OR REPLACE INTO passwords (verifier_id, serial, password, delivered_at) VALUES (?, ?, ?, ?)",
+                           arguments: [record.verifierId, record.serial, record.password, record.deliveredAt])
+        }
+
+        func counter(serial: String, kind: CounterKind) throws -> UInt32? {
+            try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE serial = ? AND kind = ?", arguments: [serial, kind.rawValue])
+                .map { UInt32(truncatingIfNeeded: $0) }
+        }
+        func setCounter(serial: String, kind: CounterKind, value: UInt32) throws {
+            try db.execute(sql: "INSERT OR REPLACE INTO counters (serial, kind, value) VALUES (?, ?, ?)",
+                           arguments: [serial, kind.rawValue, Int64(value)])
+        }
+
+        func removeCounter(serial: String, kind: CounterKind) throws {
+            try db.execute(sql: "DELETE FROM counters WHERE serial = ? AND kind = ?", arguments: [serial, kind.rawValue])
+        }
+
+        private static func ecu(_ row: Row) -> ECURecord {
+            ECURecord(serial: row["serial"], certificateDER: [UInt8](row["certificate"] as Data), registeredAt: row["registered_at"])
+        }
+    }
+}

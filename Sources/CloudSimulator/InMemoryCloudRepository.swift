@@ -1,0 +1,113 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A `CloudRepository` in memory, for tests: a transaction works on a copy of the state
+/// that replaces the state only when the body returns.
+public final class InMemoryCloudRepository: CloudRepository {
+    /// The whole state as plain values.
+    public struct State: Sendable, Equatable {
+        var ecus: [String: ECURecord] = [:]
+        var vehicles: [String: VehicleRecord] = [:]
+        var subjectIds: [SubjectIdRecord] = []
+        var certificates: [CertificateRecord] = []
+        var verifiers: [VerifierRecord] = []
+        var passwords: [Int64: PasswordRecord] = [:]
+        var counters: [String: UInt32] = [:]
+        var nextId: Int64 = 1
+    }
+
+    /// The committed state.
+    public private(set) var state = State()
+
+    /// Creates an empty repository.
+    public init() {}
+
+    /// Runs `body` on a copy of the state and commits the copy if `body` returns.
+    public func transaction<T>(_ body: (any CloudStore) throws -> T) throws -> T {
+        let store = Store(state: state)
+        let result = try body(store)
+        state = store.state
+        return result
+    }
+
+    private final class Store: CloudStore {
+        var state: State
+        init(state: State) { self.state = state }
+
+        func ecu(serial: String) -> ECURecord? { state.ecus[serial] }
+        func saveECU(_ ecu: ECURecord) { state.ecus[ecu.serial] = ecu }
+        func ecus() -> [ECURecord] { state.ecus.values.sorted { $0.serial < $1.serial } }
+
+        func vehicle(serial: String) -> VehicleRecord? { state.vehicles[serial] }
+        func saveVehicle(_ vehicle: VehicleRecord) { state.vehicles[vehicle.serial] = vehicle }
+
+        func subjectIds(serial: String) -> [SubjectIdRecord] { state.subjectIds.filter { $0.serial == serial } }
+        func subjectIdExists(_ subjectId: String) -> Bool { state.subjectIds.contains { $0.subjectId == subjectId } }
+        func insertSubjectId(_ record: SubjectIdRecord) throws {
+            guard !subjectIdExists(record.subjectId) else { throw CloudRepositoryError.duplicate("subject id \(record.subjectId)") }
+            state.subjectIds.append(record)
+        }
+
+        func certificates(serial: String) -> [CertificateRecord] { state.certificates.filter { $0.serial == serial } }
+        func insertCertificate(_ record: CertificateRecord) -> Int64 {
+            var record = record
+            record.id = takeId()
+            state.certificates.append(record)
+            return record.id ?? 0
+        }
+        func updateCertificate(_ record: CertificateRecord) throws {
+            guard let index = state.certificates.firstIndex(where: { $0.id == record.id }) else {
+                throw CloudRepositoryError.notFound("certificate \(record.id.map(String.init) ?? "nil")")
+            }
+            state.certificates[index] = record
+        }
+
+        func verifiers(serial: String) -> [VerifierRecord] { state.verifiers.filter { $0.serial == serial } }
+        func insertVerifier(_ record: VerifierRecord) -> Int64 {
+            var record = record
+            record.id = takeId()
+            state.verifiers.append(record)
+            return record.id ?? 0
+        }
+        func updateVerifier(_ record: VerifierRecord) throws {
+            guard let index = state.verifiers.firstIndex(where: { $0.id == record.id }) else {
+                throw CloudRepositoryError.notFound("verifier \(record.id.map(String.init) ?? "nil")")
+            }
+            state.verifiers[index] = record
+        }
+
+        func password(verifierId: Int64) -> PasswordRecord? { state.passwords[verifierId] }
+        func savePassword(_ record: PasswordRecord) { state.passwords[record.verifierId] = record }
+
+        func counter(serial: String, kind: CounterKind) -> UInt32? { state.counters["\(kind.rawValue) \(serial)"] }
+        func setCounter(serial: String, kind: CounterKind, value: UInt32) { state.counters["\(kind.rawValue) \(serial)"] = value }
+        func removeCounter(serial: String, kind: CounterKind) { state.counters["\(kind.rawValue) \(serial)"] = nil }
+
+        private func takeId() -> Int64 {
+            defer { state.nextId += 1 }
+            return state.nextId
+        }
+    }
+}
+
+/// A failure of a repository.
+public enum CloudRepositoryError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A unique value already exists.
+    case duplicate(String)
+    /// The row to update does not exist.
+    case notFound(String)
+    /// The database could not be opened, migrated or written (the underlying message).
+    case database(String)
+
+    /// Text for logs.
+    public var description: String {
+        switch self {
+        case .duplicate(let what): return "\(what) already exists"
+        case .notFound(let what): return "\(what) not found"
+        case .database(let message): return "database: \(message)"
+        }
+    }
+}
