@@ -11,7 +11,7 @@ EXPLANATIONS = {
     0x13: "wrong message length or format",
     0x14: "the response would be too long",
     0x21: "the module is busy, repeat the request",
-    0x22: "conditions not correct: step out of place (plant lock done, CSR not generated, prerequisites missing)",
+    0x22: "conditions not correct: no value yet, plant already locked, or prerequisites missing",
     0x24: "request sequence error: sendKey without a fresh seed",
     0x31: "request out of range: unknown identifier, or data (a certificate) the module's checks refused",
     0x33: "security access denied: the module is locked, unlock it first",

@@ -101,6 +101,13 @@ class Module:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def kill(self):
+        """SIGKILL (a power loss for the module): no clean-up runs; the store is kept."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._reader.join(timeout=5)
+
     def stop(self, keep_store: bool = False):
         if self.proc.poll() is None:
             self.proc.terminate()
