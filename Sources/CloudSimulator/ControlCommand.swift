@@ -64,7 +64,7 @@ public enum ControlCommand: Equatable, Sendable {
     /// The command as text (the form `parse` reads).
     public var text: String {
         switch self {
-        case .tbm(let state): return "tbm \(state)"
+        case .tbm(let state): return "tbm " + (state == .unsubscribed ? "unsubscribe" : state.rawValue)
         case .pushVerifier(let serial): return "push-verifier \(serial)"
         case .terminateOwnerKey(let serial): return "terminate-owner-key \(serial)"
         case .fault(let fault, let count): return "fault \(fault)" + (count == 1 ? "" : " --count \(count)")
@@ -90,7 +90,9 @@ public enum ControlCommand: Equatable, Sendable {
         let args = Array(words.dropFirst())
         switch verb {
         case "tbm":
-            guard args.count == 1, let state = TBMLinkState(rawValue: args[0]) else {
+            let states: [String: TBMLinkState] = ["online": .online, "offline": .offline, "unsubscribe": .unsubscribed,
+                                                  "unsubscribed": .unsubscribed, "silent": .silent]
+            guard args.count == 1, let state = states[args[0]] else {
                 throw .init("usage: tbm online|offline|unsubscribe|silent")
             }
             return .tbm(state)
