@@ -1,6 +1,7 @@
 import Logging
 
 extension FileSecureStore {
+    /// Applies the operations in order, all or none (see `SecureStore.commit`).
     public func commit(_ operations: [SecureStoreOperation]) throws(SecureStoreError) {
         try health.withLock { (health: inout Health) throws(SecureStoreError) in
             try recoverIfNeeded(&health)
@@ -10,7 +11,7 @@ extension FileSecureStore {
                                                    newKey: KeyMaterial.generate)
             guard !plan.changes.isEmpty else { return }
             for entry in plan.replacedCorrupt {
-                logger.warning("secure store: replacing corrupt \(entry) on request")
+                logger.warning("secure store: corrupt \(entry) replaced or deleted on request")
             }
             try writeUpToCommitPoint(plan)
             do throws(SecureStoreError) { try finishCommitted() } catch {

@@ -158,12 +158,14 @@ public final class FileSecureStore: SecureStore {
         }
     }
 
+    /// The entry's state, checked now (an unreadable file reads as corrupt).
     public func status(_ entry: SecureStoreEntry) -> SecureStoreEntryStatus {
         do { return try locked { () throws(SecureStoreError) in try load(entry).status } } catch {
             return .corrupt(reason: "unreadable: \(error)")
         }
     }
 
+    /// Every present or corrupt entry with its state.
     public func audit() -> [SecureStoreEntry: SecureStoreEntryStatus] {
         do {
             return try locked { () throws(SecureStoreError) -> [SecureStoreEntry: SecureStoreEntryStatus] in
@@ -184,20 +186,24 @@ public final class FileSecureStore: SecureStore {
         }
     }
 
+    /// The record's content; `nil` if absent; `.corrupt` if damaged.
     public func read(_ record: SecureStoreRecord) throws(SecureStoreError) -> [UInt8]? {
         try payload(.record(record))
     }
 
+    /// The slot's public key; `nil` if empty; `.corrupt` if damaged.
     public func publicKey(_ slot: SecureStoreKeySlot) throws(SecureStoreError) -> P256.Signing.PublicKey? {
         guard let raw = try payload(.key(slot)) else { return nil }
         return try KeyMaterial.privateKey(raw).publicKey
     }
 
+    /// ECDSA-with-SHA256 signature (DER) by the slot's key.
     public func sign(_ slot: SecureStoreKeySlot, message: [UInt8]) throws(SecureStoreError) -> [UInt8] {
         guard let raw = try payload(.key(slot)) else { throw .keyAbsent(slot) }
         return try KeyMaterial.sign(raw, message: message)
     }
 
+    /// PKCS#10 CSR (DER) for the slot's key, `CN=<commonName>`, ecdsa-with-SHA256.
     public func makeCSR(_ slot: SecureStoreKeySlot, commonName: String) throws(SecureStoreError) -> [UInt8] {
         guard let raw = try payload(.key(slot)) else { throw .keyAbsent(slot) }
         return try KeyMaterial.csr(raw, commonName: commonName)

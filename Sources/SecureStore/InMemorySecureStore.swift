@@ -33,6 +33,7 @@ public final class InMemorySecureStore: SecureStore {
         state.withLock { $0.entries[entry] = .corrupt(reason) }
     }
 
+    /// Applies the operations in order, all or none (see `SecureStore.commit`).
     public func commit(_ operations: [SecureStoreOperation]) throws(SecureStoreError) {
         try state.withLock { (state: inout State) throws(SecureStoreError) in
             if let failure = state.commitFailure { throw failure }
@@ -46,28 +47,34 @@ public final class InMemorySecureStore: SecureStore {
         }
     }
 
+    /// The entry's state, checked now (an unreadable file reads as corrupt).
     public func status(_ entry: SecureStoreEntry) -> SecureStoreEntryStatus {
         entryState(entry).status
     }
 
+    /// Every present or corrupt entry with its state.
     public func audit() -> [SecureStoreEntry: SecureStoreEntryStatus] {
         state.withLock { $0.entries.mapValues(\.status) }
     }
 
+    /// The record's content; `nil` if absent; `.corrupt` if damaged.
     public func read(_ record: SecureStoreRecord) throws(SecureStoreError) -> [UInt8]? {
         try payload(.record(record))
     }
 
+    /// The slot's public key; `nil` if empty; `.corrupt` if damaged.
     public func publicKey(_ slot: SecureStoreKeySlot) throws(SecureStoreError) -> P256.Signing.PublicKey? {
         guard let raw = try payload(.key(slot)) else { return nil }
         return try KeyMaterial.privateKey(raw).publicKey
     }
 
+    /// ECDSA-with-SHA256 signature (DER) by the slot's key.
     public func sign(_ slot: SecureStoreKeySlot, message: [UInt8]) throws(SecureStoreError) -> [UInt8] {
         guard let raw = try payload(.key(slot)) else { throw .keyAbsent(slot) }
         return try KeyMaterial.sign(raw, message: message)
     }
 
+    /// PKCS#10 CSR (DER) for the slot's key, `CN=<commonName>`, ecdsa-with-SHA256.
     public func makeCSR(_ slot: SecureStoreKeySlot, commonName: String) throws(SecureStoreError) -> [UInt8] {
         guard let raw = try payload(.key(slot)) else { throw .keyAbsent(slot) }
         return try KeyMaterial.csr(raw, commonName: commonName)

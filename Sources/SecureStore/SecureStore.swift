@@ -6,11 +6,12 @@ public enum SecureStoreOperation: Sendable, Hashable {
     /// `replacingCorrupt` is `true`: a damaged record is never replaced by accident
     /// (for example a counter rewritten from a default after a failed read).
     case write(SecureStoreRecord, [UInt8], replacingCorrupt: Bool = false)
-    /// Deletes a record (absent or corrupt alike).
+    /// Deletes a record (absent or corrupt alike: deleting is explicit; a corrupt one is logged).
     case delete(SecureStoreRecord)
-    /// Generates a new P-256 key in the slot, replacing (destroying) the key it held.
+    /// Generates a new P-256 key in the slot, replacing (destroying) the key it held, even
+    /// a corrupt one (logged).
     case generateKey(SecureStoreKeySlot)
-    /// Destroys the key in the slot.
+    /// Destroys the key in the slot (even a corrupt one, logged).
     case deleteKey(SecureStoreKeySlot)
     /// Moves the key of the slot's pending slot into the (active) slot, destroying the
     /// old active key; the pending slot becomes empty. Fails if the pending slot is empty.
@@ -32,7 +33,8 @@ public protocol SecureStore: AnyObject, Sendable {
     /// Applies the operations in order, all or none, durably; returns when they are.
     func commit(_ operations: [SecureStoreOperation]) throws(SecureStoreError)
 
-    /// The state of an entry (a fresh check of its integrity).
+    /// The state of an entry (a fresh check of its integrity; an entry that cannot be read
+    /// at all reads as corrupt, the reason saying "unreadable").
     func status(_ entry: SecureStoreEntry) -> SecureStoreEntryStatus
 
     /// Every entry that is present or corrupt, with its state (absent entries are left out).
@@ -96,7 +98,8 @@ extension SecureStore {
     }
 
     /// Adds one to a counter (an absent counter counts as 0) and returns the new value.
-    /// A corrupt counter is not reset: the error is thrown.
+    /// A corrupt counter is not reset: the error is thrown. (Read, then write: callers that
+    /// share a counter across threads serialise themselves.)
     @discardableResult
     public func incrementCounter(_ record: SecureStoreRecord) throws(SecureStoreError) -> UInt64 {
         let current = try readCounter(record) ?? 0

@@ -48,6 +48,7 @@ public final class POSIXFileSystem: SecureStoreFileSystem {
     /// Creates the (stateless) file system.
     public init() {}
 
+    /// See `SecureStoreFileSystem.makeDirectory`.
     public func makeDirectory(_ path: String, mode: UInt32) throws(SecureStoreError) {
         if mkdir(path, mode_t(mode)) == 0 { return }
         let code = errno
@@ -57,6 +58,7 @@ public final class POSIXFileSystem: SecureStoreFileSystem {
         }
     }
 
+    /// See `SecureStoreFileSystem.contentsOfDirectory`.
     public func contentsOfDirectory(_ path: String) throws(SecureStoreError) -> [String] {
         guard let dir = opendir(path) else { throw .io(operation: "opendir", path: path, errno: errno) }
         defer { closedir(dir) }
@@ -70,6 +72,7 @@ public final class POSIXFileSystem: SecureStoreFileSystem {
         return names
     }
 
+    /// See `SecureStoreFileSystem.readFile`.
     public func readFile(_ path: String, limit: Int) throws(SecureStoreError) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 {
@@ -91,6 +94,7 @@ public final class POSIXFileSystem: SecureStoreFileSystem {
         return Array(bytes.prefix(limit + 1))
     }
 
+    /// See `SecureStoreFileSystem.createFile`.
     public func createFile(_ path: String, mode: UInt32) throws(SecureStoreError) -> Int32 {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
         guard fd >= 0 else { throw .io(operation: "create", path: path, errno: errno) }
@@ -102,6 +106,7 @@ public final class POSIXFileSystem: SecureStoreFileSystem {
         return fd
     }
 
+    /// See `SecureStoreFileSystem.write`.
     public func write(_ handle: Int32, _ bytes: [UInt8]) throws(SecureStoreError) {
         var offset = 0
         while offset < bytes.count {
@@ -117,22 +122,27 @@ public final class POSIXFileSystem: SecureStoreFileSystem {
         }
     }
 
+    /// See `SecureStoreFileSystem.sync`.
     public func sync(_ handle: Int32) throws(SecureStoreError) {
         guard fsync(handle) == 0 else { throw .io(operation: "fsync", path: "fd \(handle)", errno: errno) }
     }
 
+    /// See `SecureStoreFileSystem.close`.
     public func close(_ handle: Int32) throws(SecureStoreError) {
         guard sysClose(handle) == 0 else { throw .io(operation: "close", path: "fd \(handle)", errno: errno) }
     }
 
+    /// See `SecureStoreFileSystem.rename`.
     public func rename(_ from: String, _ to: String) throws(SecureStoreError) {
         guard sysRename(from, to) == 0 else { throw .io(operation: "rename", path: "\(from) → \(to)", errno: errno) }
     }
 
+    /// See `SecureStoreFileSystem.remove`.
     public func remove(_ path: String) throws(SecureStoreError) {
         guard unlink(path) == 0 || errno == ENOENT else { throw .io(operation: "unlink", path: path, errno: errno) }
     }
 
+    /// See `SecureStoreFileSystem.syncDirectory`.
     public func syncDirectory(_ path: String) throws(SecureStoreError) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw .io(operation: "open directory", path: path, errno: errno) }
@@ -140,6 +150,7 @@ public final class POSIXFileSystem: SecureStoreFileSystem {
         guard fsync(fd) == 0 else { throw .io(operation: "fsync directory", path: path, errno: errno) }
     }
 
+    /// See `SecureStoreFileSystem.mode`.
     public func mode(_ path: String) throws(SecureStoreError) -> UInt32? {
         var info = stat()
         guard lstat(path, &info) == 0 else {
@@ -149,6 +160,7 @@ public final class POSIXFileSystem: SecureStoreFileSystem {
         return UInt32(info.st_mode) & 0o7777
     }
 
+    /// See `SecureStoreFileSystem.setMode`.
     public func setMode(_ path: String, _ mode: UInt32) throws(SecureStoreError) {
         guard chmod(path, mode_t(mode)) == 0 else { throw .io(operation: "chmod", path: path, errno: errno) }
     }

@@ -2,7 +2,8 @@
 ///
 /// The well-known names are static members; the module may add its own with
 /// `init?(rawValue:)` (1 to 64 of `A-Z a-z 0-9 _ -`). A name decides how the record is kept
-/// at rest: `isSecret` records are encrypted, the others are kept in clear and authenticated.
+/// at rest: `isSecret` records (the verifier, any name starting with `secret-`) are
+/// encrypted, the others are kept in clear and authenticated.
 public struct SecureStoreRecord: RawRepresentable, Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The record's name, as it appears in file names and logs.
     public let rawValue: String
@@ -60,11 +61,12 @@ public struct SecureStoreRecord: RawRepresentable, Hashable, Sendable, Comparabl
     /// The plant provisioning lock (routine 0xD201).
     public static let plantLock = SecureStoreRecord(known: "plant-lock")
 
-    /// Records that are encrypted at rest (the others are authenticated in clear).
+    /// Well-known records that are encrypted at rest (the others are authenticated in clear).
     public static let secretRecords: Set<SecureStoreRecord> = [.spake2Verifier]
 
-    /// Whether the record is encrypted at rest.
-    public var isSecret: Bool { SecureStoreRecord.secretRecords.contains(self) }
+    /// Whether the record is encrypted at rest: a member of `secretRecords`, or a name
+    /// starting with `secret-`.
+    public var isSecret: Bool { SecureStoreRecord.secretRecords.contains(self) || rawValue.hasPrefix("secret-") }
 
     /// The key slot whose public key this certificate record must carry, if any.
     ///
@@ -81,6 +83,7 @@ public struct SecureStoreRecord: RawRepresentable, Hashable, Sendable, Comparabl
     /// Every record with a bound key slot.
     public static let identityCertificates: [SecureStoreRecord] = [.ecuIdentityCertificate, .vehicleIdentityCertificate]
 
+    /// Orders by name (for stable logs).
     public static func < (a: SecureStoreRecord, b: SecureStoreRecord) -> Bool { a.rawValue < b.rawValue }
 
     /// The name.
@@ -120,6 +123,7 @@ public enum SecureStoreKeySlot: String, Sendable, Hashable, CaseIterable, Compar
         SecureStoreRecord.identityCertificates.first { $0.boundKeySlot == self }
     }
 
+    /// Orders by name (for stable logs).
     public static func < (a: SecureStoreKeySlot, b: SecureStoreKeySlot) -> Bool { a.rawValue < b.rawValue }
 
     /// The slot's name.
@@ -160,6 +164,7 @@ public enum SecureStoreEntry: Hashable, Sendable, Comparable, CustomStringConver
         }
     }
 
+    /// Orders by name (for stable logs).
     public static func < (a: SecureStoreEntry, b: SecureStoreEntry) -> Bool { a.fileName < b.fileName }
 
     /// `record <name>` or `key <slot>`.

@@ -46,7 +46,7 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
         var handles: [Int32: Int] = [:]
         var nextHandle: Int32 = 3
         var steps = 0
-        var fault: (step: Int, mode: FaultMode)?
+        var faults: [Int: FaultMode] = [:]
         var crashed = false
         var log: [String] = []
     }
@@ -58,9 +58,15 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
 
     init(state: sending State) { self.state = Mutex(state) }
 
-    /// Makes the `step`-th mutating call from now on (1 = the next one) fail.
+    /// Makes the `step`-th mutating call from now on (1 = the next one) fail; several
+    /// faults may be pending at once.
     public func injectFault(afterSteps step: Int, mode: FaultMode) {
-        state.withLock { $0.fault = ($0.steps + step, mode) }
+        state.withLock { $0.faults[$0.steps + step] = mode }
+    }
+
+    /// Cancels the faults not yet reached (a crash already happened stays).
+    public func clearFaults() {
+        state.withLock { $0.faults = [:] }
     }
 
     /// How many mutating calls (create, write, sync, close, rename, remove, syncDirectory,
@@ -78,9 +84,20 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
     /// unsynced content kept (`keepingUnsyncedData`) or lost. A process crash without
     /// power loss is `survivor(keepingMetadata: nil, keepingUnsyncedData: true)`.
     public func survivor(keepingMetadata: Int?, keepingUnsyncedData: Bool) -> SimulatedFileSystem {
+        survivor(keeping: { index in keepingMetadata.map { index < $0 } ?? true }, keepingUnsyncedData: keepingUnsyncedData)
+    }
+
+    /// Like `survivor(keepingMetadata:keepingUnsyncedData:)`, keeping an arbitrary subset
+    /// of the pending directory changes (by index, in order): a file system that does not
+    /// order its metadata updates.
+    public func survivor(keepingChanges kept: Set<Int>, keepingUnsyncedData: Bool) -> SimulatedFileSystem {
+        survivor(keeping: { kept.contains($0) }, keepingUnsyncedData: keepingUnsyncedData)
+    }
+
+    func survivor(keeping: (Int) -> Bool, keepingUnsyncedData: Bool) -> SimulatedFileSystem {
         let next = state.withLock { (s: inout State) -> State in
             var names = s.durableNames
-            for (index, item) in s.pending.enumerated() where keepingMetadata.map({ index < $0 }) ?? true {
+            for (index, item) in s.pending.enumerated() where keeping(index) {
                 SimulatedFileSystem.apply(item.change, to: &names)
             }
             var fresh = State()
@@ -117,8 +134,8 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
         if s.crashed { throw .io(operation: "\(what) after a simulated crash", path: "", errno: EIO) }
         s.steps += 1
         s.log.append(what)
-        guard let fault = s.fault, fault.step == s.steps else { return false }
-        if fault.mode == .crash { s.crashed = true }
+        guard let mode = s.faults.removeValue(forKey: s.steps) else { return false }
+        if mode == .crash { s.crashed = true }
         return true
     }
 
@@ -126,6 +143,7 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
         if s.crashed { throw .io(operation: "\(what) after a simulated crash", path: "", errno: EIO) }
     }
 
+    /// See `SecureStoreFileSystem.makeDirectory`.
     public func makeDirectory(_ path: String, mode: UInt32) throws(SecureStoreError) {
         try state.withLock { (s: inout State) throws(SecureStoreError) in
             if try SimulatedFileSystem.step(&s, "mkdir \(path)") { throw .io(operation: "mkdir", path: path, errno: EIO) }
@@ -134,6 +152,7 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
         }
     }
 
+    /// See `SecureStoreFileSystem.contentsOfDirectory`.
     public func contentsOfDirectory(_ path: String) throws(SecureStoreError) -> [String] {
         try state.withLock { (s: inout State) throws(SecureStoreError) in
             try SimulatedFileSystem.checkAlive(s, "list")
@@ -144,6 +163,7 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
         }
     }
 
+    /// See `SecureStoreFileSystem.readFile`.
     public func readFile(_ path: String, limit: Int) throws(SecureStoreError) -> [UInt8]? {
         try state.withLock { (s: inout State) throws(SecureStoreError) in
             try SimulatedFileSystem.checkAlive(s, "read")
@@ -152,6 +172,7 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
         }
     }
 
+    /// See `SecureStoreFileSystem.createFile`.
     public func createFile(_ path: String, mode: UInt32) throws(SecureStoreError) -> Int32 {
         try state.withLock { (s: inout State) throws(SecureStoreError) in
             if try SimulatedFileSystem.step(&s, "create \(path)") { throw .io(operation: "create", path: path, errno: EIO) }
@@ -170,6 +191,7 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
         }
     }
 
+    /// See `SecureStoreFileSystem.write`.
     public func write(_ handle: Int32, _ bytes: [UInt8]) throws(SecureStoreError) {
         try state.withLock { (s: inout State) throws(SecureStoreError) in
             let fails = try SimulatedFileSystem.step(&s, "write \(bytes.count) bytes to fd \(handle)")
@@ -180,6 +202,7 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
         }
     }
 
+    /// See `SecureStoreFileSystem.sync`.
     public func sync(_ handle: Int32) throws(SecureStoreError) {
         try state.withLock { (s: inout State) throws(SecureStoreError) in
             if try SimulatedFileSystem.step(&s, "fsync fd \(handle)") { throw .io(operation: "fsync", path: "fd \(handle)", errno: EIO) }
@@ -190,6 +213,7 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
         }
     }
 
+    /// See `SecureStoreFileSystem.close`.
     public func close(_ handle: Int32) throws(SecureStoreError) {
         try state.withLock { (s: inout State) throws(SecureStoreError) in
             let fails = try SimulatedFileSystem.step(&s, "close fd \(handle)")
@@ -198,6 +222,7 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
         }
     }
 
+    /// See `SecureStoreFileSystem.rename`.
     public func rename(_ from: String, _ to: String) throws(SecureStoreError) {
         try state.withLock { (s: inout State) throws(SecureStoreError) in
             if try SimulatedFileSystem.step(&s, "rename \(from) → \(to)") { throw .io(operation: "rename", path: from, errno: EIO) }
@@ -210,6 +235,7 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
         }
     }
 
+    /// See `SecureStoreFileSystem.remove`.
     public func remove(_ path: String) throws(SecureStoreError) {
         try state.withLock { (s: inout State) throws(SecureStoreError) in
             if try SimulatedFileSystem.step(&s, "unlink \(path)") { throw .io(operation: "unlink", path: path, errno: EIO) }
@@ -218,6 +244,7 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
         }
     }
 
+    /// See `SecureStoreFileSystem.syncDirectory`.
     public func syncDirectory(_ path: String) throws(SecureStoreError) {
         try state.withLock { (s: inout State) throws(SecureStoreError) in
             if try SimulatedFileSystem.step(&s, "fsync directory \(path)") { throw .io(operation: "fsync directory", path: path, errno: EIO) }
@@ -229,6 +256,7 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
         }
     }
 
+    /// See `SecureStoreFileSystem.mode`.
     public func mode(_ path: String) throws(SecureStoreError) -> UInt32? {
         try state.withLock { (s: inout State) throws(SecureStoreError) in
             try SimulatedFileSystem.checkAlive(s, "stat")
@@ -238,6 +266,7 @@ public final class SimulatedFileSystem: SecureStoreFileSystem {
         }
     }
 
+    /// See `SecureStoreFileSystem.setMode`.
     public func setMode(_ path: String, _ mode: UInt32) throws(SecureStoreError) {
         try state.withLock { (s: inout State) throws(SecureStoreError) in
             if try SimulatedFileSystem.step(&s, "chmod \(path)") { throw .io(operation: "chmod", path: path, errno: EIO) }
