@@ -34,6 +34,7 @@ let package = Package(
         .target(name: "ISOTP", dependencies: ["SpaakCore"]),
         .target(name: "UDS", dependencies: ["SpaakCore"]),
         .target(name: "KeyM", dependencies: [x509, crypto, asn1]),
+        .target(name: "CloudProtocol", dependencies: ["SpaakCore", crypto, cryptoExtras]),
         // The module.
         .target(name: "SpaakECU", dependencies: ["SpaakCore", "E2E", "ISOTP", "UDS", "KeyM", crypto, cryptoExtras, logging]),
         .executableTarget(name: "spaak-ecu", dependencies: ["SpaakECU", "SocketCAN", "EventLoop", argumentParser, logging]),
@@ -48,6 +49,7 @@ let package = Package(
         .testTarget(name: "ISOTPTests", dependencies: ["ISOTP", "SpaakCore"]),
         .testTarget(name: "UDSTests", dependencies: ["UDS", "SpaakCore"]),
         .testTarget(name: "SpaakECUTests", dependencies: ["SpaakECU", "SpaakCore", "E2E", logging]),
+        .testTarget(name: "CloudProtocolTests", dependencies: ["CloudProtocol", "SpaakCore", crypto]),
         .testTarget(name: "KeyMTests", dependencies: ["KeyM", "TestPKI"]),
         .testTarget(name: "TestPKITests", dependencies: ["TestPKI", "KeyM"]),
     ]
