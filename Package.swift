@@ -34,9 +34,11 @@ let package = Package(
         .target(name: "ISOTP", dependencies: ["SpaakCore"]),
         .target(name: "UDS", dependencies: ["SpaakCore"]),
         .target(name: "KeyM", dependencies: [x509, crypto, asn1]),
+        .target(name: "SecureStore", dependencies: ["SpaakCore", crypto, x509, asn1, logging]),
         .target(name: "CloudProtocol", dependencies: ["SpaakCore", crypto, cryptoExtras]),
         // The module.
-        .target(name: "SpaakECU", dependencies: ["SpaakCore", "E2E", "ISOTP", "UDS", "KeyM", crypto, cryptoExtras, logging]),
+        .target(name: "SpaakECU", dependencies: ["SpaakCore", "E2E", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",
+                                                crypto, cryptoExtras, logging]),
         .executableTarget(name: "spaak-ecu", dependencies: ["SpaakECU", "SocketCAN", "EventLoop", argumentParser, logging]),
         // The simulated OEM PKI.
         .target(name: "TestPKI", dependencies: [x509, crypto, asn1]),
@@ -48,7 +50,9 @@ let package = Package(
         .testTarget(name: "E2ETests", dependencies: ["E2E", "SpaakCore"]),
         .testTarget(name: "ISOTPTests", dependencies: ["ISOTP", "SpaakCore"]),
         .testTarget(name: "UDSTests", dependencies: ["UDS", "SpaakCore"]),
-        .testTarget(name: "SpaakECUTests", dependencies: ["SpaakECU", "SpaakCore", "E2E", logging]),
+        .testTarget(name: "SpaakECUTests", dependencies: ["SpaakECU", "SpaakCore", "E2E", "SecureStore", "KeyM", "TestPKI",
+                                                         "UDS", crypto, x509, logging]),
+        .testTarget(name: "SecureStoreTests", dependencies: ["SecureStore", "SpaakCore", crypto, x509, asn1, logging]),
         .testTarget(name: "CloudProtocolTests", dependencies: ["CloudProtocol", "SpaakCore", crypto]),
         .testTarget(name: "KeyMTests", dependencies: ["KeyM", "TestPKI"]),
         .testTarget(name: "TestPKITests", dependencies: ["TestPKI", "KeyM"]),
