@@ -75,6 +75,12 @@ public struct TBMSimulator: Sendable {
     /// The TBM's channel: transmits on 0x6A8, receives on 0x6A0, classic CAN, padding 0xCC.
     public static let defaultISOTP = ISOTPConfiguration(txID: 0x6A8, rxID: 0x6A0)
 
+    /// The bridge's channel for other identifiers or CAN FD (64-byte frames, no BRS);
+    /// padding 0xCC, the ICD 4 timing.
+    public static func isotpConfiguration(txID: UInt32, rxID: UInt32, canFD: Bool) -> ISOTPConfiguration {
+        ISOTPConfiguration(txID: txID, rxID: rxID, frameFormat: canFD ? .fd(bitRateSwitch: false) : .classic)
+    }
+
     /// The ISO-TP counters of the bridge.
     public var isotpCounters: ISOTPCounters { channel.counters }
 

@@ -1,0 +1,182 @@
+import ArgumentParser
+import CloudSimulator
+import Foundation
+import TestPKI
+
+/// `spaak-cloud`: the simulated TBM and Vehicle OEM Server on a SocketCAN bus.
+@main
+struct SpaakCloudCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spaak-cloud",
+        abstract: "Simulated TBM and Vehicle OEM Server (VOS, KTS) for the SpaaK module.",
+        discussion: """
+            `serve` sends TBM_Status (0x3A0) every 100 ms and relays the module's cloud messages \
+            (ISO-TP 0x6A0/0x6A8) to a simulated VOS that keeps its state in SQLite; `ctl` sends it \
+            commands; `register-ecu` registers ECU identity certificates in the database.
+            """,
+        subcommands: [Serve.self, Ctl.self, RegisterECU.self])
+}
+
+/// `spaak-cloud serve`.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the TBM and the VOS on a CAN interface.")
+
+    @Option(help: "SocketCAN interface.") var interface = "vcan0"
+    @Option(help: "The PKI directory made by `spaak-pki init` (signs [K] under [J1], VOS and ZZ2 keys).") var pki: String
+    @Option(help: "SQLite database (created if missing; survives restarts).") var db = "./spaak-cloud.sqlite"
+    @Option(help: "Control socket path (Unix domain) for `spaak-cloud ctl`.") var control = "./spaak-cloud.sock"
+    @Option(help: "Folder of ECU identity certificates <serial>.crt.der/.pem (the PKI output): registered at start, and looked up when an unknown serial speaks.")
+    var ecuCerts: String?
+    @Option(help: "Append the trace as JSON lines to this file.") var trace: String?
+    @Option(help: "scrypt cost N of new verifiers (power of two).") var scryptN: UInt32 = 32768
+    @Option(help: "scrypt block size r.") var scryptR: UInt16 = 8
+    @Option(help: "scrypt parallelism p.") var scryptP: UInt16 = 1
+    @Option(help: "Digits of a pairing password.") var passwordDigits = 8
+    @Option(help: "Initial TBM link state: online, offline, unsubscribe, silent.") var tbm = "online"
+    @Flag(help: "Use CAN FD (64-byte frames) on the ISO-TP channel.") var canFd = false
+    @Option(help: "TBM_Status id (hex, default 3A0).", transform: HexID.parse) var tbmStatusId: UInt32 = 0x3A0
+    @Option(help: "Vehicle-to-cloud ISO-TP id (hex, default 6A0), received.", transform: HexID.parse) var v2cId: UInt32 = 0x6A0
+    @Option(help: "Cloud-to-vehicle ISO-TP id (hex, default 6A8), sent.", transform: HexID.parse) var c2vId: UInt32 = 0x6A8
+
+    func validate() throws {
+        guard scryptN >= 2, scryptN & (scryptN - 1) == 0 else { throw ValidationError("--scrypt-n must be a power of two ≥ 2") }
+        guard scryptR >= 1, scryptP >= 1 else { throw ValidationError("--scrypt-r and --scrypt-p must be ≥ 1") }
+        guard (4...32).contains(passwordDigits) else { throw ValidationError("--password-digits must be 4…32") }
+        guard (try? ControlCommand.parse("tbm \(tbm)")) != nil else { throw ValidationError("--tbm must be online, offline, unsubscribe or silent") }
+    }
+
+    func run() throws {
+        do {
+            let hierarchy = try TestPKIHierarchy.load(from: URL(fileURLWithPath: pki))
+            let repository = try GRDBCloudRepository(path: db)
+            let configuration = VOSConfiguration(scryptN: scryptN, scryptR: scryptR, scryptP: scryptP, passwordDigits: passwordDigits)
+            let vos = VehicleOEMServer(hierarchy: hierarchy, repository: repository, configuration: configuration)
+            if let ecuCerts { try registerFolder(ecuCerts, vos: vos) }
+            let linkState: TBMLinkState
+            if case .tbm(let state)? = try? ControlCommand.parse("tbm \(tbm)") { linkState = state } else { linkState = .online }
+            let isotp = TBMSimulator.isotpConfiguration(txID: c2vId, rxID: v2cId, canFD: canFd)
+            let runner = CloudRunner(
+                simulator: CloudSimulator(vos: vos, tbm: TBMSimulator(now: .zero, linkState: linkState, statusID: tbmStatusId, isotp: isotp)),
+                interface: interface, canFD: canFd, receiveIDs: [v2cId], controlPath: control,
+                trace: try trace.map { try TraceWriter(path: $0) })
+            try runner.run(banner: "spaak-cloud on \(interface)\(canFd ? " (CAN FD)" : ""): TBM_Status 0x\(HexID.text(tbmStatusId)) "
+                           + "every 100 ms (\(linkState)), V2C 0x\(HexID.text(v2cId)) → VOS, C2V 0x\(HexID.text(c2vId)), "
+                           + "db \(db), control \(control), scrypt N=\(scryptN) r=\(scryptR) p=\(scryptP)")
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            FileHandle.standardError.write(Data("spaak-cloud: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+
+    /// Registers every `*.crt.der` (else `*.crt.pem`) of `folder` and makes the VOS look
+    /// up unknown serials there.
+    private func registerFolder(_ folder: String, vos: VehicleOEMServer) throws {
+        let url = URL(fileURLWithPath: folder)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        let stems = Set(names.filter { $0.hasSuffix(".crt.der") || $0.hasSuffix(".crt.pem") }.map { String($0.dropLast(8)) })
+        for stem in stems.sorted() {
+            guard let bytes = Self.certificate(stem, in: url) else { continue }
+            do {
+                print("registered ECU \(try vos.registerECU(certificate: bytes, date: Date())) from \(folder)")
+            } catch {
+                print("not registered: \(stem) in \(folder): \(error)")
+            }
+        }
+        vos.ecuCertificateSource = { serial in
+            TestPKIRegistry.isValidSerial(serial) ? Self.certificate(serial, in: url) : nil
+        }
+    }
+
+    private static func certificate(_ stem: String, in folder: URL) -> [UInt8]? {
+        for ext in [".crt.der", ".crt.pem"] {
+            if let data = try? Data(contentsOf: folder.appendingPathComponent(stem + ext)) { return [UInt8](data) }
+        }
+        return nil
+    }
+}
+
+/// `spaak-cloud ctl PATH COMMAND...`.
+struct Ctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send a command to a running `spaak-cloud serve`.",
+        discussion: """
+            Commands: tbm online|offline|unsubscribe|silent · push-verifier SERIAL · terminate-owner-key SERIAL · \
+            fault drop|delay MS|corrupt-signature|replay|wrong-transaction|wrong-type|error CODE [--count N] · \
+            fault clear · password SERIAL · register-ecu FILE... · reset-counter SERIAL · status. \
+            Prints the reply; exits 1 when the command was refused.
+            """)
+
+    @Argument(help: "The control socket of the server.") var path: String
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String] = []
+
+    func run() throws {
+        var words = command
+        if words.first == "--" { words.removeFirst() }
+        if words.first == "register-ecu" {
+            // The server reads the files: send absolute paths.
+            let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+            words = [words[0]] + words.dropFirst().map { URL(fileURLWithPath: $0, relativeTo: cwd).standardizedFileURL.path }
+        }
+        let reply: String
+        do {
+            reply = try ControlClient.send(words.joined(separator: " "), to: path)
+        } catch {
+            FileHandle.standardError.write(Data("spaak-cloud ctl: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        if reply == "ok" || reply.hasPrefix("ok ") || reply.hasPrefix("ok\n") {
+            let text = String(reply.dropFirst(3))
+            if !text.isEmpty { print(text) }
+        } else {
+            FileHandle.standardError.write(Data("\(reply)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// `spaak-cloud register-ecu --db FILE --pki DIR CERT...`.
+struct RegisterECU: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "register-ecu",
+        abstract: "Register ECU identity certificates (DER or PEM, issued by the PKI's [J1]) in the database.")
+
+    @Option(help: "The PKI directory made by `spaak-pki init`.") var pki: String
+    @Option(help: "SQLite database (created if missing).") var db = "./spaak-cloud.sqlite"
+    @Argument(help: "Certificate files, e.g. out/SPK0000000001.crt.der.") var certificates: [String]
+
+    func run() throws {
+        var failed = 0
+        do {
+            let hierarchy = try TestPKIHierarchy.load(from: URL(fileURLWithPath: pki))
+            let vos = VehicleOEMServer(hierarchy: hierarchy, repository: try GRDBCloudRepository(path: db))
+            for path in certificates {
+                do {
+                    let serial = try vos.registerECU(certificate: try CloudRunner.readFile(path), date: Date())
+                    print("registered \(serial) from \(path)")
+                } catch {
+                    failed += 1
+                    print("refused \(path): \(error)")
+                }
+            }
+        } catch {
+            FileHandle.standardError.write(Data("spaak-cloud: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        if failed > 0 { throw ExitCode.failure }
+    }
+}
+
+/// CAN identifiers on the command line (`6A0`, `0x6A0`).
+enum HexID {
+    static func parse(_ text: String) throws -> UInt32 {
+        let digits = text.hasPrefix("0x") || text.hasPrefix("0X") ? String(text.dropFirst(2)) : text
+        guard let value = UInt32(digits, radix: 16), value <= 0x7FF else {
+            throw ValidationError("'\(text)' is not an 11-bit CAN identifier in hex (e.g. 6A0)")
+        }
+        return value
+    }
+
+    static func text(_ id: UInt32) -> String { String(id, radix: 16, uppercase: true) }
+}
