@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "ISOTPTests", dependencies: ["ISOTP", "SpaakCore"]),
         .testTarget(name: "UDSTests", dependencies: ["UDS", "SpaakCore"]),
         .testTarget(name: "SpaakECUTests", dependencies: ["SpaakECU", "SpaakCore", "E2E", "SecureStore", "KeyM", "TestPKI",
-                                                         "UDS", crypto, x509, logging]),
+                                                         "UDS", "ISOTP", crypto, x509, asn1, logging]),
         .testTarget(name: "SecureStoreTests", dependencies: ["SecureStore", "SpaakCore", crypto, x509, asn1, logging]),
         .testTarget(name: "CloudProtocolTests", dependencies: ["CloudProtocol", "SpaakCore", crypto]),
         .testTarget(name: "KeyMTests", dependencies: ["KeyM", "TestPKI"]),

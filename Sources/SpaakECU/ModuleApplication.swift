@@ -1,52 +1,145 @@
+import CloudProtocol
 import E2E
+import Foundation
+import KeyM
+import Logging
+import SecureStore
 import SpaakCore
 import UDS
 
-/// The module's application software behind the UDS server: the values of the DIDs, the
-/// routines, and the provisioning state shown in `SPAAK_Status`.
+/// The module's application software behind the UDS server (the SWCs behind Dcm): the
+/// values of the DIDs, the routines, and the provisioning state of `SPAAK_Status`.
+///
+/// Every store access goes through `store`; every check of a certificate through KeyM at
+/// the wall-clock time `wallClock()`. Work that takes longer than P2 (key generation with a
+/// simulated secure-element latency) is deferred: `execute` answers `nil` and the result
+/// comes out of `handleTimeout(now:)`, while the UDS server sends NRC 0x78.
 struct ModuleApplication {
     let configuration: ECUConfiguration
-    var vin: [UInt8]?
-    var securityAttempts = 0
+    let store: any SecureStore
+    let wallClock: @Sendable () -> Date
+    var logger: Logger
+    /// Cached view of the store (see `ProvisioningSnapshot`).
+    var snapshot = ProvisioningSnapshot()
+    /// Deferred routine work, by deadline.
+    var deferred: [DeferredWork] = []
+    /// Latest result of each routine (`31 03 RID`): status (0 done, 1 running, 2 failed), error.
+    var routineResults: [UInt16: [UInt8]] = [:]
+    /// `SPAAK_Status` byte 5: the last error code (ICD 7.5), 0 none.
+    var lastErrorCode: UInt8 = 0
 
-    init(configuration: ECUConfiguration) {
-        self.configuration = configuration
-        vin = configuration.vin.map { Array($0.utf8) }
+    /// One piece of work waiting for the simulated secure element.
+    struct DeferredWork {
+        var deadline: Instant
+        var token: RequestToken
+        var routine: UInt16
     }
 
-    /// No deferred work yet.
-    var nextDeadline: Instant? { nil }
+    init(configuration: ECUConfiguration, store: any SecureStore, wallClock: @escaping @Sendable () -> Date, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.wallClock = wallClock
+        self.logger = logger
+        refresh()
+        for entry in snapshot.damaged { logger.error("secure store: damaged entry \(entry): not used") }
+    }
 
-    /// Deferred results that are due.
-    mutating func handleTimeout(now: Instant) -> [(RequestToken, ApplicationResult)] { [] }
+    /// Re-reads the store after a change.
+    mutating func refresh() { snapshot = ProvisioningSnapshot(store: store, now: wallClock()) }
 
-    mutating func persistSecurityAttempts(_ count: Int) { securityAttempts = count }
+    var nextDeadline: Instant? { deferred.map(\.deadline).min() }
+
+    /// Results of deferred work that is due.
+    mutating func handleTimeout(now: Instant) -> [(RequestToken, ApplicationResult)] {
+        let due = deferred.filter { $0.deadline <= now }
+        guard !due.isEmpty else { return [] }
+        deferred.removeAll { $0.deadline <= now }
+        return due.map { work in (work.token, runRoutine(work.routine)) }
+    }
+
+    /// The wrong-key count of security access kept in the store (0 if absent or damaged).
+    var persistedSecurityAttempts: Int {
+        do {
+            return Int(clamping: try store.readCounter(.securityAccessAttempts) ?? 0)
+        } catch {
+            logger.error("secure store: \(error); security access starts with the maximum delay")
+            return Int.max
+        }
+    }
+
+    mutating func persistSecurityAttempts(_ count: Int) {
+        do {
+            try store.writeCounter(.securityAccessAttempts, UInt64(max(0, count)))
+        } catch {
+            logger.error("secure store: cannot keep the security access attempt count: \(error)")
+        }
+    }
 
     /// Executes one validated request; `nil` when the result comes later.
-    mutating func execute(_ request: ApplicationRequest, now: Instant) -> ApplicationResult? {
+    mutating func execute(_ request: ApplicationRequest, now: Instant, tbmOnline: Bool) -> ApplicationResult? {
         switch request.operation {
         case .readData(let identifiers):
             var records: [[UInt8]] = []
             for did in identifiers {
-                guard let value = read(did) else { return .negative(.conditionsNotCorrect) }
-                records.append(value)
+                switch read(did, tbmOnline: tbmOnline) {
+                case .success(let value): records.append(value)
+                case .failure(let nrc): return .negative(nrc)
+                }
             }
             return .dataRecords(records)
-        case .writeData:
-            return .negative(.conditionsNotCorrect)
-        case .routineControl:
-            return .negative(.conditionsNotCorrect)
+        case .writeData(let did, let data):
+            return write(did, data)
+        case .routineControl(let type, let rid, let options):
+            return routine(type, rid, options: options, token: request.token, now: now)
         }
     }
 
-    func read(_ did: UInt16) -> [UInt8]? {
+    /// The value of a DID, or the NRC that answers its read (0x22: no value yet).
+    func read(_ did: UInt16, tbmOnline: Bool) -> Result<[UInt8], NegativeResponseCode> {
         switch did {
-        case 0xF18C: return Array(configuration.serial.utf8)
-        case 0xF195: return Array(configuration.softwareVersion.utf8)
-        case 0xF190: return vin
-        default: return nil
+        case 0xF18C: return .success(Array(configuration.serial.utf8))
+        case 0xF195: return .success(Array(configuration.softwareVersion.utf8))
+        case 0xF190:
+            if let vin = readRecord(.vin) { return .success(vin) }
+            return configuration.vin.map { .success(Array($0.utf8)) } ?? .failure(.conditionsNotCorrect)
+        case 0xD120:
+            var flags = snapshot.flags
+            if tbmOnline { flags.insert(.tbmOnline) }
+            return .success([flags.rawValue] + snapshot.statuses.map(\.rawValue))
+        case 0xD123:
+            guard let bytes = readRecord(.spake2Verifier), let record = try? SpakeVerifierRecord(bytes: bytes) else {
+                return .failure(.conditionsNotCorrect)
+            }
+            return .success(record.metadata)
+        default:
+            guard let record = Self.readableRecords[did], let value = readRecord(record) else {
+                return .failure(.conditionsNotCorrect)
+            }
+            return .success(value)
         }
     }
 
-    var statusSignals: SpaakStatusSignals { SpaakStatusSignals() }
+    static let readableRecords: [UInt16: SecureStoreRecord] = [
+        0xD100: .ecuIdentityCSR, 0xD101: .ecuIdentityCertificate,
+        0xD110: .rootJ, 0xD111: .rootJ1, 0xD112: .rootJPhysicalKey, 0xD113: .rootZ1, 0xD114: .rootZZ2,
+        0xD121: .vehicleIdentityCertificate, 0xD122: .drmUUID,
+    ]
+
+    /// A record's value; `nil` when absent or damaged (damage is logged, never used).
+    func readRecord(_ record: SecureStoreRecord) -> [UInt8]? {
+        do {
+            return try store.read(record)
+        } catch {
+            logger.error("secure store: \(error)")
+            return nil
+        }
+    }
+
+    /// `SPAAK_Status` signals from the cached state (the module adds the TBM bit).
+    var statusSignals: SpaakStatusSignals {
+        var signals = SpaakStatusSignals()
+        signals.provisioningFlags = snapshot.flags
+        signals.lastErrorCode = lastErrorCode
+        return signals
+    }
 }

@@ -1,6 +1,8 @@
 import E2E
+import Foundation
 import ISOTP
 import Logging
+import SecureStore
 import SpaakCore
 import UDS
 
@@ -31,7 +33,10 @@ public final class SpaakModule {
     /// - Parameters:
     ///   - seedSource: fresh random security-access seeds (16 bytes per call).
     ///   - logger: where transitions and rejected input are logged.
-    public init(configuration: ECUConfiguration, now: Instant, logger: Logger,
+    ///   - store: the module's secure store (its state survives restarts there).
+    ///   - wallClock: calendar time for certificate validity checks.
+    public init(configuration: ECUConfiguration, store: any SecureStore, now: Instant,
+                wallClock: @escaping @Sendable () -> Date = { Date() }, logger: Logger,
                 seedSource: @escaping @Sendable () -> [UInt8]) {
         self.configuration = configuration
         self.logger = logger
@@ -46,8 +51,9 @@ public final class SpaakModule {
             blockSize: configuration.blockSize, separationTime: configuration.separationTime))
         udsFunctional = ISOTPChannel(configuration: ISOTPConfiguration(
             txID: ids.udsResponse, rxID: ids.udsFunctional, frameFormat: format, singleFrameOnly: true))
-        application = ModuleApplication(configuration: configuration)
-        uds = DiagnosticServer(now: now, seedSource: seedSource,
+        application = ModuleApplication(configuration: configuration, store: store, wallClock: wallClock, logger: logger)
+        uds = DiagnosticServer(persistedSecurityAttempts: application.persistedSecurityAttempts, now: now,
+                               seedSource: seedSource,
                                keyFunction: SecurityAccessKey.function(plantKey: configuration.plantKey))
         refreshStatus()
     }
@@ -145,7 +151,7 @@ public final class SpaakModule {
             case .persistSecurityAttempts(let count):
                 application.persistSecurityAttempts(count)
             case .execute(let request):
-                if let result = application.execute(request, now: now) {
+                if let result = application.execute(request, now: now, tbmOnline: tbm.isOnline) {
                     diagnostic(uds.complete(request.token, with: result, now: now), now: now)
                 }
             case .hardReset:

@@ -56,7 +56,7 @@ public enum ServiceIdentifier {
 /// A negative response code (NRC) of ISO 14229-1, Annex A.
 ///
 /// A struct rather than an enum so that the application may answer any code.
-public struct NegativeResponseCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+public struct NegativeResponseCode: RawRepresentable, Hashable, Sendable, Error, CustomStringConvertible {
     /// The code byte.
     public var rawValue: UInt8
     /// Wraps a code byte.

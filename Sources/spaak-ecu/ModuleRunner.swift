@@ -1,6 +1,7 @@
 import EventLoop
 import Glibc
 import Logging
+import SecureStore
 import SocketCAN
 import SpaakCore
 import SpaakECU
@@ -25,7 +26,7 @@ final class ModuleRunner {
                                    filter: configuration.ids.received)
         let loop = try EventLoop()
         defer { loop.close() }
-        var module = makeModule(now: loop.clock.now)
+        var module = try makeModule(now: loop.clock.now)
         var queue = TransmitQueue<CANFrame>(capacity: 4096)
 
         func transmit(_ frames: [CANFrame]) throws {
@@ -57,7 +58,7 @@ final class ModuleRunner {
                 break
             }
             if module.restartRequested {
-                module = self.makeModule(now: loop.clock.now)
+                module = try self.makeModule(now: loop.clock.now)
                 try transmit(module.handleTimeout(now: loop.clock.now))
             }
             loop.watchWritable(socket.fileDescriptor, !queue.isEmpty)
@@ -68,8 +69,11 @@ final class ModuleRunner {
         socket.close()
     }
 
-    private func makeModule(now: Instant) -> SpaakModule {
-        SpaakModule(configuration: configuration, now: now, logger: logger, seedSource: { randomSeed() })
+    /// A module freshly started from its store: at start and after every ECUReset.
+    private func makeModule(now: Instant) throws -> SpaakModule {
+        let store = try FileSecureStore(directory: storePath, logger: logger)
+        return SpaakModule(configuration: configuration, store: store, now: now, logger: logger,
+                           seedSource: { randomSeed() })
     }
 
     private func hex(_ id: UInt32) -> String { String(id, radix: 16, uppercase: true) }

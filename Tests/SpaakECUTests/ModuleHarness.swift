@@ -1,5 +1,7 @@
 import E2E
+import Foundation
 import Logging
+import SecureStore
 import SpaakCore
 @testable import SpaakECU
 
@@ -9,10 +11,27 @@ final class ModuleHarness {
     var module: SpaakModule
     var sent: [(Instant, CANFrame)] = []
 
-    init(configuration: ECUConfiguration = ECUConfiguration(serial: "SPK0000000001")) {
+    let store: any SecureStore
+    let configuration: ECUConfiguration
+    static let wallTime = Date(timeIntervalSince1970: 1_800_000_000)
+
+    init(configuration: ECUConfiguration = ECUConfiguration(serial: "SPK0000000001"),
+         store: any SecureStore = InMemorySecureStore()) {
+        self.store = store
+        self.configuration = configuration
+        module = ModuleHarness.start(configuration, store, clock.now)
+        record(module.handleTimeout(now: clock.now))
+    }
+
+    static func start(_ configuration: ECUConfiguration, _ store: any SecureStore, _ now: Instant) -> SpaakModule {
         let counter = SeedCounter()
-        module = SpaakModule(configuration: configuration, now: clock.now, logger: Logger(label: "test"),
-                             seedSource: { counter.next() })
+        return SpaakModule(configuration: configuration, store: store, now: now, wallClock: { wallTime },
+                           logger: Logger(label: "test"), seedSource: { counter.next() })
+    }
+
+    /// Restarts the module from its store, as after ECUReset or a power cycle.
+    func restart() {
+        module = ModuleHarness.start(configuration, store, clock.now)
         record(module.handleTimeout(now: clock.now))
     }
 

@@ -1,0 +1,146 @@
+import KeyM
+import SecureStore
+import SpaakCore
+import UDS
+
+/// RP-01 and RP-02 (ICD 5.2, 5.4–5.6): the plant's writes and routines.
+///
+/// Every write is checked before it touches the store (a failed check answers NRC 0x31 and
+/// leaves the slot as it was); every store failure answers NRC 0x72; after the plant lock
+/// (routine 0xD201) every plant write answers NRC 0x22, for good.
+extension ModuleApplication {
+    static let rootDIDs: [UInt16: (KeyMCertificateSlot, SecureStoreRecord)] = [
+        0xD110: (.j, .rootJ), 0xD111: (.j1, .rootJ1), 0xD112: (.jPhysicalKey, .rootJPhysicalKey),
+        0xD113: (.z1, .rootZ1), 0xD114: (.zz2, .rootZZ2),
+    ]
+
+    /// 0x2E: the VIN, the ECU identity certificate and the five roots.
+    mutating func write(_ did: UInt16, _ data: [UInt8]) -> ApplicationResult {
+        guard !snapshot.plantLocked else {
+            logger.warning("write of DID \(hex(did)) refused: plant provisioning is locked")
+            return .negative(.conditionsNotCorrect)
+        }
+        let record: SecureStoreRecord
+        let check: KeyMCheckResult
+        switch did {
+        case 0xF190:
+            guard Self.isVIN(data) else {
+                logger.warning("VIN write refused: not 17 VIN characters (A-Z without I, O, Q; 0-9)")
+                return .negative(.requestOutOfRange)
+            }
+            return commit([.write(.vin, data, replacingCorrupt: true)], what: "VIN \(String(decoding: data, as: UTF8.self))")
+        case 0xD101:
+            record = .ecuIdentityCertificate
+            check = KeyM.checkECUIdentityCertificate(data, publicKey: snapshot.installed.ecuIdentityPublicKey,
+                                                     installed: snapshot.installed, now: wallClock())
+        default:
+            guard let (slot, rootRecord) = Self.rootDIDs[did] else { return .negative(.requestOutOfRange) }
+            record = rootRecord
+            check = KeyM.check(data, slot: slot, installed: snapshot.installed, now: wallClock())
+        }
+        guard check.isValid else {
+            logger.warning("certificate for DID \(hex(did)) refused: \(check)")
+            return .negative(.requestOutOfRange)
+        }
+        return commit([.write(record, data, replacingCorrupt: true)], what: "certificate \(record)")
+    }
+
+    /// 0x31 for the routines of ICD 5.4 that the plant uses (0xD200–0xD202).
+    mutating func routine(_ type: RoutineControlType, _ rid: UInt16, options: [UInt8], token: RequestToken,
+                          now: Instant) -> ApplicationResult? {
+        if type == .requestRoutineResults {
+            if rid == 0xD202 { return .positive([0x00, 0x00] + snapshot.statuses.map(\.rawValue)) }
+            guard let result = routineResults[rid] else { return .negative(.requestSequenceError) }
+            return .positive(result)
+        }
+        guard type == .startRoutine else { return .negative(.subFunctionNotSupported) }
+        switch rid {
+        case 0xD200:
+            guard !snapshot.plantLocked else { return .negative(.conditionsNotCorrect) }
+            guard !deferred.contains(where: { $0.routine == rid }) else { return .negative(.conditionsNotCorrect) }
+            if configuration.hsmLatency > .zero {
+                routineResults[rid] = [0x01, 0x00]
+                deferred.append(DeferredWork(deadline: now + configuration.hsmLatency, token: token, routine: rid))
+                logger.info("RP-02: generating the ECU identity key pair (secure element busy \(configuration.hsmLatency))")
+                return nil
+            }
+            return runRoutine(rid)
+        case 0xD201:
+            return lockPlant()
+        case 0xD202:
+            return .positive(snapshot.statuses.map(\.rawValue))
+        default:
+            return .negative(.requestOutOfRange)
+        }
+    }
+
+    /// Work of a routine that may have been deferred.
+    mutating func runRoutine(_ rid: UInt16) -> ApplicationResult {
+        guard rid == 0xD200 else { return .negative(.requestOutOfRange) }
+        let result = generateECUIdentity()
+        switch result {
+        case .negative(let nrc): routineResults[rid] = [0x02, nrc.rawValue]
+        default: routineResults[rid] = [0x00, 0x00]
+        }
+        return result
+    }
+
+    /// RP-02: a new P-256 key pair in the store and its CSR (CN = serial), installed
+    /// together; an ECU certificate of the previous key is removed in the same commit.
+    mutating func generateECUIdentity() -> ApplicationResult {
+        do {
+            try store.generateKey(.ecuIdentityPending)
+            let csr = try store.makeCSR(.ecuIdentityPending, commonName: configuration.serial)
+            let result = commit([.promotePendingKey(.ecuIdentity), .delete(.ecuIdentityCertificate),
+                                 .write(.ecuIdentityCSR, csr, replacingCorrupt: true)],
+                                what: "ECU identity key pair and CSR (CN=\(configuration.serial))")
+            if case .positive = result { return .positive([0x00]) }
+            return result
+        } catch {
+            logger.error("RP-02: key generation failed: \(error)")
+            return .negative(.generalProgrammingFailure)
+        }
+    }
+
+    /// 0xD201: needs every root, the ECU certificate and the VIN; then plant writes end.
+    mutating func lockPlant() -> ApplicationResult {
+        if snapshot.plantLocked { return .positive([0x00]) }
+        var missing: [String] = []
+        if !snapshot.flags.contains(.allRootCertificatesInstalled) { missing.append("root certificates") }
+        if !snapshot.flags.contains(.ecuIdentityCertificateInstalled) { missing.append("ECU identity certificate") }
+        if readRecord(.vin) == nil && configuration.vin == nil { missing.append("VIN") }
+        guard missing.isEmpty else {
+            logger.warning("plant lock refused: missing \(missing.joined(separator: ", "))")
+            routineResults[0xD201] = [0x02, 0x00]
+            return .negative(.conditionsNotCorrect)
+        }
+        var operations: [SecureStoreOperation] = [.write(.plantLock, [0x01], replacingCorrupt: true)]
+        if readRecord(.vin) == nil, let vin = configuration.vin { operations.append(.write(.vin, Array(vin.utf8))) }
+        let result = commit(operations, what: "plant lock")
+        routineResults[0xD201] = [0x00, 0x00]
+        if case .positive = result { return .positive([0x00]) }
+        return result
+    }
+
+    /// Applies store operations atomically; NRC 0x72 on failure.
+    mutating func commit(_ operations: [SecureStoreOperation], what: String) -> ApplicationResult {
+        do {
+            try store.commit(operations)
+        } catch {
+            logger.error("secure store: writing \(what) failed: \(error)")
+            refresh()
+            return .negative(.generalProgrammingFailure)
+        }
+        logger.info("stored \(what)")
+        refresh()
+        return .positive([])
+    }
+
+    /// 17 characters of the VIN alphabet (ISO 3779: digits and capitals except I, O, Q).
+    static func isVIN(_ data: [UInt8]) -> Bool {
+        data.count == 17 && data.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A && $0 != 0x49 && $0 != 0x4F && $0 != 0x51) }
+    }
+}
+
+/// `0xD110`-style text for logs.
+func hex(_ value: UInt16) -> String { "0x" + value.bigEndianBytes.hexString }

@@ -1,0 +1,79 @@
+import E2E
+import Foundation
+import KeyM
+import Logging
+import SecureStore
+
+/// What the store holds, as the module reports it: the certificates KeyM sees, their
+/// status bytes (DID 0xD120, routine 0xD202) and the provisioning flags of `SPAAK_Status`.
+///
+/// Recomputed after every change of the store (not on every status frame): reading and
+/// checking certificates is far too slow for a 100 ms cycle.
+struct ProvisioningSnapshot {
+    /// The certificates and public keys, for KeyM checks of new certificates.
+    var installed = KeyMInstalledCertificates()
+    /// KeyM status of J, J1, J_PhysicalKey, Z1, ZZ2, ECU identity, [K] (ICD 5.2 order).
+    var statuses: [KeyMCertificateStatus] = Array(repeating: .notAvailable, count: 7)
+    /// Flags byte of `SPAAK_Status` without the TBM bit (the module adds it).
+    var flags: SpaakProvisioningFlags = []
+    /// Whether routine 0xD201 locked the plant writes.
+    var plantLocked = false
+    /// The store entries found damaged, for logs.
+    var damaged: [String] = []
+
+    static let certificateRecords: [KeyMCertificateSlot: SecureStoreRecord] = [
+        .j: .rootJ, .j1: .rootJ1, .jPhysicalKey: .rootJPhysicalKey, .z1: .rootZ1, .zz2: .rootZZ2,
+        .ecuIdentity: .ecuIdentityCertificate, .vehicleIdentity: .vehicleIdentityCertificate,
+    ]
+
+    /// Reads the store and checks every certificate at wall-clock time `now`.
+    init(store: any SecureStore, now: Date) {
+        var corruptSlots: Set<KeyMCertificateSlot> = []
+        for (slot, record) in Self.certificateRecords {
+            switch store.status(record) {
+            case .present: installed.certificates[slot] = try? store.read(record)
+            case .corrupt(let reason):
+                corruptSlots.insert(slot)
+                damaged.append("\(record): \(reason)")
+            case .absent: break
+            }
+        }
+        installed.ecuIdentityPublicKey = Self.publicKey(store, .ecuIdentity, damaged: &damaged)
+        installed.vehiclePublicKey = Self.publicKey(store, .vehicleIdentity, damaged: &damaged)
+        statuses = KeyM.statusOfAll(installed, now: now)
+        for slot in corruptSlots { statuses[slot.rawValue] = .invalidFormat }
+
+        func present(_ record: SecureStoreRecord) -> Bool {
+            switch store.status(record) {
+            case .present: return true
+            case .absent: return false
+            case .corrupt(let reason):
+                if !damaged.contains(where: { $0.hasPrefix("\(record):") }) { damaged.append("\(record): \(reason)") }
+                return false
+            }
+        }
+        plantLocked = present(.plantLock)
+        if statuses[0..<5].allSatisfy({ $0 == .valid }) { flags.insert(.allRootCertificatesInstalled) }
+        if installed.ecuIdentityPublicKey != nil && present(.ecuIdentityCSR) { flags.insert(.ecuIdentityKeyAndCSRPresent) }
+        if statuses[KeyMCertificateSlot.ecuIdentity.rawValue] == .valid { flags.insert(.ecuIdentityCertificateInstalled) }
+        if plantLocked { flags.insert(.plantLocked) }
+        if present(.drmUUID) { flags.insert(.drmUUIDPresent) }
+        if statuses[KeyMCertificateSlot.vehicleIdentity.rawValue] == .valid { flags.insert(.vehicleIdentityCertificateInstalled) }
+        if present(.spake2Verifier) { flags.insert(.spake2PlusVerifierPresent) }
+    }
+
+    init() {}
+
+    private static func publicKey(_ store: any SecureStore, _ slot: SecureStoreKeySlot,
+                                  damaged: inout [String]) -> P256PublicKey? {
+        do {
+            return try store.publicKey(slot)
+        } catch {
+            damaged.append("key \(slot): \(error)")
+            return nil
+        }
+    }
+}
+
+import Crypto
+typealias P256PublicKey = P256.Signing.PublicKey
