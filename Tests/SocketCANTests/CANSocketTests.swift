@@ -16,7 +16,8 @@ struct CANSocketTests {
 
     @Test("opening vcan0 without SocketCAN says so", .enabled(if: !kernelHasCAN))
     func noSocketCAN() {
-        #expect(throws: CANSocketError.noSocketCAN(errno: EAFNOSUPPORT)) { try CANSocket(interface: "vcan0") }
+        let error = #expect(throws: CANSocketError.self) { try CANSocket(interface: "vcan0") }
+        #expect(error == .noSocketCAN(errno: EAFNOSUPPORT) || error == .noSocketCAN(errno: EPROTONOSUPPORT))
         do {
             _ = try CANSocket(interface: "vcan0", fd: .required)
             Issue.record("opening succeeded on a kernel without PF_CAN")
