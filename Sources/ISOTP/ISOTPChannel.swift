@@ -73,6 +73,12 @@ public struct ISOTPChannel: Sendable {
         return out
     }
 
+    /// Tells the channel that the frames it handed out were written to the bus at `now`
+    /// (AUTOSAR CanTp_TxConfirmation): the STmin gap and N_Bs then run from that instant.
+    public mutating func transmissionConfirmed(now: Instant) {
+        sender.confirmTransmission(now: now)
+    }
+
     /// Processes every deadline that has passed at `now`; call it when `now >= nextDeadline`.
     public mutating func handleTimeout(now: Instant) -> [ISOTPOutput] {
         var out: [ISOTPOutput] = []

@@ -124,6 +124,24 @@ struct ISOTPSender {
         return true
     }
 
+    /// The frames emitted last are on the bus now (CanTp's TxConfirmation): STmin and N_Bs
+    /// run from the actual transmission, not from when the frames were handed out, so a
+    /// slow shell can never shorten the peer's STmin.
+    mutating func confirmTransmission(now: Instant) {
+        guard let last = lastConsecutiveFrame, now > last else { return }
+        switch state {
+        case .idle:
+            return
+        case .waitingForFlowControl:
+            lastConsecutiveFrame = now
+            deadline = now + configuration.nBs
+        case .sending:
+            guard let parameters = peerParameters, parameters.separationTime > .zero else { return }
+            lastConsecutiveFrame = now
+            deadline = now + parameters.separationTime
+        }
+    }
+
     /// N_Bs expiry, or the STmin gap elapsed so the next CF may go.
     mutating func expire(now: Instant, out: inout [ISOTPOutput]) {
         guard let deadline, now >= deadline else { return }

@@ -89,6 +89,12 @@ public final class SpaakModule {
         return takeOutbox()
     }
 
+    /// The frames returned last were written to the bus at `now` (transmit confirmation):
+    /// ISO-TP then measures STmin from the real transmission.
+    public func framesTransmitted(now: Instant) {
+        udsPhysical.transmissionConfirmed(now: now)
+    }
+
     /// Handles the passing of time (cyclic frames, timeouts, pending work).
     public func handleTimeout(now: Instant) -> [CANFrame] {
         let transitions = tbm.handleTimeout(now: now)

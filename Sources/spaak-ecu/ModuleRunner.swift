@@ -30,7 +30,9 @@ final class ModuleRunner {
         var queue = TransmitQueue<CANFrame>(capacity: 4096)
 
         func transmit(_ frames: [CANFrame]) throws {
+            guard !frames.isEmpty else { return }
             for frame in frames { _ = try queue.send(frame) { try socket.send($0) } }
+            if queue.isEmpty { module.framesTransmitted(now: loop.clock.now) }
         }
 
         let ids = configuration.ids
@@ -52,6 +54,7 @@ final class ModuleRunner {
                 }
             case .writable:
                 _ = try queue.flush { try socket.send($0) }
+                if queue.isEmpty { module.framesTransmitted(now: loop.clock.now) }
             case .timer(let now):
                 try transmit(module.handleTimeout(now: now))
             case .signal:

@@ -11,7 +11,7 @@ ONLINE = 0x80
 
 
 def test_spaak_status_seen_by_candump(module):
-    out = subprocess.run([tool("candump"), "-L", "-T", "1500", f"{IFACE},3A8:7FF"],
+    out = subprocess.run([tool("candump"), "-L", "-n", "12", f"{IFACE},3A8:7FF"],
                          capture_output=True, text=True, timeout=20).stdout
     frames = []
     for line in out.splitlines():

@@ -9,7 +9,7 @@ from spaakbus import IFACE, ROOT, TBMSender, tool
 def test_cantools_decodes_candump_log(module, tmp_path):
     tbm = TBMSender()
     try:
-        log = subprocess.run([tool("candump"), "-L", "-T", "1200", f"{IFACE},3A0:7F0"],
+        log = subprocess.run([tool("candump"), "-L", "-n", "30", f"{IFACE},3A0:7F0"],
                              capture_output=True, text=True, timeout=20).stdout
     finally:
         tbm.stop()

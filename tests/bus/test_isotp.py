@@ -67,7 +67,7 @@ def test_kernel_isotp_multiframe_request(module):
 def test_python_can_isotp_stack(module_with_vin):
     with bus() as b:
         addr = isotp.Address(isotp.AddressingMode.Normal_11bits, txid=0x7A0, rxid=0x7A8)
-        stack = isotp.NotifierBasedCanStack(b, address=addr, params={"blocksize": 2, "stmin": 5, "tx_padding": 0xCC,
+        stack = isotp.CanStack(b, address=addr, params={"blocksize": 2, "stmin": 5, "tx_padding": 0xCC,
                                                                       "rx_flowcontrol_timeout": 1000,
                                                                       "rx_consecutive_frame_timeout": 1000})
         stack.start()

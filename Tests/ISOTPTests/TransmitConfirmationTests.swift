@@ -1,0 +1,30 @@
+import ISOTP
+import SpaakCore
+import Testing
+
+/// STmin runs from the transmit confirmation, so a late shell never shortens the gap.
+@Suite struct TransmitConfirmationTests {
+    @Test func separationTimeRunsFromConfirmation() {
+        var channel = ISOTPChannel(configuration: ISOTPConfiguration(txID: 0x7A8, rxID: 0x7A0))
+        let t0 = Instant.milliseconds(100)
+        _ = channel.send(Array(repeating: 0x55, count: 30), now: t0)
+        let cts = CANFrame(id: 0x7A0, data: [0x30, 0x00, 0x05, 0, 0, 0, 0, 0])
+        let first = channel.handle(cts, now: t0)
+        #expect(first.count == 1)
+        #expect(channel.nextDeadline == t0 + .milliseconds(5))
+        // The frame only reached the bus 2 ms later: the next CF waits until then + 5 ms.
+        channel.transmissionConfirmed(now: t0 + .milliseconds(2))
+        #expect(channel.nextDeadline == t0 + .milliseconds(7))
+        #expect(channel.handleTimeout(now: t0 + .milliseconds(6)).isEmpty)
+        #expect(channel.handleTimeout(now: t0 + .milliseconds(7)).count == 1)
+    }
+
+    @Test func confirmationWithoutSeparationTimeChangesNothing() {
+        var channel = ISOTPChannel(configuration: ISOTPConfiguration(txID: 0x7A8, rxID: 0x7A0))
+        _ = channel.send(Array(repeating: 0x55, count: 30), now: .zero)
+        _ = channel.handle(CANFrame(id: 0x7A0, data: [0x30, 0x00, 0x00]), now: .zero)
+        #expect(!channel.isTransmitting)
+        channel.transmissionConfirmed(now: .milliseconds(3))
+        #expect(channel.nextDeadline == nil)
+    }
+}
