@@ -57,9 +57,9 @@ def test_kernel_isotp_multiframe_response_honours_bs_and_stmin(module_with_vin):
     assert bytes(cfs[-1].data[1 + pad:]) == b"\xCC" * (7 - pad)
 
 
-def test_kernel_isotp_multiframe_request(module):
+def test_kernel_isotp_multiframe_request(module_with_vin):
     response, trace = kernel_exchange(READ_FOUR, bs=0, stmin=0)
-    check_positive_read(response, module, None)
+    check_positive_read(response, module_with_vin, None)
     fc = [m for m in trace if m.arbitration_id == 0x7A8 and m.data[0] >> 4 == 3]
     assert fc and bytes(fc[0].data[:3]) == b"\x30\x00\x00" and len(fc[0].data) == 8
 
