@@ -1,3 +1,4 @@
+import CloudProtocol
 import Foundation
 import SpaakCore
 
@@ -32,8 +33,20 @@ public final class CloudSimulator {
     /// The VOS (and KTS).
     public let vos: VehicleOEMServer
 
+    /// Whether a verifier made in advance is ready (see `VehicleOEMServer.verifierSource`).
+    /// `nil`: verifiers are derived on demand and nothing waits. Otherwise a
+    /// Spake2VerifierRequest or a `push-verifier` waits until one is ready (the shell calls
+    /// `verifiersReady` then), so that the event loop never runs scrypt itself.
+    public var verifierReady: (() -> Bool)?
+
     /// The `queued` events of C2V messages handed to the TBM, for their `delivered` events.
     private var inTransit: [(bytes: [UInt8], event: CloudEvent)] = []
+
+    /// Inputs waiting for a verifier.
+    private enum Waiting { case request([UInt8]), push(String) }
+    private var waiting: [Waiting] = []
+    /// The most inputs that wait; more are refused.
+    public static let maxWaiting = 16
 
     /// Creates the simulator; the TBM's first `TBM_Status` is due at `now`.
     public init(vos: VehicleOEMServer, tbm: TBMSimulator) {
@@ -43,6 +56,32 @@ public final class CloudSimulator {
 
     /// The earliest instant at which `handleTimeout` has work.
     public var nextDeadline: Instant? { tbm.nextDeadline }
+
+    /// Inputs that need a verifier, waiting for one.
+    public var waitingForVerifier: Int { waiting.count }
+
+    /// A verifier became ready: handles the waiting inputs while verifiers last.
+    public func verifiersReady(now: Instant, date: Date) -> Step {
+        var step = Step()
+        while !waiting.isEmpty, verifierReady?() ?? true {
+            switch waiting.removeFirst() {
+            case .request(let bytes):
+                send(vos.handleV2C(bytes, date: date), now: now, date: date, into: &step)
+            case .push(let serial):
+                do {
+                    try requireLink()
+                    send(try vos.pushVerifier(serial: serial, date: date), now: now, date: date, into: &step)
+                } catch {
+                    append([CloudEvent(from: .control, to: .vos, outcome: .info, serial: serial,
+                                       detail: "queued push-verifier \(serial) failed: \(error)")], now: now, into: &step)
+                }
+            }
+        }
+        return step
+    }
+
+    /// `true` when an input needing a verifier must wait (none ready).
+    private var mustWait: Bool { !(verifierReady?() ?? true) }
 
     /// A frame from the bus.
     public func handle(_ frame: CANFrame, now: Instant, date: Date) -> Step {
@@ -84,6 +123,11 @@ public final class CloudSimulator {
             return Reply(ok: true, text: "TBM \(state)")
         case .pushVerifier(let serial):
             try requireLink()
+            if mustWait {
+                guard waiting.count < Self.maxWaiting else { throw VOSCommandError("too many inputs waiting for a verifier") }
+                waiting.append(.push(serial))
+                return Reply(ok: true, text: "verifier push to \(serial) queued until a verifier is ready (scrypt running)")
+            }
             send(try vos.pushVerifier(serial: serial, date: date), now: now, date: date, into: &step)
             return Reply(ok: true, text: "verifier pushed to \(serial)")
         case .terminateOwnerKey(let serial):
@@ -134,7 +178,22 @@ public final class CloudSimulator {
             case .transmit(let frame):
                 step.frames.append(frame)
             case .v2cMessage(let bytes):
-                send(vos.handleV2C(bytes, date: date), now: now, date: date, into: &step)
+                // A Spake2VerifierRequest (type TLV first: 01 00 01 09) waits for a prepared verifier.
+                if bytes.starts(with: [0x01, 0x00, 0x01, CloudMessageType.spake2VerifierRequest.rawValue]), mustWait {
+                    var event = CloudEvent(from: .spaak, to: .vos, outcome: .info, direction: "V2C",
+                                           type: CloudMessageType.spake2VerifierRequest.rawValue,
+                                           name: CloudMessageType.spake2VerifierRequest.description)
+                    if waiting.count < Self.maxWaiting {
+                        waiting.append(.request(bytes))
+                        event.detail = "waiting for a verifier (scrypt running)"
+                    } else {
+                        event.outcome = .refused
+                        event.detail = "too many inputs waiting for a verifier: discarded"
+                    }
+                    append([event], now: now, into: &step)
+                } else {
+                    send(vos.handleV2C(bytes, date: date), now: now, date: date, into: &step)
+                }
             case .v2cDiscarded(let bytes, let state):
                 var event = CloudEvent(from: .spaak, to: .tbm, outcome: .discarded, direction: "V2C",
                                        detail: "\(bytes.count) bytes, TBM \(state): not relayed")

@@ -93,22 +93,36 @@ extension VehicleOEMServer {
     }
 
     /// PP-02 / PP-03: a fresh pairing password and its verifier record (scrypt, CCC
-    /// derivation of ICD 7.6); earlier verifiers of `serial` are revoked, the password is
-    /// stored undelivered.
+    /// derivation of ICD 7.6), taken from `verifierSource` when it has one ready for the
+    /// configured N, r, p, else derived now; earlier verifiers of `serial` are revoked, the
+    /// password is stored undelivered.
     func newVerifier(serial: String, transactionID: [UInt8], trigger: VerifierTrigger,
                      store: any CloudStore, date: Date) throws -> SpakeVerifierRecord {
-        let password = VOSRandom.password(digits: configuration.passwordDigits, source: randomBytes)
-        let record = try SpakeVerifierDerivation.record(
-            password: Array(password.utf8), salt: randomBytes(16),
-            n: configuration.scryptN, r: configuration.scryptR, p: configuration.scryptP)
+        let c = configuration
+        let prepared: PreparedVerifier
+        if let ready = verifierSource?(), ready.record.n == c.scryptN, ready.record.r == c.scryptR, ready.record.p == c.scryptP {
+            prepared = ready
+        } else {
+            prepared = try Self.makeVerifier(configuration: c, randomBytes: randomBytes)
+        }
         for var old in try store.verifiers(serial: serial) where !old.revoked {
             old.revoked = true
             try store.updateVerifier(old)
         }
-        let id = try store.insertVerifier(VerifierRecord(serial: serial, transactionId: transactionID, record: record.bytes,
+        let id = try store.insertVerifier(VerifierRecord(serial: serial, transactionId: transactionID, record: prepared.record.bytes,
                                                          trigger: trigger, createdAt: date))
-        try store.savePassword(PasswordRecord(verifierId: id, serial: serial, password: password))
-        return record
+        try store.savePassword(PasswordRecord(verifierId: id, serial: serial, password: prepared.password))
+        return prepared.record
+    }
+
+    /// A fresh pairing password (`passwordDigits` decimal digits) and its verifier record
+    /// with a fresh 16-byte salt and the configured scrypt parameters.
+    public static func makeVerifier(configuration: VOSConfiguration, randomBytes: (Int) -> [UInt8]) throws -> PreparedVerifier {
+        let password = VOSRandom.password(digits: configuration.passwordDigits, source: randomBytes)
+        let record = try SpakeVerifierDerivation.record(
+            password: Array(password.utf8), salt: randomBytes(16),
+            n: configuration.scryptN, r: configuration.scryptR, p: configuration.scryptP)
+        return PreparedVerifier(password: password, record: record)
     }
 
     /// Builds, faults and signs one C2V message and counts it (the cloud's per-vehicle counter).

@@ -15,6 +15,20 @@ public struct CloudTransmission: Sendable, Equatable {
     public var event: CloudEvent
 }
 
+/// A pairing password and its SPAKE2+ verifier record, made ahead of need.
+public struct PreparedVerifier: Sendable, Equatable {
+    /// The pairing password (decimal digits).
+    public var password: String
+    /// The record derived from it (tag 0x15).
+    public var record: SpakeVerifierRecord
+
+    /// Creates a prepared verifier.
+    public init(password: String, record: SpakeVerifierRecord) {
+        self.password = password
+        self.record = record
+    }
+}
+
 /// What one input to the VOS produced.
 public struct VOSResult: Sendable, Equatable {
     /// Messages to send, in order.
@@ -65,6 +79,10 @@ public final class VehicleOEMServer {
     /// Where to look up the identity certificate (DER or PEM) of a serial not yet registered,
     /// e.g. `<serial>.crt.der` in the PKI's output folder; `nil`: only explicit registration.
     public var ecuCertificateSource: ((String) -> [UInt8]?)?
+    /// A source of verifiers made in advance (scrypt is slow: the shell fills a pool on
+    /// another thread so that the event loop never waits); `nil` or an empty pool: the
+    /// verifier is derived when needed.
+    public var verifierSource: (() -> PreparedVerifier?)?
 
     let randomBytes: (Int) -> [UInt8]
     /// The last C2V message actually queued per serial, for the `replay` fault (memory only).

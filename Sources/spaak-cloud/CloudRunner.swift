@@ -14,20 +14,26 @@ final class CloudRunner {
     let receiveIDs: [UInt32]
     let controlPath: String
     let trace: TraceWriter?
+    let verifierPool: VerifierPool?
 
-    init(simulator: CloudSimulator, interface: String, canFD: Bool, receiveIDs: [UInt32], controlPath: String, trace: TraceWriter?) {
+    init(simulator: CloudSimulator, interface: String, canFD: Bool, receiveIDs: [UInt32], controlPath: String, trace: TraceWriter?,
+         verifierPool: VerifierPool?) {
         self.simulator = simulator
         self.interface = interface
         self.canFD = canFD
         self.receiveIDs = receiveIDs
         self.controlPath = controlPath
         self.trace = trace
+        self.verifierPool = verifierPool
     }
 
     func run(banner: String) throws {
         let socket = try CANSocket(interface: interface, fd: canFD ? .required : .off, filter: receiveIDs)
         let loop = try EventLoop()
         defer { loop.close() }
+        // After the loop blocked SIGINT/SIGTERM: the filler thread inherits the mask.
+        verifierPool?.start()
+        defer { verifierPool?.stop() }
         let control = try ControlServer(path: controlPath)
         defer { control.close() }
         var queue = TransmitQueue<CANFrame>(capacity: 4096)
@@ -39,6 +45,7 @@ final class CloudRunner {
 
         loop.watch(socket.fileDescriptor)
         loop.watch(control.listenFD)
+        if let pool = verifierPool, pool.notifyFD >= 0 { loop.watch(pool.notifyFD) }
         print("\(banner) — ready")
         fflush(nil)
         try perform(simulator.handleTimeout(now: loop.clock.now, date: Date()))
@@ -51,6 +58,9 @@ final class CloudRunner {
                     for frame in frames { try perform(simulator.handle(frame, now: loop.clock.now, date: Date())) }
                     frames = frames.count == 64 ? try socket.receiveBatch(max: 64) : []
                 }
+            case .readable(let fd) where fd == self.verifierPool?.notifyFD:
+                self.verifierPool?.drainNotifications()
+                try perform(simulator.verifiersReady(now: loop.clock.now, date: Date()))
             case .readable(let fd) where fd == control.listenFD:
                 for client in control.acceptAll() { loop.watch(client) }
             case .readable(let fd):

@@ -14,7 +14,7 @@ struct SpaakCloudCommand: ParsableCommand {
             (ISO-TP 0x6A0/0x6A8) to a simulated VOS that keeps its state in SQLite; `ctl` sends it \
             commands; `register-ecu` registers ECU identity certificates in the database.
             """,
-        subcommands: [Serve.self, Ctl.self, RegisterECU.self])
+        subcommands: [Serve.self, Ctl.self, RegisterECU.self, BenchScrypt.self])
 }
 
 /// `spaak-cloud serve`.
@@ -51,14 +51,18 @@ struct Serve: ParsableCommand {
             let repository = try GRDBCloudRepository(path: db)
             let configuration = VOSConfiguration(scryptN: scryptN, scryptR: scryptR, scryptP: scryptP, passwordDigits: passwordDigits)
             let vos = VehicleOEMServer(hierarchy: hierarchy, repository: repository, configuration: configuration)
+            let pool = VerifierPool(configuration: configuration)
+            vos.verifierSource = { pool.take() }
             if let ecuCerts { try registerFolder(ecuCerts, vos: vos) }
             let linkState: TBMLinkState
             if case .tbm(let state)? = try? ControlCommand.parse("tbm \(tbm)") { linkState = state } else { linkState = .online }
             let isotp = TBMSimulator.isotpConfiguration(txID: c2vId, rxID: v2cId, canFD: canFd)
+            let simulator = CloudSimulator(vos: vos, tbm: TBMSimulator(now: .zero, linkState: linkState, statusID: tbmStatusId, isotp: isotp))
+            simulator.verifierReady = { pool.hasReady }
             let runner = CloudRunner(
-                simulator: CloudSimulator(vos: vos, tbm: TBMSimulator(now: .zero, linkState: linkState, statusID: tbmStatusId, isotp: isotp)),
+                simulator: simulator,
                 interface: interface, canFD: canFd, receiveIDs: [v2cId], controlPath: control,
-                trace: try trace.map { try TraceWriter(path: $0) })
+                trace: try trace.map { try TraceWriter(path: $0) }, verifierPool: pool)
             try runner.run(banner: "spaak-cloud on \(interface)\(canFd ? " (CAN FD)" : ""): TBM_Status 0x\(HexID.text(tbmStatusId)) "
                            + "every 100 ms (\(linkState)), V2C 0x\(HexID.text(v2cId)) → VOS, C2V 0x\(HexID.text(c2vId)), "
                            + "db \(db), control \(control), scrypt N=\(scryptN) r=\(scryptR) p=\(scryptP)")

@@ -116,6 +116,27 @@ struct CloudSimulatorTests {
         #expect(bench.received.count == 1)
     }
 
+    @Test("With a verifier pool, a Spake2VerifierRequest and a push wait until a verifier is ready")
+    func waitForVerifier() throws {
+        let bench = try Bench()
+        var ready = false
+        bench.simulator.verifierReady = { ready }
+        bench.send(try bench.module.request(.spake2VerifierRequest(.verifierMissingAtPairing), useCase: .pp03))
+        #expect(bench.received.isEmpty)
+        #expect(bench.events.last?.detail == "waiting for a verifier (scrypt running)")
+        #expect(try bench.control("push-verifier \(testSerial)").text.contains("queued"))
+        #expect(bench.simulator.waitingForVerifier == 2)
+        #expect(bench.simulator.verifiersReady(now: bench.clock.now, date: testDate).frames.isEmpty)  // still none
+        ready = true
+        let step = bench.simulator.verifiersReady(now: bench.clock.now, date: testDate)
+        bench.events += step.events
+        bench.deliver(step.frames)
+        #expect(bench.simulator.waitingForVerifier == 0)
+        let answers = try bench.received.map { try C2V($0).message }
+        #expect(answers.map(\.type) == [.spake2VerifierProvisioning, .spake2VerifierProvisioning])
+        #expect(answers.map(\.useCase) == [.pp03, .pp02])
+    }
+
     @Test("Control: password and status; the trace never shows the password")
     func controlPassword() throws {
         let bench = try Bench()

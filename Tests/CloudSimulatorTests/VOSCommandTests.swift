@@ -56,6 +56,21 @@ struct VOSCommandTests {
         #expect(answer.message.counter == termination.message.counter + 1)
     }
 
+    @Test("A verifier made in advance is used when its scrypt parameters match, ignored otherwise")
+    func preparedVerifier() throws {
+        let module = try FakeModule()
+        let vos = try makeVOS(.memory, module: module)
+        let matching = try VehicleOEMServer.makeVerifier(configuration: VOSConfiguration(scryptN: 1024), randomBytes: ScriptedRandom(seed: 5).bytes)
+        let other = try VehicleOEMServer.makeVerifier(configuration: VOSConfiguration(scryptN: 2048), randomBytes: ScriptedRandom(seed: 6).bytes)
+        var pool = [other, matching]
+        vos.verifierSource = { pool.isEmpty ? nil : pool.removeLast() }
+        let first = try C2V(try #require(try vos.pushVerifier(serial: testSerial, date: testDate).transmissions.first).bytes)
+        #expect(first.message.payload == .spake2VerifierProvisioning(matching.record))
+        let second = try C2V(try #require(try vos.pushVerifier(serial: testSerial, date: testDate).transmissions.first).bytes)
+        guard case .spake2VerifierProvisioning(let record) = second.message.payload else { Issue.record("payload"); return }
+        #expect(record.n == 1024 && record != other.record)
+    }
+
     @Test("Commands for an unknown ECU are refused")
     func unknownECUCommands() throws {
         let vos = VehicleOEMServer(hierarchy: sharedPKI, repository: InMemoryCloudRepository())
