@@ -2,16 +2,16 @@ import SpaakCore
 
 /// One entry of the simulator's trace: a message hop, a decision, a TBM state change or a
 /// control command. `spaak-cloud` prints `description` as a log line and writes the
-/// event as one JSON object per line to `--trace FILE` (keys in `CodingKeys` order, absent
-/// fields left out), from which a sequence diagram with the lifelines SpaaK, TBM, VOS and
-/// KTS can be drawn.
+/// event as one JSON object per line to `--trace FILE` (keys sorted, absent fields left
+/// out), from which a sequence diagram with the lifelines SpaaK, SGW/TBM, VOS
+/// and KTS can be drawn.
 public struct CloudEvent: Codable, Sendable, Equatable, CustomStringConvertible {
     /// A lifeline of the sequence diagram.
     public enum Node: String, Codable, Sendable {
         /// The SpaaK module (on the bus, behind the SGW).
         case spaak = "SpaaK"
-        /// The TBM (with the SGW, transparent on a single bus).
-        case tbm = "TBM"
+        /// The TBM, with the SGW (transparent on a single bus).
+        case tbm = "SGW/TBM"
         /// The Vehicle OEM Server.
         case vos = "VOS"
         /// The key tracking server (signs OwnerKeyTermination with [ZZ2]).

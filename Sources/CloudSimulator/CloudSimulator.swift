@@ -119,6 +119,8 @@ public final class CloudSimulator {
                          into step: inout Step) throws -> Reply {
         switch command {
         case .tbm(let state):
+            let signals = state.signals.map { "TBM_Status \($0)" } ?? "no TBM_Status"
+            append([CloudEvent(from: .tbm, to: .spaak, outcome: .info, detail: "link \(state): \(signals)")], now: now, into: &step)
             process(tbm.setLinkState(state, now: now), now: now, date: date, into: &step)
             return Reply(ok: true, text: "TBM \(state)")
         case .pushVerifier(let serial):

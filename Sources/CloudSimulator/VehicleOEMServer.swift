@@ -147,7 +147,7 @@ public final class VehicleOEMServer {
             result.events.append(event)
         } catch {
             event.outcome = .refused
-            event.detail = "store failure (\(error)): no answer"
+            event.detail = "failed inside the VOS (\(error)): no answer"
             result.events.append(event)
         }
         return result
