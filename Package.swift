@@ -36,9 +36,10 @@ let package = Package(
         .target(name: "KeyM", dependencies: [x509, crypto, asn1]),
         .target(name: "SecureStore", dependencies: ["SpaakCore", crypto, x509, asn1, logging]),
         .target(name: "CloudProtocol", dependencies: ["SpaakCore", crypto, cryptoExtras]),
+        .target(name: "Provisioning", dependencies: ["SpaakCore", "CloudProtocol"]),
         // The module.
         .target(name: "SpaakECU", dependencies: ["SpaakCore", "E2E", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",
-                                                crypto, cryptoExtras, logging]),
+                                                "Provisioning", crypto, cryptoExtras, logging]),
         .executableTarget(name: "spaak-ecu", dependencies: ["SpaakECU", "SocketCAN", "EventLoop", argumentParser, logging]),
         // The simulated OEM PKI.
         .target(name: "TestPKI", dependencies: [x509, crypto, asn1]),
@@ -54,6 +55,7 @@ let package = Package(
                                                          "UDS", "ISOTP", crypto, x509, asn1, logging]),
         .testTarget(name: "SecureStoreTests", dependencies: ["SecureStore", "SpaakCore", crypto, x509, asn1, logging]),
         .testTarget(name: "CloudProtocolTests", dependencies: ["CloudProtocol", "SpaakCore", crypto]),
+        .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning", "CloudProtocol", "SpaakCore", crypto]),
         .testTarget(name: "KeyMTests", dependencies: ["KeyM", "TestPKI"]),
         .testTarget(name: "TestPKITests", dependencies: ["TestPKI", "KeyM"]),
     ]

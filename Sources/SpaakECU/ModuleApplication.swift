@@ -3,6 +3,7 @@ import E2E
 import Foundation
 import KeyM
 import Logging
+import Provisioning
 import SecureStore
 import SpaakCore
 import UDS
@@ -25,8 +26,16 @@ struct ModuleApplication {
     var deferred: [DeferredWork] = []
     /// Latest result of each routine (`31 03 RID`): status (0 done, 1 running, 2 failed), error.
     var routineResults: [UInt16: [UInt8]] = [:]
-    /// `SPAAK_Status` byte 5: the last error code (ICD 7.5), 0 none.
-    var lastErrorCode: UInt8 = 0
+    /// The cloud use cases (SP-02, PP-01, PP-02, PP-03).
+    var provisioningMachine: ProvisioningMachine
+    /// `SPAAK_Status` bytes 3 to 6 as the machine last published them.
+    var provisioningStatus = ProvisioningStatus()
+    /// Signed V2C messages waiting for the ISO-TP channel to 0x6A0.
+    var outgoingV2C: [[UInt8]] = []
+    /// C2V messages discarded by the checks of ICD 7.4.
+    var c2vRejected = 0
+    /// Routines whose result (`31 03`) waits for the end of a use case.
+    var routineWaits: [UInt16: UseCaseID] = [:]
 
     /// One piece of work waiting for the simulated secure element.
     struct DeferredWork {
@@ -40,6 +49,7 @@ struct ModuleApplication {
         self.store = store
         self.wallClock = wallClock
         self.logger = logger
+        provisioningMachine = ProvisioningMachine(facts: Self.provisioningFacts(store: store, logger: logger))
         refresh()
         for entry in snapshot.damaged { logger.error("secure store: damaged entry \(entry): not used") }
     }
@@ -47,10 +57,13 @@ struct ModuleApplication {
     /// Re-reads the store after a change.
     mutating func refresh() { snapshot = ProvisioningSnapshot(store: store, now: wallClock()) }
 
-    var nextDeadline: Instant? { deferred.map(\.deadline).min() }
+    var nextDeadline: Instant? { deferred.map(\.deadline).min().earliest(provisioningMachine.nextDeadline) }
 
     /// Results of deferred work that is due.
     mutating func handleTimeout(now: Instant) -> [(RequestToken, ApplicationResult)] {
+        if let deadline = provisioningMachine.nextDeadline, deadline <= now {
+            run(provisioningMachine.handleTimeout(now: now), now: now)
+        }
         let due = deferred.filter { $0.deadline <= now }
         guard !due.isEmpty else { return [] }
         deferred.removeAll { $0.deadline <= now }
@@ -139,7 +152,11 @@ struct ModuleApplication {
     var statusSignals: SpaakStatusSignals {
         var signals = SpaakStatusSignals()
         signals.provisioningFlags = snapshot.flags
-        signals.lastErrorCode = lastErrorCode
+        let bytes = provisioningStatus.statusBytes
+        signals.activeUseCase = SpaakUseCase(rawValue: bytes[0]) ?? .none
+        signals.useCaseStep = bytes[1]
+        signals.lastErrorCode = bytes[2]
+        signals.failedPairingAttempts = bytes[3]
         return signals
     }
 }

@@ -3,7 +3,8 @@ import SecureStore
 import SpaakCore
 import UDS
 
-/// RP-01 and RP-02 (ICD 5.2, 5.4–5.6): the plant's writes and routines.
+/// RP-01 and RP-02 (ICD 5.2, 5.4–5.6): the plant's writes and routines, and the routines
+/// that start cloud use cases (0xD203, 0xF010, 0xF011).
 ///
 /// Every write is checked before it touches the store (a failed check answers NRC 0x31 and
 /// leaves the slot as it was); every store failure answers NRC 0x72; after the plant lock
@@ -69,6 +70,24 @@ extension ModuleApplication {
             return lockPlant()
         case 0xD202:
             return .positive(snapshot.statuses.map(\.rawValue))
+        case 0xD203:
+            routineResults[rid] = [0x01, 0x00]
+            routineWaits[rid] = .pp01
+            logger.info("owner change: deleting [K], subject id and verifier; PP-01 runs again")
+            provisioning(.routine(.ownerChange), now: now)
+            return .positive([0x00])
+        case 0xF010:
+            let waits = !snapshot.flags.contains(.spake2PlusVerifierPresent)
+            routineResults[rid] = waits ? [0x01, 0x00] : [0x00, 0x00]
+            if waits { routineWaits[rid] = .pp03 }
+            logger.info("owner pairing started (simulated)\(waits ? ": no SPAKE2+ verifier, PP-03" : "")")
+            provisioning(.routine(.ownerPairingStarted), now: now)
+            return .positive([0x00])
+        case 0xF011:
+            routineResults[rid] = [0x00, 0x00]
+            logger.info("owner pairing attempt failed (simulated)")
+            provisioning(.routine(.ownerPairingFailed), now: now)
+            return .positive([0x00])
         default:
             return .negative(.requestOutOfRange)
         }

@@ -23,6 +23,7 @@ public final class SpaakModule {
     var statusTransmitter: SpaakStatusTransmitter
     var udsPhysical: ISOTPChannel
     var udsFunctional: ISOTPChannel
+    var cloud: ISOTPChannel
     var uds: DiagnosticServer
     var application: ModuleApplication
     var outbox: [CANFrame] = []
@@ -51,6 +52,9 @@ public final class SpaakModule {
             blockSize: configuration.blockSize, separationTime: configuration.separationTime))
         udsFunctional = ISOTPChannel(configuration: ISOTPConfiguration(
             txID: ids.udsResponse, rxID: ids.udsFunctional, frameFormat: format, singleFrameOnly: true))
+        cloud = ISOTPChannel(configuration: ISOTPConfiguration(
+            txID: ids.v2c, rxID: ids.c2v, frameFormat: format,
+            blockSize: configuration.blockSize, separationTime: configuration.separationTime))
         application = ModuleApplication(configuration: configuration, store: store, wallClock: wallClock, logger: logger)
         uds = DiagnosticServer(persistedSecurityAttempts: application.persistedSecurityAttempts, now: now,
                                seedSource: seedSource,
@@ -64,6 +68,7 @@ public final class SpaakModule {
             .earliest(tbm.nextDeadline)
             .earliest(udsPhysical.nextDeadline)
             .earliest(udsFunctional.nextDeadline)
+            .earliest(cloud.nextDeadline)
             .earliest(uds.nextDeadline)
             .earliest(application.nextDeadline)
     }
@@ -78,11 +83,13 @@ public final class SpaakModule {
         switch frame.id {
         case ids.tbmStatus:
             let transitions = tbm.receive(frame, now: now)
-            if !transitions.isEmpty { tbmTransitions(transitions) }
+            if !transitions.isEmpty { tbmTransitions(transitions, now: now) }
         case ids.udsRequest:
             isotp(udsPhysical.handle(frame, now: now), addressing: .physical, now: now)
         case ids.udsFunctional:
             isotp(udsFunctional.handle(frame, now: now), addressing: .functional, now: now)
+        case ids.c2v:
+            cloudLink(cloud.handle(frame, now: now), now: now)
         default:
             break
         }
@@ -93,21 +100,45 @@ public final class SpaakModule {
     /// ISO-TP then measures STmin from the real transmission.
     public func framesTransmitted(now: Instant) {
         udsPhysical.transmissionConfirmed(now: now)
+        cloud.transmissionConfirmed(now: now)
     }
 
     /// Handles the passing of time (cyclic frames, timeouts, pending work).
     public func handleTimeout(now: Instant) -> [CANFrame] {
         let transitions = tbm.handleTimeout(now: now)
-        if !transitions.isEmpty { tbmTransitions(transitions) }
+        if !transitions.isEmpty { tbmTransitions(transitions, now: now) }
         isotp(udsPhysical.handleTimeout(now: now), addressing: .physical, now: now)
+        cloudLink(cloud.handleTimeout(now: now), now: now)
         isotp(udsFunctional.handleTimeout(now: now), addressing: .functional, now: now)
         diagnostic(uds.handleTimeout(now: now), now: now)
         for (token, result) in application.handleTimeout(now: now) {
             diagnostic(uds.complete(token, with: result, now: now), now: now)
         }
+        flushV2C(now: now)
         refreshStatus()
         outbox += statusTransmitter.handleTimeout(now: now)
         return takeOutbox()
+    }
+
+    /// The frames received on the cloud channel: C2V messages to verify, V2C progress.
+    private func cloudLink(_ outputs: [ISOTPOutput], now: Instant) {
+        for output in outputs {
+            switch output {
+            case .transmit(let frame): outbox.append(frame)
+            case .received(let message): application.receiveC2V(message, now: now)
+            case .transmitCompleted: break
+            case .failed(let error): logger.warning("ISO-TP cloud channel: \(error)")
+            }
+        }
+        flushV2C(now: now)
+    }
+
+    /// Hands the next signed V2C message to the cloud channel once it is free.
+    private func flushV2C(now: Instant) {
+        while !cloud.isTransmitting, !application.outgoingV2C.isEmpty {
+            let message = application.outgoingV2C.removeFirst()
+            cloudLink(cloud.send(message, now: now), now: now)
+        }
     }
 
     private func takeOutbox() -> [CANFrame] {
@@ -115,13 +146,18 @@ public final class SpaakModule {
         return outbox
     }
 
-    private func tbmTransitions(_ transitions: [TBMStatusSupervisor.Transition]) {
+    private func tbmTransitions(_ transitions: [TBMStatusSupervisor.Transition], now: Instant) {
         for transition in transitions {
             switch transition {
-            case .wentOnline: logger.info("TBM online")
-            case .wentOffline(let reason): logger.info("TBM offline (\(reason))")
+            case .wentOnline:
+                logger.info("TBM online")
+                application.provisioning(.tbmWentOnline, now: now)
+            case .wentOffline(let reason):
+                logger.info("TBM offline (\(reason))")
+                application.provisioning(.tbmWentOffline, now: now)
             }
         }
+        flushV2C(now: now)
         refreshStatus()
     }
 
@@ -160,6 +196,7 @@ public final class SpaakModule {
                 if let result = application.execute(request, now: now, tbmOnline: tbm.isOnline) {
                     diagnostic(uds.complete(request.token, with: result, now: now), now: now)
                 }
+                flushV2C(now: now)
             case .hardReset:
                 logger.info("ECUReset: restarting from the store")
                 resetAfterTransmit = true

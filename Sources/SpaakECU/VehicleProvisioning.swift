@@ -1,0 +1,196 @@
+import CloudProtocol
+import Foundation
+import KeyM
+import Logging
+import Provisioning
+import SecureStore
+import SpaakCore
+import UDS
+
+/// The glue between the provisioning machine (SP-02, PP-01, PP-02, PP-03) and the module:
+/// verifies C2V messages (ICD 7.4) against the installed certificates, signs V2C messages
+/// with the ECU identity key, keeps both counters in the store, and carries out the
+/// machine's store and KeyM work.
+extension ModuleApplication {
+    /// The record that remembers an owed PP-03 and its reason across restarts.
+    static let pendingVerifierRequest = SecureStoreRecord(rawValue: "pp03-pending")!
+
+    /// What the store holds, as the provisioning machine needs it after a (re)start.
+    static func provisioningFacts(store: any SecureStore, logger: Logger) -> ProvisioningFacts {
+        func present(_ record: SecureStoreRecord) -> Bool { store.status(record) == .present }
+        var facts = ProvisioningFacts(
+            drmUUIDPresent: present(.drmUUID), vehicleCertificatePresent: present(.vehicleIdentityCertificate),
+            verifierPresent: present(.spake2Verifier))
+        facts.failedPairingAttempts = UInt8(clamping: (try? store.readCounter(.ownerPairingFailures)) ?? 0)
+        if let reason = (try? store.read(pendingVerifierRequest))?.first {
+            facts.pendingVerifierRequest = PP03Reason(rawValue: reason)
+        }
+        return facts
+    }
+
+    /// Feeds one input to the machine and carries out everything it asks for.
+    mutating func provisioning(_ input: ProvisioningInput, now: Instant) {
+        run(provisioningMachine.handle(input, now: now), now: now)
+    }
+
+    /// Verifies a message received on the C2V channel and hands it to the machine.
+    mutating func receiveC2V(_ bytes: [UInt8], now: Instant) {
+        let lastCounter: UInt32?
+        do {
+            lastCounter = try store.readCounter(.c2vCounter).map { UInt32(clamping: $0) }
+        } catch {
+            logger.error("C2V message discarded: the C2V counter is unreadable (\(error))")
+            provisioning(.messageRejected(.storeFailure), now: now)
+            return
+        }
+        let verdict = C2VVerifier.verify(bytes, expectation: provisioningMachine.expectation, lastCounter: lastCounter,
+                                         serial: configuration.serial, trust: signerTrust)
+        switch verdict {
+        case .accepted(let message):
+            do {
+                try store.writeCounter(.c2vCounter, UInt64(message.counter))
+            } catch {
+                logger.error("C2V \(message.type) discarded: cannot keep its counter (\(error))")
+                provisioning(.messageRejected(.storeFailure), now: now)
+                return
+            }
+            logger.info("C2V \(message.type) \(message.useCase) counter \(message.counter) accepted")
+            provisioning(.messageAccepted(message), now: now)
+        case .rejected(let rule, let status, let reason):
+            c2vRejected += 1
+            logger.warning("C2V message discarded (\(rule), status \(status.rawValue)): \(reason)")
+            provisioning(.messageRejected(status), now: now)
+        }
+    }
+
+    /// ICD 7.4 trust: signer certificates chain to the installed [Z1]; [ZZ2] for the KTS.
+    var signerTrust: ClosureSignerTrust {
+        let installed = snapshot.installed
+        let now = wallClock()
+        return ClosureSignerTrust(
+            publicKey: { der in
+                do { return .success(try KeyMCertificate(der: der, name: "signer").publicKey) } catch {
+                    return .failure(SignerTrustFailure(String(describing: error)))
+                }
+            },
+            validate: { der in
+                let result = KeyM.checkC2VSignerCertificate(der, installed: installed, now: now)
+                return result.isValid ? .success(()) : .failure(SignerTrustFailure(result.description))
+            },
+            ownerKeyTerminationKey: {
+                guard let der = installed[.zz2] else { return .failure(SignerTrustFailure("[ZZ2] is not installed")) }
+                do { return .success(try KeyM.validate(der, slot: .zz2, installed: installed, now: now).publicKey) } catch {
+                    return .failure(SignerTrustFailure(String(describing: error)))
+                }
+            })
+    }
+
+    mutating func run(_ actions: [ProvisioningAction], now: Instant) {
+        var results: [ProvisioningTaskResult] = []
+        for action in actions {
+            switch action {
+            case .send(let request): sendV2C(request)
+            case .perform(let task): results.append(perform(task))
+            case .persist(let operations): persist(operations)
+            case .statusChanged(let status): provisioningStatus = status
+            case .useCaseEnded(let useCase, let status): useCaseEnded(useCase, status)
+            case .log(.debug, let text): logger.debug("\(text)")
+            case .log(.info, let text): logger.info("\(text)")
+            case .log(.warning, let text): logger.warning("\(text)")
+            }
+        }
+        for result in results { run(provisioningMachine.handle(.taskCompleted(result), now: now), now: now) }
+    }
+
+    private mutating func sendV2C(_ request: V2CRequest) {
+        do {
+            let counter = try store.incrementCounter(.v2cCounter)
+            let vin = readRecord(.vin).map { String(decoding: $0, as: UTF8.self) } ?? configuration.vin
+            let store = self.store
+            let bytes = try SpaakRequest.build(
+                serial: configuration.serial, vin: vin, transactionID: request.transactionID,
+                counter: UInt32(truncatingIfNeeded: counter), useCase: request.useCase, payload: request.payload,
+                signer: { try store.sign(.ecuIdentity, message: $0) })
+            logger.info("V2C \(request) counter \(counter)")
+            outgoingV2C.append(bytes)
+        } catch {
+            logger.error("V2C \(request.type) not sent: \(error)")
+        }
+    }
+
+    private mutating func perform(_ task: ProvisioningTask) -> ProvisioningTaskResult {
+        switch task {
+        case .storeDrmUUID(let uuid):
+            return .drmUUIDStored(success: isDone(commit([.write(.drmUUID, uuid, replacingCorrupt: true)], what: "drmUUID")))
+        case .storeSubjectID(let subject):
+            return .subjectIDStored(success: isDone(commit([.write(.subjectID, Array(subject.utf8), replacingCorrupt: true)],
+                                                          what: "subject id \(subject)")))
+        case .generateVehicleKeyPair:
+            return .vehicleKeyPairGenerated(success: isDone(commit([.generateKey(.vehicleIdentityPending)],
+                                                                  what: "new vehicle identity key pair")))
+        case .makeVehicleCSR(let commonName):
+            do {
+                return .vehicleCSRMade(try store.makeCSR(.vehicleIdentityPending, commonName: commonName))
+            } catch {
+                logger.error("PP-01: vehicle CSR failed: \(error)")
+                return .vehicleCSRMade(nil)
+            }
+        case .checkVehicleCertificate(let der):
+            let key = try? store.publicKey(.vehicleIdentityPending)
+            let check = KeyM.checkVehicleIdentityCertificate(der, publicKey: key, installed: snapshot.installed, now: wallClock())
+            if !check.isValid { logger.warning("PP-01: [K] refused: \(check)") }
+            switch check.status {
+            case .valid: return .vehicleCertificateChecked(.ok)
+            case .invalidFormat: return .vehicleCertificateChecked(.malformed)
+            case .invalid: return .vehicleCertificateChecked(.certificateKeyMismatch)
+            default: return .vehicleCertificateChecked(.chainOfTrustInvalid)
+            }
+        case .installVehicleCertificate(let der):
+            return .vehicleCertificateInstalled(success: isDone(commit(
+                [.promotePendingKey(.vehicleIdentity), .write(.vehicleIdentityCertificate, der, replacingCorrupt: true)],
+                what: "vehicle identity certificate [K] with its key")))
+        case .storeVerifier(let record, let along):
+            return .verifierStored(success: isDone(commit(
+                [.write(.spake2Verifier, record.bytes, replacingCorrupt: true)] + along.flatMap(Self.storeOperations),
+                what: "SPAKE2+ verifier")))
+        }
+    }
+
+    private mutating func persist(_ operations: [ProvisioningStoreOperation]) {
+        _ = commit(operations.flatMap(Self.storeOperations), what: "provisioning state")
+    }
+
+    static func storeOperations(_ operation: ProvisioningStoreOperation) -> [SecureStoreOperation] {
+        switch operation {
+        case .deleteVehicleIdentity:
+            return [.delete(.vehicleIdentityCertificate), .deleteKey(.vehicleIdentity), .deleteKey(.vehicleIdentityPending),
+                    .delete(.subjectID)]
+        case .deleteVerifier:
+            return [.delete(.spake2Verifier)]
+        case .setFailedPairingAttempts(let count):
+            return [.write(.ownerPairingFailures, UInt64(count).bigEndianBytes, replacingCorrupt: true)]
+        case .setPendingVerifierRequest(let reason?):
+            return [.write(pendingVerifierRequest, [reason.rawValue], replacingCorrupt: true)]
+        case .setPendingVerifierRequest(nil):
+            return [.delete(pendingVerifierRequest)]
+        }
+    }
+
+    private mutating func useCaseEnded(_ useCase: UseCaseID, _ status: CloudStatus) {
+        if status == .ok {
+            logger.info("\(useCase) completed")
+        } else {
+            logger.warning("\(useCase) failed with error \(status.rawValue) (\(status))")
+        }
+        let result: [UInt8] = [status == .ok ? 0x00 : 0x02, status.rawValue]
+        for (rid, waiting) in routineWaits where waiting == useCase {
+            routineResults[rid] = result
+            routineWaits[rid] = nil
+        }
+    }
+
+    private func isDone(_ result: ApplicationResult) -> Bool {
+        if case .positive = result { return true }
+        return false
+    }
+}
