@@ -7,6 +7,7 @@ let x509: Target.Dependency = .product(name: "X509", package: "swift-certificate
 let asn1: Target.Dependency = .product(name: "SwiftASN1", package: "swift-asn1")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
 
 let package = Package(
     name: "spaak-sim",
@@ -14,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "spaak-ecu", targets: ["spaak-ecu"]),
         .executable(name: "spaak-pki", targets: ["spaak-pki"]),
+        .executable(name: "spaak-cloud", targets: ["spaak-cloud"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -21,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // Shared value types.
@@ -44,6 +47,11 @@ let package = Package(
         // The simulated OEM PKI.
         .target(name: "TestPKI", dependencies: [x509, crypto, asn1]),
         .executableTarget(name: "spaak-pki", dependencies: ["TestPKI", argumentParser]),
+        // The TBM and the Vehicle OEM Server (with the KTS), simulated.
+        .target(name: "CloudSimulator",
+                dependencies: ["SpaakCore", "E2E", "ISOTP", "CloudProtocol", "TestPKI", x509, asn1, crypto, grdb]),
+        .executableTarget(name: "spaak-cloud",
+                          dependencies: ["CloudSimulator", "SpaakCore", "SocketCAN", "EventLoop", "CSocketCAN", argumentParser]),
 
         .testTarget(name: "SpaakCoreTests", dependencies: ["SpaakCore"]),
         .testTarget(name: "SocketCANTests", dependencies: ["SocketCAN", "CSocketCAN", "SpaakCore"]),
@@ -52,10 +60,12 @@ let package = Package(
         .testTarget(name: "ISOTPTests", dependencies: ["ISOTP", "SpaakCore"]),
         .testTarget(name: "UDSTests", dependencies: ["UDS", "SpaakCore"]),
         .testTarget(name: "SpaakECUTests", dependencies: ["SpaakECU", "SpaakCore", "E2E", "SecureStore", "KeyM", "TestPKI",
-                                                         "UDS", "ISOTP", crypto, x509, asn1, logging]),
+                                                         "UDS", "ISOTP", "CloudProtocol", "CloudSimulator", crypto, x509, asn1, logging]),
         .testTarget(name: "SecureStoreTests", dependencies: ["SecureStore", "SpaakCore", crypto, x509, asn1, logging]),
         .testTarget(name: "CloudProtocolTests", dependencies: ["CloudProtocol", "SpaakCore", crypto]),
         .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning", "CloudProtocol", "SpaakCore", crypto]),
+        .testTarget(name: "CloudSimulatorTests",
+                    dependencies: ["CloudSimulator", "CloudProtocol", "Provisioning", "SpaakCore", "E2E", "ISOTP", "TestPKI", x509, crypto]),
         .testTarget(name: "KeyMTests", dependencies: ["KeyM", "TestPKI"]),
         .testTarget(name: "TestPKITests", dependencies: ["TestPKI", "KeyM"]),
     ]

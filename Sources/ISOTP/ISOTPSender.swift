@@ -128,14 +128,15 @@ struct ISOTPSender {
     /// run from the actual transmission, not from when the frames were handed out, so a
     /// slow shell can never shorten the peer's STmin.
     mutating func confirmTransmission(now: Instant) {
-        guard let last = lastConsecutiveFrame, now > last else { return }
         switch state {
         case .idle:
             return
         case .waitingForFlowControl:
-            lastConsecutiveFrame = now
-            deadline = now + configuration.nBs
+            // After the FF or the last CF of a block: N_Bs runs from the transmission.
+            if let deadline, now + configuration.nBs > deadline { self.deadline = now + configuration.nBs }
+            if let last = lastConsecutiveFrame, now > last { lastConsecutiveFrame = now }
         case .sending:
+            guard let last = lastConsecutiveFrame, now > last else { return }
             guard let parameters = peerParameters, parameters.separationTime > .zero else { return }
             lastConsecutiveFrame = now
             deadline = now + parameters.separationTime

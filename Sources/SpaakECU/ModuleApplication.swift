@@ -34,6 +34,8 @@ struct ModuleApplication {
     var outgoingV2C: [[UInt8]] = []
     /// C2V messages discarded by the checks of ICD 7.4.
     var c2vRejected = 0
+    /// Results of store work for the provisioning machine, delivered on the next turn.
+    var pendingTaskResults: [ProvisioningTaskResult] = []
     /// Routines whose result (`31 03`) waits for the end of a use case.
     var routineWaits: [UInt16: UseCaseID] = [:]
 
@@ -57,10 +59,14 @@ struct ModuleApplication {
     /// Re-reads the store after a change.
     mutating func refresh() { snapshot = ProvisioningSnapshot(store: store, now: wallClock()) }
 
-    var nextDeadline: Instant? { deferred.map(\.deadline).min().earliest(provisioningMachine.nextDeadline) }
+    var nextDeadline: Instant? {
+        let due: Instant? = pendingTaskResults.isEmpty ? nil : .zero
+        return deferred.map(\.deadline).min().earliest(provisioningMachine.nextDeadline).earliest(due)
+    }
 
     /// Results of deferred work that is due.
     mutating func handleTimeout(now: Instant) -> [(RequestToken, ApplicationResult)] {
+        deliverTaskResults(now: now)
         if let deadline = provisioningMachine.nextDeadline, deadline <= now {
             run(provisioningMachine.handleTimeout(now: now), now: now)
         }

@@ -73,6 +73,16 @@ public final class SpaakModule {
             .earliest(application.nextDeadline)
     }
 
+    /// One line of counters for logs: E2E supervision, ISO-TP channels, rejected C2V messages.
+    public var counterSummary: String {
+        let t = tbm.counters
+        let u = udsPhysical.counters
+        let c = cloud.counters
+        return "TBM_Status valid \(t.valid), bad CRC \(t.discardedCRC), bad DLC \(t.discardedLength), lost \(t.lost); "
+            + "UDS ISO-TP rx \(u.messagesReceived) tx \(u.messagesTransmitted) errors \(u.receiveErrors + u.transmitErrors); "
+            + "cloud ISO-TP rx \(c.messagesReceived) tx \(c.messagesTransmitted); C2V rejected \(application.c2vRejected)"
+    }
+
     /// Whether the TBM is online (ICD 3).
     public var isTBMOnline: Bool { tbm.isOnline }
 

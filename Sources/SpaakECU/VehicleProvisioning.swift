@@ -33,6 +33,13 @@ extension ModuleApplication {
         run(provisioningMachine.handle(input, now: now), now: now)
     }
 
+    /// Feeds the results of finished store work to the machine (see `run`).
+    mutating func deliverTaskResults(now: Instant) {
+        let results = pendingTaskResults
+        pendingTaskResults = []
+        for result in results { run(provisioningMachine.handle(.taskCompleted(result), now: now), now: now) }
+    }
+
     /// Verifies a message received on the C2V channel and hands it to the machine.
     mutating func receiveC2V(_ bytes: [UInt8], now: Instant) {
         let lastCounter: UInt32?
@@ -99,7 +106,10 @@ extension ModuleApplication {
             case .log(.warning, let text): logger.warning("\(text)")
             }
         }
-        for result in results { run(provisioningMachine.handle(.taskCompleted(result), now: now), now: now) }
+        // Store and KeyM work takes time (fsync, key generation): its results go back to the
+        // machine on the next turn of the event loop, with a fresh `now`, so that timers of
+        // the next step (N_Bs, the 5 s retry) never start in the past.
+        pendingTaskResults += results
     }
 
     private mutating func sendV2C(_ request: V2CRequest) {

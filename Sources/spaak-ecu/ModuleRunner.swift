@@ -28,10 +28,13 @@ final class ModuleRunner {
         defer { loop.close() }
         var module = try makeModule(now: loop.clock.now)
         var queue = TransmitQueue<CANFrame>(capacity: 4096)
+        var received = 0
+        var sent = 0
 
         func transmit(_ frames: [CANFrame]) throws {
             guard !frames.isEmpty else { return }
             for frame in frames { _ = try queue.send(frame) { try socket.send($0) } }
+            sent += frames.count
             if queue.isEmpty { module.framesTransmitted(now: loop.clock.now) }
         }
 
@@ -49,6 +52,7 @@ final class ModuleRunner {
             case .readable:
                 var frames = try socket.receiveBatch(max: 64)
                 while !frames.isEmpty {
+                    received += frames.count
                     for frame in frames { try transmit(module.handle(frame, now: loop.clock.now)) }
                     frames = frames.count == 64 ? try socket.receiveBatch(max: 64) : []
                 }
@@ -68,6 +72,7 @@ final class ModuleRunner {
             loop.arm(module.nextDeadline)
         }
         if queue.dropped > 0 { logger.warning("\(queue.dropped) frames dropped: the bus did not take them") }
+        logger.notice("counters: frames received \(received), sent \(sent), dropped \(queue.dropped); \(module.counterSummary)")
         if case .signal(let signo) = exit { logger.info("stopped by signal \(signo)") }
         socket.close()
     }

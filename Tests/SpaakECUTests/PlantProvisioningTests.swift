@@ -15,6 +15,19 @@ import X509
     static let vin = Array("ZFA25000001234567".utf8)
     static let roots: [(UInt16, TestPKIRole)] = [(0xD110, .j), (0xD111, .j1), (0xD112, .jPhysicalKey), (0xD113, .z1), (0xD114, .zz2)]
 
+    /// The whole plant flow of the EOL tester; returns the ECU identity certificate (DER).
+    static func plant(_ h: ModuleHarness) throws -> [UInt8] {
+        let t = PlantProvisioningTests()
+        h.unlock()
+        t.provisionRoots(h)
+        _ = t.write(h, 0xF190, vin)
+        let certificate = try t.provisionIdentity(h)
+        #expect(t.write(h, 0xD101, certificate) == [0x6E, 0xD1, 0x01])
+        #expect(h.uds([0x31, 0x01, 0xD2, 0x01]) == [0x71, 0x01, 0xD2, 0x01, 0x00])
+        _ = h.uds([0x10, 0x01])
+        return certificate
+    }
+
     func write(_ h: ModuleHarness, _ did: UInt16, _ data: [UInt8]) -> [UInt8] {
         h.uds([0x2E] + did.bigEndianBytes + data)
     }
