@@ -10,6 +10,7 @@ VR_APT_PACKAGES=(
     can-utils         # cansend, candump, isotpsend, isotprecv
     iproute2          # ip link add ... type vcan
     util-linux        # setsid, used in the VM
+    mscgen            # scripts/demo: the sequence diagram of the run as a PNG
 )
 
 # vr_apt_missing PKG...: print the packages not installed.

@@ -13,7 +13,7 @@
 #   console.log    the guest's serial console (kernel + init messages)
 
 # vr_qemu: the QEMU binary, or nothing.
-vr_qemu() { command -v qemu-system-x86_64 2>/dev/null || true; }
+vr_qemu() { command -v "${VCAN_VM_QEMU:-qemu-system-x86_64}" 2>/dev/null || true; }
 
 # vr_vm_missing: print what the VM path lacks on this host (empty when it can work).
 vr_vm_missing() {
@@ -39,10 +39,11 @@ vr_env_names() {
     done
 }
 
-# vr_rw_dirs: the host folders made writable in the VM, one per line (VCAN_RW_DIRS,
-# ':'-separated; default: the git work tree around the cwd, else the cwd itself).
+# vr_rw_dirs: set the array VR_RW_DIRS to the host folders made writable in the VM
+# (VCAN_RW_DIRS, ':'-separated; default: the git work tree around the cwd, else the cwd).
 vr_rw_dirs() {
-    local dirs d
+    local dirs d real
+    VR_RW_DIRS=()
     if [ -n "${VCAN_RW_DIRS+x}" ]; then
         dirs="$VCAN_RW_DIRS"
     else
@@ -51,9 +52,9 @@ vr_rw_dirs() {
     local IFS=:
     for d in $dirs; do
         [ -n "$d" ] || continue
-        d=$(cd "$d" 2>/dev/null && pwd -P) || vr_die "VCAN_RW_DIRS: no such folder: $d"
-        [ "$d" != / ] || vr_die "refusing to share / writable"
-        echo "$d"
+        real=$(cd "$d" 2>/dev/null && pwd -P) || vr_die "VCAN_RW_DIRS: no such folder: $d"
+        [ "$real" != / ] || vr_die "refusing to share / writable"
+        VR_RW_DIRS+=("$real")
     done
 }
 
@@ -107,7 +108,8 @@ vr_vm_run() {
     trap "rm -rf '$ctl'" EXIT
 
     local rw=() d
-    while IFS= read -r d; do rw+=("$d"); done < <(vr_rw_dirs)
+    vr_rw_dirs
+    rw=(${VR_RW_DIRS[@]+"${VR_RW_DIRS[@]}"})
 
     # Forward stdin only when it is a pipe or a file (a terminal or /dev/null: the
     # command gets /dev/null; use vm-shell for interactive work).
