@@ -14,7 +14,7 @@ from .pki import PKI, ROOTS, PKIError, find_spaak_pki
 from .provision import Options, Provisioner
 from .report import ProgressBar, render_summary, render_table
 from .security import DEFAULT_PLANT_KEY_HEX, parse_plant_key
-from .uds import kernel_isotp_available
+from .uds import DEFAULT_P2_TIMEOUT, kernel_isotp_available
 from .vin import DEFAULT_VIN_PREFIX, derive_vin, parse_vin_assignments, validate_prefix
 
 EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
@@ -49,6 +49,9 @@ def parser() -> argparse.ArgumentParser:
                    help="do not register the serials with the PKI (it must know them already)")
     p.add_argument("--transport", choices=("auto", "kernel", "python"), default="auto",
                    help="ISO-TP: kernel sockets, or python-can with can-isotp (auto: kernel if available)")
+    p.add_argument("--p2-timeout", type=float, default=DEFAULT_P2_TIMEOUT, metavar="S",
+                   help=f"how long to wait for a module's first answer ({DEFAULT_P2_TIMEOUT:g} s; "
+                        "P2* after NRC 0x78 is 10 s)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="udsoncan and ISO-TP logs on stderr")
@@ -83,6 +86,8 @@ def main(argv=None) -> int:
         return fail_setup(str(error))
     if args.parallel < 1:
         return fail_setup("--parallel must be at least 1")
+    if not 0 < args.p2_timeout <= 60:
+        return fail_setup("--p2-timeout must be in (0, 60] seconds")
     transport = args.transport
     if transport == "auto":
         transport = "kernel" if kernel_isotp_available() else "python"
@@ -111,7 +116,8 @@ def main(argv=None) -> int:
         results = [ModuleResult(address) for address in addresses]
 
     options = Options(interface=args.interface, out_dir=os.path.abspath(args.out), plant_key=plant_key,
-                      vin_for=vin_for, parallel=args.parallel, lock=not args.no_lock, transport=transport)
+                      vin_for=vin_for, parallel=args.parallel, lock=not args.no_lock, transport=transport,
+                      p2_timeout=args.p2_timeout)
     progress = ProgressBar(len(results) * len(STEPS), enabled=not args.no_progress)
     provisioner = Provisioner(options, pki, progress)
     provisioner.roots = roots

@@ -25,7 +25,7 @@ from .model import ALREADY, PROVISIONED, STEPS, ModuleResult, StepError
 from .pki import PKI, ROOTS
 from .report import ProgressBar
 from .status import ProvisioningStatus
-from .uds import ModuleClient
+from .uds import DEFAULT_P2_TIMEOUT, ModuleClient
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Options:
     parallel: int = 1
     lock: bool = True
     transport: str = "kernel"
+    p2_timeout: float = DEFAULT_P2_TIMEOUT
 
 
 def csr_to_pem(der: bytes, serial: str, step: str = "csr") -> bytes:
@@ -64,7 +65,7 @@ class Provisioner:
         self.options, self.pki, self.progress = options, pki, progress
         self.roots: dict = {}
         self.client_factory = client_factory or (lambda result: ModuleClient.on_bus(
-            options.interface, result.address, options.plant_key, options.transport))
+            options.interface, result.address, options.plant_key, options.transport, options.p2_timeout))
 
     # --- bookkeeping --------------------------------------------------------------------
 

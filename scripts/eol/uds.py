@@ -64,16 +64,20 @@ def connection(interface: str, address: ModuleAddress, transport: str = "kernel"
     return conn
 
 
-def client_config(plant_key: bytes, timeout: float = 12.0) -> dict:
-    """Plant timing: P2 1 s (the VM and many parallel modules make the module's 50 ms
-    too tight for the client side), P2* 10 s, every plant DID as raw bytes."""
+#: Client-side P2 default: generous, because a module busy in its store (and a batch on an
+#: emulated machine) can answer later than the 50 ms it announces.
+DEFAULT_P2_TIMEOUT = 5.0
+
+
+def client_config(plant_key: bytes, p2_timeout: float = DEFAULT_P2_TIMEOUT) -> dict:
+    """Plant timing: P2 ``p2_timeout``, P2* 10 s (after NRC 0x78), every plant DID as raw bytes."""
     cfg = dict(udsoncan.configs.default_client_config)
     cfg.update({
         "data_identifiers": {did: RawCodec for did in PLANT_DIDS},
         "security_algo": udsoncan_security_algo,
         "security_algo_params": plant_key,
-        "request_timeout": timeout,
-        "p2_timeout": 1.0,
+        "request_timeout": 60.0,  # a cap over any number of NRC 0x78
+        "p2_timeout": p2_timeout,
         "p2_star_timeout": 10.0,
         "use_server_timing": False,
         "exception_on_negative_response": True,
@@ -84,16 +88,18 @@ def client_config(plant_key: bytes, timeout: float = 12.0) -> dict:
 class ModuleClient:
     """A udsoncan Client for one module; every call raises StepError(step, ...) on failure."""
 
-    def __init__(self, address: ModuleAddress, plant_key: bytes, conn):
+    def __init__(self, address: ModuleAddress, plant_key: bytes, conn, p2_timeout: float = DEFAULT_P2_TIMEOUT):
         self.address = address
         self.conn = conn
-        self.client = Client(conn, config=client_config(plant_key))
+        self.client = Client(conn, config=client_config(plant_key, p2_timeout))
 
     @classmethod
-    def on_bus(cls, interface: str, address: ModuleAddress, plant_key: bytes, transport: str = "kernel"):
+    def on_bus(cls, interface: str, address: ModuleAddress, plant_key: bytes, transport: str = "kernel",
+               p2_timeout: float = DEFAULT_P2_TIMEOUT):
         """A client on a SocketCAN interface; StepError when the socket cannot be opened."""
         try:
-            return cls(address, plant_key, connection(interface, address, transport, name=str(address)))
+            return cls(address, plant_key, connection(interface, address, transport, name=str(address)),
+                       p2_timeout)
         except OSError as e:
             raise StepError("connect", f"cannot open ISO-TP on {interface} for {address} ({e})") from None
 

@@ -345,34 +345,38 @@ def test_kill_during_certificate_write_keeps_old_or_new(modules, pkis):
     m = modules()
     rng = random.Random(1234)
     for round_ in range(6):
-        with client(connection()) as c:
+        conn = connection()
+        with client(conn) as c:
             unlock(c)
             if round_ == 0:
                 assert nrc(c.write_data_by_identifier, 0xD110, old) is None
-        conn = connection()
-        conn.open()
-        writes, stop = [0], threading.Event()
+            writes, durations, stop = [0], [], threading.Event()
 
-        def writer():
-            request_id = 0
-            while not stop.is_set():
-                value = (new, old)[request_id % 2]
-                try:
-                    raw(conn, bytes.fromhex("2ED110") + value, timeout=1.0)
-                except Exception:
-                    return
-                writes[0] += 1
-                request_id += 1
+            def writer():
+                n = 0
+                while not stop.is_set():
+                    began = time.monotonic()
+                    try:
+                        answer = raw(conn, bytes.fromhex("2ED110") + (new, old)[n % 2], timeout=15)
+                        while answer == bytes.fromhex("7F2E78"):
+                            answer = conn.wait_frame(timeout=15, exception=True)
+                    except Exception:
+                        return                                   # the module is gone
+                    assert answer == bytes.fromhex("6ED110"), answer.hex()
+                    durations.append(time.monotonic() - began)
+                    writes[0] += 1
+                    n += 1
 
-        # session and unlock on this connection's requests: the earlier client unlocked the module
-        t = threading.Thread(target=writer, daemon=True)
-        t.start()
-        time.sleep(rng.uniform(0.05, 0.8))
-        m.kill()
-        stop.set()
-        t.join(timeout=5)
-        conn.close()
-        assert writes[0] > 0, "no write went through before the kill"
+            t = threading.Thread(target=writer, daemon=True)
+            t.start()
+            end = time.monotonic() + 30
+            while writes[0] == 0 and t.is_alive() and time.monotonic() < end:
+                time.sleep(0.01)
+            assert writes[0] > 0, "no certificate write went through"
+            time.sleep(rng.uniform(0, 2 * durations[0]))     # somewhere in the next writes
+            m.kill()
+            stop.set()
+            t.join(timeout=20)
         m = restart(m, modules)
         with client(connection()) as c:
             value = read(c, 0xD110)
