@@ -147,7 +147,12 @@ vr_vm_run() {
     local debug="${VCAN_VM_DEBUG:-0}" append
     # pci=noacpi: PCI IRQ routing without the ACPI interpreter, cryptomgr.notests: no
     # crypto self-tests; each saves about a second of boot in the emulated CPU.
+    # lpj (loops per jiffy, from the host's TSC MHz at the kernel's HZ=250): the second
+    # vCPU skips its delay-loop calibration (~0.4 s).
     append="console=ttyS0 panic=-1 pci=noacpi cryptomgr.notests vcan.debug=$debug"
+    local mhz
+    mhz=$(awk -F: '/^cpu MHz/ { printf "%d", $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+    if [ -n "$mhz" ] && [ "$mhz" -gt 0 ]; then append+=" lpj=$((mhz * 4000))"; fi
     if [ "$debug" = 1 ]; then append+=" loglevel=7"; else append+=" quiet loglevel=0"; fi
     append+=" ${VCAN_VM_APPEND:-}"
 
