@@ -1,0 +1,278 @@
+"""The sequence diagram of the run as it happened: the plant's UDS requests seen on the bus
+(the EOL tester's steps) and the cloud messages of spaak-cloud's JSON-lines trace, merged
+over the modules (one arrow per message and phase, with the modules that sent it), written
+as Mermaid (sequence.mmd), as mscgen input (sequence.msc, rendered to sequence.png where
+mscgen is installed) and as plain text (sequence.txt, printed at the end of the demo).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+#: Lifelines: id, name.
+PARTICIPANTS = (("P", "PKI"), ("T", "Tester (EOL / diag)"), ("S", "SpaaK module"), ("G", "SGW/TBM"),
+                ("V", "VOS"), ("K", "KTS"))
+NODES = {"SpaaK": "S", "SGW/TBM": "G", "VOS": "V", "KTS": "K", "control": "V"}
+ROOT_NAMES = {0xD110: "[J]", 0xD111: "[J1]", 0xD112: "[J_PhysicalKey]", 0xD113: "[Z1]", 0xD114: "[ZZ2]"}
+
+
+@dataclass
+class Arrow:
+    """One message (or note) of one module: ``kind`` msg, reply, bad (refused) or note."""
+
+    t: float
+    src: str
+    dst: str
+    label: str
+    module: int
+    phase: int
+    kind: str = "msg"
+
+
+@dataclass
+class Merged:
+    """An arrow of the diagram: the same message of every module in one phase."""
+
+    t: float
+    src: str
+    dst: str
+    label: str
+    phase: int
+    kind: str
+    counts: dict = field(default_factory=dict)  # module -> how many times
+
+    def text(self, modules: int) -> str:
+        """The label with the modules that sent it (when there are several) and repeats."""
+        label = self.label
+        repeat = max(self.counts.values())
+        if repeat > 1:
+            label += f" x{repeat}"
+        if modules > 1 and self.kind != "phase":
+            who = sorted(self.counts)
+            everyone = "both" if modules == 2 else f"all {modules}"
+            label += f" ({everyone})" if len(who) == modules else (
+                " (module " + ", ".join(map(str, who)) + ")")
+        return label
+
+
+def uds_label(payload: bytes, request: bool, locked: bool) -> tuple:
+    """(label, kind) of a plant UDS message, or None to leave it out."""
+    p = payload
+    if request:
+        if p[:2] == b"\x10\x03":
+            return "extended session (10 03)", "msg"
+        if p[:2] == b"\x27\x01":
+            return "security access: request seed (27 01)", "msg"
+        if p[:2] == b"\x27\x02":
+            return "send key = AES-CMAC(K_plant, seed) (27 02)", "msg"
+        if p[:1] == b"\x2E" and len(p) >= 3:
+            did = int.from_bytes(p[1:3], "big")
+            if did in ROOT_NAMES:
+                return "RP-01 write roots [J] [J1] [J_PhysicalKey] [Z1] [ZZ2] (2E D110-D114)", "msg"
+            if did == 0xF190:
+                return "write VIN (2E F190)", "msg"
+            if did == 0xD101:
+                return "write ECU identity certificate (2E D101)", "msg"
+        if p[:4] == b"\x31\x01\xD2\x00":
+            return "RP-02 generate ECU identity key pair + CSR (31 01 D200)", "msg"
+        if p[:4] == b"\x31\x01\xD2\x01":
+            return "lock plant provisioning (31 01 D201)", "msg"
+        if p[:3] == b"\x22\xD1\x00":
+            return "read CSR (22 D100)", "msg"
+        if p[:3] == b"\x22\xF1\x8C" or p[:3] == b"\x22\xD1\x20":
+            return ("read back status (22 D120)" if locked else "identify: serial, status (22 F18C, D120)"), "msg"
+        return None
+    if p[:3] == b"\x62\xD1\x00":
+        return "CSR (PKCS 10, CN = serial)", "reply"
+    if p[:4] == b"\x71\x01\xD2\x00":
+        return "key pair + CSR generated (71 01 D200)", "reply"
+    if p[:4] == b"\x71\x01\xD2\x01" and locked:
+        return "plant locked (71 01 D201)", "reply"
+    if p[:3] == b"\x62\xD1\x20" and locked:
+        return "D120: roots, ECU cert VALID, locked", "reply"
+    if p[:1] == b"\x7F" and len(p) >= 3 and p[2] != 0x78:
+        return f"NRC 0x{p[2]:02X} to 0x{p[1]:02X}", "bad"
+    return None
+
+
+def plant_arrows(frames: list, phase: int, modules: int) -> list:
+    """The plant part from the UDS frames of the bus, plus the EOL tester's PKI batch."""
+    arrows, locked = [], set()
+    for f in sorted(frames, key=lambda f: f.t):
+        if f.request and f.payload[:4] == b"\x31\x01\xD2\x01":
+            locked.add(f.module)
+        found = uds_label(f.payload, f.request, f.module in locked)
+        if found is None:
+            continue
+        label, kind = found
+        src, dst = ("T", "S") if f.request else ("S", "T")
+        arrows.append(Arrow(f.t, src, dst, label, f.module, phase, kind))
+    csrs = [a.t for a in arrows if a.label.startswith("CSR (")]
+    certs = [a.t for a in arrows if a.label.startswith("write ECU identity")]
+    if csrs and certs:
+        t = max(csrs)
+        for k in range(1, modules + 1):
+            arrows.append(Arrow(t + 0.001, "T", "P", "RP-02 CSR batch (spaak-pki sign-csrs)", k, phase))
+            arrows.append(Arrow(t + 0.002, "P", "T", "ECU identity certificate under [J1]", k, phase, "reply"))
+    return arrows
+
+
+def trace_arrows(path: str, module: int, phase_of) -> list:
+    """The cloud part of one vehicle from spaak-cloud's --trace file."""
+    arrows = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            events = [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError):
+        return arrows
+    for e in events:
+        t = e.get("ms", 0) / 1000.0
+        name = e.get("name")
+        code = f" (0x{e['type']:02X})" if "type" in e else ""
+        src, dst = NODES.get(e.get("from"), "V"), NODES.get(e.get("to"), "S")
+        outcome, detail = e.get("outcome"), e.get("detail") or ""
+        if outcome == "accepted" and e.get("direction") == "V2C":
+            arrows.append(Arrow(t, "S", "V", f"{name}{code}", module, phase_of(t)))
+        elif outcome == "delivered" and e.get("direction") == "C2V":
+            origin = "K" if name == "OwnerKeyTermination" else "V"  # the TBM delivers what they signed
+            arrows.append(Arrow(t, origin, "S", f"{name}{code}", module, phase_of(t)))
+        elif outcome in ("refused", "discarded", "dropped", "not-sent"):
+            arrows.append(Arrow(t, src, dst, f"{name or 'message'}{code} {outcome}: {detail}".strip(), module,
+                                phase_of(t), "bad"))
+        elif outcome == "info" and e.get("from") == "SGW/TBM":
+            arrows.append(Arrow(t, "G", "S", "TBM_Status (0x3A0): " + detail.split(":")[0], module, phase_of(t)))
+        elif outcome == "info" and e.get("from") == "control":
+            command = detail.split(" → ")[0]
+            if command.split(" ")[0] in ("push-verifier", "terminate-owner-key"):
+                arrows.append(Arrow(t, "V", "V", f"operator: {command.split(' ')[0]}", module, phase_of(t), "note"))
+        elif outcome == "info" and name:
+            arrows.append(Arrow(t, "V", "V", f"{name}: {detail}", module, phase_of(t), "note"))
+    return arrows
+
+
+def merge(arrows: list) -> list:
+    """One Merged per (phase, src, dst, label, kind), at its first time, in time order."""
+    merged: dict = {}
+    for a in sorted(arrows, key=lambda a: a.t):
+        key = (a.phase, a.src, a.dst, a.label, a.kind)
+        m = merged.setdefault(key, Merged(a.t, a.src, a.dst, a.label, a.phase, a.kind))
+        m.counts[a.module] = m.counts.get(a.module, 0) + 1
+    return sorted(merged.values(), key=lambda m: (m.phase, m.t))
+
+
+def _ascii_safe(text: str) -> str:
+    return text.replace("→", "->").replace("…", "...").replace("—", "-").encode("ascii", "replace").decode()
+
+
+def mermaid(items: list, phases: list, modules: int) -> str:
+    """``sequenceDiagram`` text."""
+    out = ["sequenceDiagram"] + [f"    participant {pid} as {name}" for pid, name in PARTICIPANTS]
+    phase = None
+    for m in items:
+        if m.phase != phase:
+            phase = m.phase
+            out.append(f"    Note over P,K: {_mermaid_text(phases[phase])}")
+        text = _mermaid_text(m.text(modules))
+        if m.kind == "note":
+            out.append(f"    Note over {m.src}: {text}")
+        else:
+            arrow = {"reply": "-->>", "bad": "-x"}.get(m.kind, "->>")
+            out.append(f"    {m.src}{arrow}{m.dst}: {text}")
+    return "\n".join(out) + "\n"
+
+
+def _mermaid_text(text: str) -> str:
+    return _ascii_safe(text).replace(";", ",").replace("#", "#35;")
+
+
+def msc(items: list, phases: list, modules: int) -> str:
+    """mscgen input."""
+    def q(text: str) -> str:
+        return _ascii_safe(text).replace("\\", "/").replace('"', "'")
+    out = ["msc {", '  hscale = "2.4", wordwraparcs = "true";',
+           "  " + ", ".join(f'{pid} [label="{q(name)}"]' for pid, name in PARTICIPANTS) + ";"]
+    phase = None
+    for m in items:
+        if m.phase != phase:
+            phase = m.phase
+            out.append(f'  --- [label="{q(phases[phase])}"];')
+        text = q(m.text(modules))
+        if m.kind == "note":
+            out.append(f'  {m.src} note {m.dst} [label="{text}"];')
+        else:
+            arrow = {"reply": ">>", "bad": "-x"}.get(m.kind, "=>")
+            color = ', linecolor="red", textcolor="red"' if m.kind == "bad" else ""
+            out.append(f'  {m.src}{arrow}{m.dst} [label="{text}"{color}];')
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def ascii_art(items: list, phases: list, modules: int, gap: int = 22) -> str:
+    """Plain text: a column per lifeline, one line per arrow (two when the label is long)."""
+    cols = {pid: 8 + i * gap for i, (pid, _) in enumerate(PARTICIPANTS)}
+    width = cols[PARTICIPANTS[-1][0]] + 12
+
+    def base() -> list:
+        line = [" "] * width
+        for x in cols.values():
+            line[x] = "|"
+        return line
+
+    head = [" "] * width
+    for pid, name in PARTICIPANTS:
+        short = name.split(" (")[0]
+        start = max(0, cols[pid] - len(short) // 2)
+        head[start:start + len(short)] = short
+    lines = ["".join(head).rstrip(), "".join(base()).rstrip()]
+    phase = None
+    for m in items:
+        if m.phase != phase:
+            phase = m.phase
+            title = f" {_ascii_safe(phases[phase])} "
+            lines.append("=" * 4 + title + "=" * max(4, width - 4 - len(title)))
+        text = _ascii_safe(m.text(modules))
+        if m.kind == "note" or m.src == m.dst:
+            line = base()
+            x = cols[m.src] + 2
+            note = f"[{text}]"
+            line[x:x + len(note)] = note
+            lines.append("".join(line).rstrip())
+            continue
+        a, b = cols[m.src], cols[m.dst]
+        lo, hi = min(a, b), max(a, b)
+        body = ["-"] * (hi - lo - 1)
+        if m.kind == "reply":
+            body = ["-" if i % 2 == 0 else " " for i in range(hi - lo - 1)]
+        if b > a:
+            body[-1] = ">" if m.kind != "bad" else "x"
+        else:
+            body[0] = "<" if m.kind != "bad" else "x"
+        line = base()
+        line[lo + 1:hi] = body
+        if len(text) + 4 <= hi - lo - 1:
+            start = lo + 1 + (hi - lo - 1 - len(text)) // 2
+            line[start - 1:start + len(text) + 1] = f" {text} "
+        else:
+            above = base()
+            start = lo + 2
+            above[start:start + len(text)] = text
+            lines.append("".join(above).rstrip())
+        lines.append("".join(line).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def render_png(msc_path: str, png_path: str) -> str:
+    """Renders with mscgen; a sentence saying what happened."""
+    mscgen = shutil.which("mscgen")
+    if mscgen is None:
+        return "no image: mscgen is not installed (scripts/setup installs it)"
+    try:
+        done = subprocess.run([mscgen, "-T", "png", "-i", msc_path, "-o", png_path], capture_output=True,
+                              text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"no image: mscgen failed ({error})"
+    if done.returncode != 0:
+        return f"no image: mscgen failed: {(done.stderr or done.stdout).strip()[:300]}"
+    return f"image: {png_path}"

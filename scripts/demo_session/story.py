@@ -1,0 +1,341 @@
+"""The demo's story, phase by phase (see the package docstring for the design)."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+
+from eol.cli import main as eol_main
+from eol.model import StepError
+from eol.security import DEFAULT_PLANT_KEY_HEX, parse_plant_key
+from eol.status import SLOTS, status_name
+
+from . import diagram
+from .bus import CSR, DRM, ECU_CERT, K_CERT, LOCKED, ROOTS, TBM_ONLINE, VERIFIER, BusMonitor, flag_words
+from .procs import Children, Console, Deadline, DemoError, run_in_process, run_tool
+from .vehicle import (MAX_MODULES, PLANT_IFACE, Cloud, fail_pairing, make_modules, read_d120, start_module,
+                      uds_client, wait_ready)
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PLANT_FLAGS = ROOTS | CSR | ECU_CERT | LOCKED
+PUSHES = 3
+FAILED_PAIRINGS = 8  # the 8th failure deletes the verifier (ICD 5.4, seed PP-03 2a)
+MARKER = ".spaak-demo"
+
+
+def in_vm() -> bool:
+    """Running in scripts/vcan-run's VM (its kernel command line has vcan.debug=)."""
+    try:
+        with open("/proc/cmdline", encoding="utf-8") as f:
+            return "vcan.debug=" in f.read()
+    except OSError:
+        return False
+
+
+def find_binaries(names=("spaak-ecu", "spaak-pki", "spaak-cloud")) -> dict:
+    """$SPAAK_BIN_DIR, else .build/release."""
+    folder = os.environ.get("SPAAK_BIN_DIR") or os.path.join(ROOT, ".build", "release")
+    bins = {name: os.path.join(folder, name) for name in names}
+    missing = [name for name, path in bins.items() if not os.access(path, os.X_OK)]
+    if missing:
+        raise DemoError(f"not built: {', '.join(missing)} in {folder} (run: swift build -c release)")
+    return bins
+
+
+class Story:
+    """One run: ``run()`` returns the summary (also written to out/demo/summary.json)."""
+
+    def __init__(self, modules: int, out: str, timeout: float, scrypt_n: int, plant_key: str = DEFAULT_PLANT_KEY_HEX):
+        if not 1 <= modules <= MAX_MODULES:
+            raise DemoError(f"--modules must be 1..{MAX_MODULES}")
+        self.n, self.out, self.scrypt_n = modules, os.path.abspath(out), scrypt_n
+        self.plant_key = parse_plant_key(plant_key)
+        self.deadline = Deadline(timeout)
+        self.children = Children()
+        self.modules = make_modules(modules, self.out)
+        self.phases: list = []          # (title, start time)
+        self.actions: list = []         # diagram.Arrow of the demo's own tester calls
+        self.clouds: list = []
+        self.console = None
+        self.bus = None
+        self.sockets = None
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def phase(self, title: str) -> None:
+        self.phases.append((title, time.monotonic()))
+        self.console.section(f"{len(self.phases)}. {title}")
+
+    def phase_of(self, t: float) -> int:
+        index = 0
+        for i, (_, start) in enumerate(self.phases):
+            if t >= start - 0.05:
+                index = i
+        return index
+
+    def left(self, cap: float = 60.0) -> float:
+        return self.deadline.left(cap)
+
+    def say(self, text: str) -> None:
+        self.console.line("demo", text)
+
+    def wait_flags(self, module, mask: int, what: str, idle: bool = True, since: float = 0.0, extra=None):
+        return self.bus.wait_status(
+            module.iface, module.status_id,
+            lambda s: s.flags & mask == mask and (not idle or s.use_case == 0) and (extra is None or extra(s)),
+            self.left(), f"{module.serial}: {what}", since)
+
+    def in_parallel(self, work, items) -> None:
+        """Runs work(item) for every item at once; the first DemoError is raised."""
+        errors: list = []
+
+        def guarded(item):
+            try:
+                work(item)
+            except Exception as error:
+                errors.append(error)
+        threads = [threading.Thread(target=guarded, args=(i,), daemon=True) for i in items]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(self.left(600))
+        if errors:
+            raise errors[0] if isinstance(errors[0], DemoError) else DemoError(repr(errors[0]))
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        ifaces = [PLANT_IFACE] + [m.vehicle_iface for m in self.modules]
+        missing = [i for i in ifaces if not os.path.exists(f"/sys/class/net/{i}")]
+        if missing:
+            raise DemoError(f"no {', '.join(missing)} here: run the session through scripts/vcan-run with "
+                            f"VCAN_IFACES=\"{' '.join(ifaces)}\" (scripts/demo does)")
+        self.bins = find_binaries()
+        if os.path.isdir(self.out):
+            if os.listdir(self.out) and not os.path.exists(os.path.join(self.out, MARKER)):
+                raise DemoError(f"{self.out} exists and was not made by the demo: choose another --out")
+            shutil.rmtree(self.out)
+        for sub in ("logs", "plant", "cloud"):
+            os.makedirs(os.path.join(self.out, sub))
+        open(os.path.join(self.out, MARKER), "w").close()
+        self.logs = os.path.join(self.out, "logs")
+        self.console = Console(self.deadline, log_path=os.path.join(self.out, "demo.txt"))
+        self.sockets = tempfile.mkdtemp(prefix="spaak-demo-")  # Unix sockets: not on a 9p share
+        self.bus = BusMonitor(ifaces, os.path.join(ROOT, "can-dbc", "spaak.dbc"),
+                              os.path.join(self.logs, "candump.log"), self.console, self.children)
+
+    def plant(self) -> None:
+        self.phase(f"Plant line ({PLANT_IFACE}): PKI, {self.n} module(s), EOL tester (RP-01, RP-02)")
+        pki = os.path.join(self.out, "pki")
+        run_tool([self.bins["spaak-pki"], "init", pki], self.left(), "spaak-pki init")
+        self.say(f"spaak-pki init {os.path.relpath(pki)}: [J] [J1] [J_PhysicalKey] [Z1] [ZZ2] + VOS signer")
+        self.actions += [diagram.Arrow(time.monotonic(), "P", "T", "roots [J] [J1] [J_PhysicalKey] [Z1] [ZZ2] "
+                                       "(spaak-pki init)", m.number, 0, "reply") for m in self.modules]
+        self.bus.start()
+        for m in self.modules:
+            self.bus.watch_status(PLANT_IFACE, m.plant_status_id, m.number, m.serial)
+            self.bus.watch_uds(PLANT_IFACE, m.plant_uds_id, m.plant_uds_id + 8, m.number)
+            start_module(m, "plant", self.bins, self.children, self.console, self.logs)
+        for m in self.modules:
+            wait_ready(m, self.console, self.left(30))
+        for m in self.modules:
+            self.bus.wait_status(PLANT_IFACE, m.plant_status_id, lambda s: True, self.left(10),
+                                 f"{m.serial}: first SPAAK_Status")
+        report = os.path.join(self.out, "plant", "eol.json")
+        argv = ["--interface", PLANT_IFACE, "--pki", pki, "--out", os.path.join(self.out, "plant"),
+                "--discover-timeout", "3", "--parallel", str(self.n), "--json", report, "--no-progress",
+                "--p2-timeout", "10", "--spaak-pki", self.bins["spaak-pki"]]
+        self.say(f"scripts/eol-tester {' '.join(os.path.relpath(a) if a.startswith('/') else a for a in argv)}")
+        self.say("(run in this process: its Python modules are loaded already)")
+        with open(os.path.join(self.logs, "eol-tester.log"), "w", encoding="utf-8") as log:
+            def emit(line: str) -> None:
+                log.write(line + "\n")
+                self.console.line("EOL tester", line)
+            status = run_in_process("eol-tester", eol_main, argv, self.left(300), emit)
+        if status != 0:
+            raise DemoError(f"the EOL tester failed (exit {status}); see {os.path.relpath(self.logs)}/eol-tester.log")
+        with open(report, encoding="utf-8") as f:
+            results = {r["serial"]: r for r in json.load(f)["modules"]}
+        missing = [m.serial for m in self.modules if m.serial not in results]
+        if missing:
+            raise DemoError(f"the EOL tester did not discover {', '.join(missing)} (no answer to 22 F18C on 0x7DF)")
+        for m in self.modules:
+            m.vin, m.plant_outcome = results[m.serial]["vin"], results[m.serial]["outcome"]
+            self.wait_flags(m, PLANT_FLAGS, "roots, ECU key, ECU certificate and plant lock in SPAAK_Status")
+
+    def into_vehicles(self) -> None:
+        self.phase("Into the vehicles: module k on vcan k with its TBM; one VOS database")
+        for m in self.modules:
+            self.children.stop(m.proc)
+        self.bus.forget(PLANT_IFACE)
+        pki, db = os.path.join(self.out, "pki"), os.path.join(self.out, "cloud", "vos.sqlite")
+        certs = sorted(glob.glob(os.path.join(self.out, "plant", "SPK*.crt.der")))
+        text = run_tool([self.bins["spaak-cloud"], "register-ecu", "--db", db, "--pki", pki, *certs], self.left(),
+                        "spaak-cloud register-ecu")
+        for line in text.splitlines():
+            self.console.line("VOS", line.replace(self.out + "/", ""))
+        self.actions += [diagram.Arrow(time.monotonic(), "V", "V", "ECU identity certificates registered", m.number,
+                                       1, "note") for m in self.modules]
+        for m in self.modules:
+            cloud = Cloud(m, self.bins, pki, db, os.path.join(self.sockets, f"cloud-{m.number}.sock"),
+                          os.path.join(self.out, "cloud", f"trace-{m.number}.jsonl"), self.scrypt_n,
+                          self.children, self.console, self.logs)
+            self.clouds.append(cloud)
+        for m in self.modules:
+            self.bus.watch_status(m.vehicle_iface, 0x3A8, m.number, m.serial)
+            start_module(m, "vehicle", self.bins, self.children, self.console, self.logs)
+        for m in self.modules:
+            wait_ready(m, self.console, self.left(30))
+        for cloud in self.clouds:
+            cloud.wait_ready(self.left(30))
+        for m in self.modules:
+            self.wait_flags(m, PLANT_FLAGS, "plant provisioning kept across the power cycle", idle=False)
+
+    def tbm_online(self) -> None:
+        self.phase("TBM online: SP-02 (drmUUID), then PP-01 (vehicle identity [K])")
+        for cloud in self.clouds:
+            cloud.ctl("tbm", "online")  # spaak-cloud logs the command
+        for m in self.modules:
+            self.wait_flags(m, TBM_ONLINE | DRM | K_CERT, "drmUUID and [K] installed (SP-02, PP-01)")
+
+    def push_verifier(self) -> None:
+        self.phase("PP-02: the VOS pushes a SPAKE2+ verifier")
+        self.in_parallel(self.push_one, self.clouds)
+
+    def push_one(self, cloud) -> None:
+        """``ctl push-verifier``; pushed again (at most 3 times) when the TBM could not deliver
+        it (a module stalled past N_Bs: the module retries its own requests, a push is lost)."""
+        m = cloud.module
+        for attempt in range(1, PUSHES + 1):
+            start, t = len(cloud.proc.lines), time.monotonic()
+            reply = cloud.ctl("push-verifier", m.serial, timeout=self.left(30))
+            if "queued" in reply:
+                self.console.line(f"{m.vehicle_iface} cloud", reply)
+
+            def lost() -> bool:
+                return any(" 0x0A " in line and (" not-sent " in line or " dropped " in line)
+                           for line in cloud.proc.lines[start:])
+            status = self.bus.wait_status(m.iface, m.status_id, lambda s: bool(s.flags & VERIFIER) or lost(),
+                                          self.left(), f"{m.serial}: SPAKE2+ verifier stored (PP-02)", t)
+            if status.flags & VERIFIER:
+                break
+            if attempt == PUSHES:
+                raise DemoError(f"{m.serial}: the TBM could not deliver the verifier push {PUSHES} times")
+            self.say(f"{m.serial}: the push did not reach the module (see above): push-verifier again")
+        self.wait_flags(m, VERIFIER, "PP-02 completed")
+
+    def failed_pairings(self) -> None:
+        self.phase(f"{FAILED_PAIRINGS} failed owner pairings (routine 0xF011): verifier deleted, PP-03")
+
+        def one(m):
+            try:
+                pairings(m)
+            except StepError as error:
+                raise DemoError(f"{m.serial}: {error.describe()}") from None
+
+        def pairings(m):
+            with uds_client(m, self.plant_key) as c:
+                c.extended_session("pairing")
+                c.unlock("pairing")
+                for attempt in range(1, FAILED_PAIRINGS + 1):
+                    t = time.monotonic()
+                    fail_pairing(c)
+                    self.actions.append(diagram.Arrow(t, "T", "S", "failed owner pairing (31 01 F011)", m.number,
+                                                      len(self.phases) - 1))
+                    if attempt < FAILED_PAIRINGS:
+                        self.bus.wait_status(m.iface, m.status_id, lambda s, a=attempt: s.failed == a,
+                                             self.left(20), f"{m.serial}: {attempt} failed pairing(s) counted", t)
+            self.bus.wait_status(m.iface, m.status_id, lambda s: not s.flags & VERIFIER, self.left(20),
+                                 f"{m.serial}: verifier deleted after the {FAILED_PAIRINGS}th failure", t)
+            self.actions.append(diagram.Arrow(time.monotonic(), "S", "S", "verifier deleted: PP-03", m.number,
+                                              len(self.phases) - 1, "note"))
+            self.wait_flags(m, VERIFIER, "new verifier stored (PP-03)", since=t, extra=lambda s: s.failed == 0)
+        self.in_parallel(one, self.modules)
+
+    def summary(self) -> dict:
+        self.phase("What each module holds (DID 0xD120) and where the files are")
+        rows = []
+        for m in self.modules:
+            m.d120 = read_d120(m, self.plant_key)
+            certs = {slot: status_name(m.d120.certificates[slot]) for slot in SLOTS if slot in m.d120.certificates}
+            rows.append({"serial": m.serial, "bus": m.iface, "vin": m.vin, "plant": m.plant_outcome,
+                         "d120": m.d120.raw.hex(), "flags": flag_words(m.d120.flags), "certificates": certs})
+        self.console.raw(table(rows))
+        return {"modules": rows}
+
+    def run(self) -> dict:
+        """The whole story; the summary. Children are stopped whatever happens."""
+        try:
+            self.prepare()
+            where = ("in the QEMU VM of scripts/vcan-run (an emulated CPU: slow)" if in_vm()
+                     else "on this machine's kernel")
+            buses = f"vcan0 (plant line), vcan1..vcan{self.n} (one vehicle each)" if self.n > 1 else "vcan0, vcan1"
+            self.console.raw(f"spaak-sim demo: {self.n} module(s); buses {buses} {where}; "
+                             f"files in {os.path.relpath(self.out)}/")
+            self.plant()
+            self.into_vehicles()
+            self.tbm_online()
+            self.push_verifier()
+            self.failed_pairings()
+            result = self.summary()
+        finally:
+            self.children.stop_all()
+            if self.sockets:
+                shutil.rmtree(self.sockets, ignore_errors=True)
+        result.update(self.finish())
+        return result
+
+    def finish(self) -> dict:
+        """Diagram, file list, summary.json (after the children stopped: the traces are whole)."""
+        arrows = diagram.plant_arrows(self.bus.uds, 0, self.n) + list(self.actions)
+        for m in self.modules:
+            arrows += diagram.trace_arrows(os.path.join(self.out, "cloud", f"trace-{m.number}.jsonl"), m.number,
+                                           self.phase_of)
+        items = diagram.merge(arrows)
+        titles = [title for title, _ in self.phases]
+        paths = {ext: os.path.join(self.out, f"sequence.{ext}") for ext in ("mmd", "msc", "txt", "png")}
+        for ext, text in (("mmd", diagram.mermaid(items, titles, self.n)), ("msc", diagram.msc(items, titles, self.n)),
+                          ("txt", diagram.ascii_art(items, titles, self.n))):
+            with open(paths[ext], "w", encoding="utf-8") as f:
+                f.write(text)
+        image = diagram.render_png(paths["msc"], paths["png"])
+        self.console.section("Sequence diagram of this run (" + os.path.relpath(paths["txt"]) + ")")
+        with open(paths["txt"], encoding="utf-8") as f:
+            self.console.raw(f.read().rstrip())
+        rel = lambda p: os.path.relpath(p)
+        self.console.raw("")
+        self.console.raw("Files:")
+        for line in (f"  {rel(self.out)}/pki/            the PKI: roots, VOS signer (spaak-pki)",
+                     f"  {rel(self.out)}/plant/          CSRs, ECU certificates, eol.json (EOL tester)",
+                     f"  {rel(self.out)}/store-N/        each module's secure store",
+                     f"  {rel(self.out)}/cloud/          vos.sqlite (VOS), trace-N.jsonl (spaak-cloud --trace)",
+                     f"  {rel(self.out)}/logs/           candump.log (every frame), one log per process",
+                     f"  {rel(paths['mmd'])}   Mermaid; {rel(paths['txt'])} text; {image}"):
+            self.console.raw(line)
+        summary = {"elapsed_s": round(self.deadline.elapsed(), 1), "phases": [t for t, _ in self.phases],
+                   "diagram": [{"src": m.src, "dst": m.dst, "label": m.label, "kind": m.kind, "phase": m.phase,
+                                "modules": sorted(m.counts)} for m in items],
+                   "image": paths["png"] if os.path.exists(paths["png"]) else None,
+                   "bus": {"frames": self.bus.frames, "e2e_errors": self.bus.e2e_errors}}
+        self.console.raw(f"\ndemo finished in {self.deadline.elapsed():.1f} s: "
+                         f"{self.bus.frames} frames on the buses, {self.bus.e2e_errors} with an E2E error")
+        return summary
+
+
+def table(rows: list) -> str:
+    """The final table: one row per module."""
+    head = ("module", "bus", "VIN", "flags (SPAAK_Status byte 2)", "KeyM certificate status")
+    lines = []
+    for r in rows:
+        groups: dict = {}
+        for slot, status in r["certificates"].items():
+            groups.setdefault(status, []).append(slot)
+        keym = "; ".join(f"{status}: {' '.join(slots)}" for status, slots in groups.items())
+        lines.append((r["serial"], r["bus"], r["vin"] or "-", ", ".join(r["flags"]), keym))
+    widths = [max(len(str(x[i])) for x in [head] + lines) for i in range(len(head))]
+    fmt = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines])

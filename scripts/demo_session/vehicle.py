@@ -1,0 +1,169 @@
+"""The pieces of one module's life: the spaak-ecu process (plant line, then its vehicle),
+the simulated TBM + VOS of its vehicle (spaak-cloud serve and ctl), and the UDS tester
+calls of the demo (failed pairings, D120), through the EOL tester's udsoncan client.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from eol.model import ModuleAddress, StepError
+from eol.status import ProvisioningStatus
+from eol.uds import ModuleClient, kernel_isotp_available
+
+from .procs import Children, Console, DemoError, Proc, run_tool, swift_log_text
+
+#: Plant line: module k answers UDS on 0x7A0 + 0x10 (k - 1) and sends SPAAK_Status on
+#: 0x3A8 + (k - 1) so that the trace can tell the modules apart; its vehicle uses the ICD
+#: defaults (0x7A0/0x7A8, 0x3A8, 0x6A0/0x6A8).
+PLANT_IFACE = "vcan0"
+MAX_MODULES = 6
+STATUS_ID, UDS_ID = 0x3A8, 0x7A0
+
+#: Module log lines worth showing live (the rest is in out/demo/logs/).
+QUIET = ("UDS session", "UDS security access", "UDS negative response 7f3178", "counters:", "stopped by signal",
+         "stored provisioning state", "owner pairing attempt failed (simulated)", "TBM offline: requests wait")
+#: Fields of spaak-cloud's log lines left out on the console (the trace file has them all).
+CLOUD_NOISE = re.compile(r" (serial|vin|txn)=\S+")
+
+
+def dedup(show):
+    """``show`` without the immediate repeats of a line."""
+    last = [None]
+
+    def wrapper(line: str) -> None:
+        if line != last[0]:
+            last[0] = line
+            show(line)
+    return wrapper
+
+
+@dataclass
+class Module:
+    """One SpaaK module of the demo."""
+
+    number: int
+    serial: str
+    store: str
+    vehicle_iface: str
+    proc: Optional[Proc] = None
+    iface: str = PLANT_IFACE
+    vin: Optional[str] = None
+    plant_outcome: Optional[str] = None
+    d120: Optional[ProvisioningStatus] = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def plant_uds_id(self) -> int:
+        return UDS_ID + 0x10 * (self.number - 1)
+
+    @property
+    def plant_status_id(self) -> int:
+        return STATUS_ID + self.number - 1
+
+    @property
+    def uds_id(self) -> int:
+        """The UDS request id where the module is now."""
+        return self.plant_uds_id if self.iface == PLANT_IFACE else UDS_ID
+
+    @property
+    def status_id(self) -> int:
+        """The SPAAK_Status id where the module is now."""
+        return self.plant_status_id if self.iface == PLANT_IFACE else STATUS_ID
+
+    @property
+    def tag(self) -> str:
+        return self.serial
+
+
+def make_modules(count: int, out_dir: str) -> list:
+    """Modules 1..count: serials SPK0000000001.., stores out/demo/store-k, vehicle bus vcan k."""
+    return [Module(k, f"SPK{k:010d}", os.path.join(out_dir, f"store-{k}"), f"vcan{k}") for k in range(1, count + 1)]
+
+
+def start_module(module: Module, where: str, bins: dict, children: Children, console: Console, log_dir: str) -> None:
+    """Starts spaak-ecu for ``module`` on the plant line or in its vehicle (``wait_ready`` next)."""
+    module.iface = PLANT_IFACE if where == "plant" else module.vehicle_iface
+    args = [bins["spaak-ecu"], "--interface", module.iface, "--serial", module.serial, "--store", module.store]
+    if where == "plant":
+        args += ["--uds-request-id", f"{module.plant_uds_id:X}", "--spaak-status-id", f"{module.plant_status_id:X}"]
+
+    def show(line: str) -> None:
+        level, text = swift_log_text(line)
+        if level and level not in ("trace", "debug") and not text.startswith(QUIET):
+            console.line(module.tag, text)
+
+    module.proc = children.start(f"spaak-ecu {module.serial}", args, os.path.join(log_dir, f"spaak-ecu-{module.number}.log"),
+                                 on_line=dedup(show))
+
+
+def wait_ready(module: Module, console: Console, timeout: float) -> None:
+    """Waits for the 'ready' line of the module's spaak-ecu."""
+    ready = module.proc.wait_for("ready", timeout)
+    console.line(module.tag, ready.split(" — ")[0].replace(f"spaak-ecu {module.serial} ", "spaak-ecu "))
+
+
+def transport() -> str:
+    """Kernel ISO-TP sockets where the kernel has them, else python-can + can-isotp."""
+    return "kernel" if kernel_isotp_available() else "python"
+
+
+def uds_client(module: Module, plant_key: bytes) -> ModuleClient:
+    """A udsoncan client for the module where it is now (P2 10 s: an emulated VM is slow)."""
+    address = ModuleAddress(module.uds_id, module.uds_id + 8)
+    return ModuleClient.on_bus(module.iface, address, plant_key, transport(), p2_timeout=10.0)
+
+
+def read_d120(module: Module, plant_key: bytes) -> ProvisioningStatus:
+    """DID 0xD120, decoded."""
+    try:
+        with uds_client(module, plant_key) as c:
+            return ProvisioningStatus.decode(c.read("d120", 0xD120, "provisioning status"))
+    except StepError as error:
+        raise DemoError(f"{module.serial}: reading D120 failed: {error.describe()}") from None
+
+
+def fail_pairing(client: ModuleClient) -> None:
+    """One simulated failed owner pairing: RoutineControl start 0xF011 in the extended
+    session. A module that went back to the default session (S3 passed while an emulated
+    machine stalled it: NRC 0x7F or 0x33) gets the session and security access again."""
+    try:
+        client.call("pairing", "failed owner pairing (31 01 F011)", client.client.start_routine, 0xF011)
+    except StepError as error:
+        if error.nrc not in (0x7F, 0x33):
+            raise
+        client.extended_session("pairing")
+        client.unlock("pairing")
+        client.call("pairing", "failed owner pairing (31 01 F011)", client.client.start_routine, 0xF011)
+
+
+class Cloud:
+    """``spaak-cloud serve`` on one vehicle bus: the vehicle's TBM and the (shared) VOS."""
+
+    def __init__(self, module: Module, bins: dict, pki: str, db: str, control: str, trace: str, scrypt_n: int,
+                 children: Children, console: Console, log_dir: str):
+        self.module, self.bin, self.control, self.trace = module, bins["spaak-cloud"], control, trace
+        tag = f"{module.vehicle_iface} cloud"
+
+        def show(line: str) -> None:
+            if line.startswith("[") and "] " in line:  # "[1234 ms] V2C ..." trace lines
+                line = line.split("] ", 1)[1]
+            if " queued " in line:  # the 'delivered' line follows when the TBM sent it
+                return
+            line = CLOUD_NOISE.sub("", line).replace("--- ", "").replace(" info — ", ": ")
+            console.line(tag, line)
+
+        args = [self.bin, "serve", "--interface", module.vehicle_iface, "--pki", pki, "--db", db,
+                "--control", control, "--trace", trace, "--tbm", "offline", "--scrypt-n", str(scrypt_n)]
+        self.proc = children.start(f"spaak-cloud {module.vehicle_iface}", args,
+                                   os.path.join(log_dir, f"spaak-cloud-{module.number}.log"), on_line=show)
+
+    def wait_ready(self, timeout: float) -> None:
+        self.proc.wait_for("ready", timeout)
+
+    def ctl(self, *words: str, timeout: float = 10.0) -> str:
+        """Sends a control command; its reply."""
+        return run_tool([self.bin, "ctl", self.control, *words], timeout, f"spaak-cloud ctl {' '.join(words)}").strip()
+
