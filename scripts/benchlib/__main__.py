@@ -34,7 +34,7 @@ def main(argv=None) -> int:
         ("bus", "flood"): lambda: _import("flood").bench(set(wanted) & {"flood", "memory"}, 2.0 if q else 5.0),
         ("bus", "keygen"): lambda: _import("keygen").bench(3 if q else 10),
         ("bus", "eol"): lambda: _import("eol").bench(args.modules, levels=(1, 4) if q else (1, 2, 4, 8, 16)),
-        ("bus", "pp01"): lambda: _import("pp01").bench(),
+        ("bus", "pp01"): lambda: _import("pp01").bench(repeats=1 if q else 2),
     }
     done_flood = False
     for section in wanted:

@@ -7,7 +7,7 @@ import os
 import time
 
 from .canbus import Module
-from .common import ROOT, Table, bin_path, require_bins, run, scratch, skipped
+from .common import ROOT, Table, bin_path, require_bins, run, scratch, skipped, timed
 from .plant import pki
 
 TITLE = "5. EOL batch (scripts/eol-tester): sequential vs --parallel N"
@@ -64,6 +64,11 @@ def bench(modules: int = 16, levels=(1, 2, 4, 8, 16), timeout: float = 900.0) ->
         table.add(level, f"{r['elapsed']:.1f} s", f"{r['elapsed'] / modules * 1000:.0f} ms", f"{r['ok']}/{modules}",
                   f"{base / r['elapsed']:.2f}")
         notes += [f"--parallel {level}: {f}" for f in r["failures"][:3]]
+    try:
+        fixed = timed([str(ROOT / "scripts" / "eol-tester"), "--help"], timeout=120)
+        table.note(f"eol-tester --help (python start-up and imports, part of every wall time): {fixed:.1f} s")
+    except (RuntimeError, OSError) as error:
+        table.note(f"eol-tester --help failed: {error}")
     table.note("wall = the eol-tester process (start-up, PKI batch signing, 11 steps per module); fresh modules "
                "for every row; speed-up = sequential wall / this wall")
     for line in notes:
