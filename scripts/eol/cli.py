@@ -52,6 +52,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--p2-timeout", type=float, default=DEFAULT_P2_TIMEOUT, metavar="S",
                    help=f"how long to wait for a module's first answer ({DEFAULT_P2_TIMEOUT:g} s; "
                         "P2* after NRC 0x78 is 10 s)")
+    p.add_argument("--retries", type=int, default=2, metavar="N",
+                   help="tries again after a timeout, busy (0x21) or lost session (0x7F, 0x33), "
+                        "up to N times per request (2); never after a wrong key")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="udsoncan and ISO-TP logs on stderr")
@@ -86,6 +89,8 @@ def main(argv=None) -> int:
         return fail_setup(str(error))
     if args.parallel < 1:
         return fail_setup("--parallel must be at least 1")
+    if args.retries < 0:
+        return fail_setup("--retries must be 0 or more")
     if not 0 < args.p2_timeout <= 60:
         return fail_setup("--p2-timeout must be in (0, 60] seconds")
     transport = args.transport
@@ -117,7 +122,7 @@ def main(argv=None) -> int:
 
     options = Options(interface=args.interface, out_dir=os.path.abspath(args.out), plant_key=plant_key,
                       vin_for=vin_for, parallel=args.parallel, lock=not args.no_lock, transport=transport,
-                      p2_timeout=args.p2_timeout)
+                      p2_timeout=args.p2_timeout, retries=args.retries)
     progress = ProgressBar(len(results) * len(STEPS), enabled=not args.no_progress)
     provisioner = Provisioner(options, pki, progress)
     provisioner.roots = roots

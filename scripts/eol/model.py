@@ -53,9 +53,15 @@ def parse_module_list(text: str) -> list:
 class StepError(Exception):
     """A step that failed on one module: which step, why, and the NRC if the module sent one."""
 
-    def __init__(self, step: str, message: str, nrc: Optional[int] = None):
-        self.step, self.message, self.nrc = step, message, nrc
+    def __init__(self, step: str, message: str, nrc: Optional[int] = None, timeout: bool = False):
+        self.step, self.message, self.nrc, self.timeout = step, message, nrc, timeout
         super().__init__(self.describe())
+
+    @property
+    def transient(self) -> bool:
+        """Worth another try: no answer in time, the module busy (0x21), or the session lost
+        in between (0x7F, 0x33: S3 ran out while the tester or the module was slow)."""
+        return self.timeout or self.nrc in (0x21, 0x33, 0x7F)
 
     def describe(self) -> str:
         """``write J1 (0xD111): NRC 0x31 RequestOutOfRange (...)``."""
@@ -76,6 +82,7 @@ class ModuleResult:
     status: Optional[ProvisioningStatus] = None
     outcome: Optional[str] = None
     error: Optional[StepError] = None
+    retries: int = 0
 
     @property
     def failed(self) -> bool:
@@ -108,4 +115,5 @@ class ModuleResult:
             "error": self.error.describe() if self.error else None,
             "failed_step": self.error.step if self.error else None,
             "nrc": self.error.nrc if self.error else None,
+            "retries": self.retries,
         }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
@@ -40,6 +41,8 @@ class Options:
     lock: bool = True
     transport: str = "kernel"
     p2_timeout: float = DEFAULT_P2_TIMEOUT
+    retries: int = 2
+    retry_pause: float = 0.5
 
 
 def csr_to_pem(der: bytes, serial: str, step: str = "csr") -> bytes:
@@ -109,6 +112,29 @@ class Provisioner:
         with ThreadPoolExecutor(max_workers=self.options.parallel, thread_name_prefix="eol") as pool:
             list(pool.map(lambda r: self._guarded(phase, r), active))
 
+    def attempt(self, result: ModuleResult, body: Callable, resume: Callable = None):
+        """Runs ``body``; after a transient failure (timeout, busy, session lost) waits a
+        little, runs ``resume`` (re-entering the session and unlocking) and tries again,
+        up to ``retries`` times. Each retry is counted in the report."""
+        for n in range(self.options.retries + 1):
+            try:
+                if n > 0 and resume is not None:
+                    resume()
+                return body()
+            except StepError as error:
+                if not error.transient or n == self.options.retries:
+                    raise
+                result.retries += 1
+                time.sleep(self.options.retry_pause)
+
+    @staticmethod
+    def reopen(c: ModuleClient, step: str) -> Callable:
+        """Extended session and unlock again (a resume for ``attempt``)."""
+        def resume():
+            c.extended_session(step)
+            c.unlock(step)
+        return resume
+
     def client(self, result: ModuleResult) -> ModuleClient:
         """A udsoncan client for this module (not yet open)."""
         return self.client_factory(result)
@@ -120,8 +146,9 @@ class Provisioner:
         with every plant certificate VALID is reported and left alone."""
         with self.client(result) as c, self.step(result, "identify"):
             if not result.serial:
-                result.serial = c.read("identify", 0xF18C, "serial").decode("ascii", errors="replace")
-            result.status = self._status(c, "identify")
+                result.serial = self.attempt(result, lambda: c.read("identify", 0xF18C, "serial")).decode(
+                    "ascii", errors="replace")
+            result.status = self.attempt(result, lambda: self._status(c, "identify"))
             result.locked = result.status.plant_locked
         if result.status.fully_provisioned:
             result.outcome = ALREADY
@@ -135,18 +162,21 @@ class Provisioner:
         result.vin = self.options.vin_for(serial)
         with self.client(result) as c:
             with self.step(result, "session"):
-                c.extended_session()
+                self.attempt(result, lambda: c.extended_session())
             with self.step(result, "unlock"):
-                c.unlock()
+                self.attempt(result, lambda: c.unlock(), resume=lambda: c.extended_session("unlock"))
             with self.step(result, "roots"):
                 for name, did in ROOTS:
-                    c.write("roots", did, self.roots[name], f"[{name}]")
+                    self.attempt(result, lambda: c.write("roots", did, self.roots[name], f"[{name}]"),
+                                 resume=self.reopen(c, "roots"))
             with self.step(result, "vin"):
-                c.write("vin", 0xF190, result.vin.encode("ascii"), "VIN")
+                self.attempt(result, lambda: c.write("vin", 0xF190, result.vin.encode("ascii"), "VIN"),
+                             resume=self.reopen(c, "vin"))
             with self.step(result, "keygen"):
-                c.run_routine("keygen", 0xD200, "generate key pair and CSR")
+                self.attempt(result, lambda: c.run_routine("keygen", 0xD200, "generate key pair and CSR"),
+                             resume=self.reopen(c, "keygen"))
             with self.step(result, "csr"):
-                pem = csr_to_pem(c.read("csr", 0xD100, "CSR"), serial)
+                pem = csr_to_pem(self.attempt(result, lambda: c.read("csr", 0xD100, "CSR")), serial)
                 path = os.path.join(self.options.out_dir, f"{serial}.csr.pem")
                 with open(path, "wb") as f:
                     f.write(pem)
@@ -183,15 +213,16 @@ class Provisioner:
         except OSError as error:
             raise StepError("cert", f"cannot read {der_path}: {error.strerror}") from None
         with self.client(result) as c:
-            c.extended_session("cert")
-            c.unlock("cert")
+            self.attempt(result, self.reopen(c, "cert"))
             with self.step(result, "cert"):
-                c.write("cert", 0xD101, certificate, "ECU identity certificate")
+                self.attempt(result, lambda: c.write("cert", 0xD101, certificate, "ECU identity certificate"),
+                             resume=self.reopen(c, "cert"))
             if self.options.lock:
                 with self.step(result, "lock"):
-                    c.run_routine("lock", 0xD201, "plant lock")
+                    self.attempt(result, lambda: c.run_routine("lock", 0xD201, "plant lock"),
+                                 resume=self.reopen(c, "lock"))
             with self.step(result, "verify"):
-                result.status = self._status(c, "verify")
+                result.status = self.attempt(result, lambda: self._status(c, "verify"))
                 result.locked = result.status.plant_locked
                 self._confirm(result.status)
             with contextlib.suppress(StepError):

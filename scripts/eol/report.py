@@ -28,9 +28,10 @@ def _cell(result: ModuleResult, column: str) -> str:
         return {True: "locked", False: "unlocked", None: "-"}[result.locked]
     if column == "D120":
         return result.status.words() if result.status else "-"
+    retried = f" ({result.retries} retr{'y' if result.retries == 1 else 'ies'})" if result.retries else ""
     if result.error is not None:
-        return f"{result.outcome} at {result.error.step}: {result.error.describe()}"
-    return result.outcome or "not run"
+        return f"{result.outcome} at {result.error.step}{retried}: {result.error.describe()}"
+    return (result.outcome or "not run") + retried
 
 
 def render_table(results: list) -> str:

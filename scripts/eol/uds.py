@@ -125,7 +125,7 @@ class ModuleClient:
         except NegativeResponseException as e:
             raise StepError(step, what, nrc=e.response.code) from None
         except TimeoutException:
-            raise StepError(step, f"{what}: no answer from the module (timeout)") from None
+            raise StepError(step, f"{what}: no answer from the module (timeout)", timeout=True) from None
         except (InvalidResponseException, UnexpectedResponseException) as e:
             raise StepError(step, f"{what}: invalid answer ({e})") from None
         except OSError as e:

@@ -36,6 +36,8 @@ class FakeECU:
         self.key = None
         self.requests = []
         self.fail_write = {}  # DID -> NRC to answer once
+        self.expire_session_before = set()  # request prefixes: S3 runs out just before the first one
+        self.lose_answers = {}  # request prefix -> how many answers get lost (the work is done)
 
     def status(self) -> bytes:
         slots = [*ROOT_DIDS, 0xD101]
@@ -45,6 +47,18 @@ class FakeECU:
 
     def handle(self, req: bytes) -> list:
         self.requests.append(req)
+        for prefix in list(self.expire_session_before):
+            if req.startswith(prefix):
+                self.expire_session_before.discard(prefix)
+                self.session, self.unlocked, self.seed = 1, False, None
+        answers = self._answer(req)
+        for prefix, n in self.lose_answers.items():
+            if req.startswith(prefix) and n > 0:
+                self.lose_answers[prefix] = n - 1
+                return []
+        return answers
+
+    def _answer(self, req: bytes) -> list:
         sid = req[0]
         if sid == 0x10:
             if req[1] not in (1, 3):

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from eol.model import ALREADY, FAILED, PROVISIONED, STEPS, ModuleAddress, ModuleResult
 from eol.pki import ROOTS
 from eol.provision import Options, Provisioner, csr_to_pem
-from eol.report import ProgressBar
+from eol.report import ProgressBar, render_table
 from eol.security import DEFAULT_PLANT_KEY_HEX
 from eol.uds import ModuleClient
 from eol.vin import derive_vin
@@ -18,15 +18,15 @@ from fakes import FakeConnection, FakeECU, FakePKI
 KEY = bytes.fromhex(DEFAULT_PLANT_KEY_HEX)
 
 
-def run(ecus, tmp_path, parallel=1, lock=True, plant_key=KEY, pki=None):
+def run(ecus, tmp_path, parallel=1, lock=True, plant_key=KEY, pki=None, p2=0.3):
     pki = pki or FakePKI()
     by_id = {0x7A0 + 0x10 * i: ecu for i, ecu in enumerate(ecus)}
     results = [ModuleResult(ModuleAddress(rid, rid + 8)) for rid in by_id]
     options = Options(interface="none", out_dir=str(tmp_path), plant_key=plant_key, vin_for=derive_vin,
-                      parallel=parallel, lock=lock)
+                      parallel=parallel, lock=lock, retry_pause=0.01)
     progress = ProgressBar(len(results) * len(STEPS), stream=io.StringIO())
     p = Provisioner(options, pki, progress, client_factory=lambda r: ModuleClient(
-        r.address, plant_key, FakeConnection(by_id[r.address.request_id])))
+        r.address, plant_key, FakeConnection(by_id[r.address.request_id]), p2_timeout=p2))
     p.roots = {name: pki.root_der(name) for name, _ in ROOTS}
     p.run(results, pki.register)
     return results, pki, progress
@@ -68,6 +68,7 @@ def test_wrong_plant_key_fails_that_module_with_nrc_0x35(tmp_path):
     assert results[0].outcome == PROVISIONED
     assert results[1].outcome == FAILED and results[1].error.step == "unlock" and results[1].error.nrc == 0x35
     assert results[1].steps_done == ["identify", "session"]
+    assert results[1].retries == 0 and bad.failures == 1        # a wrong key is never tried again
     assert len(pki.batches[0]) == 1
 
 
@@ -115,3 +116,30 @@ def test_csr_to_pem_rejects_garbage():
     from eol.model import StepError
     with pytest.raises(StepError, match="not a PKCS#10"):
         csr_to_pem(b"\x30\x03\x02\x01\x00", "SPK1")
+
+
+def test_lost_session_is_reopened_and_the_write_repeated(tmp_path):
+    ecu = FakeECU("SPK0000000001")
+    ecu.expire_session_before = {bytes.fromhex("2ED111"), bytes.fromhex("3101D201")}
+    results, _, _ = run([ecu], tmp_path)
+    r = results[0]
+    assert r.outcome == PROVISIONED and r.retries == 2, r.as_dict()
+    assert ecu.plant_locked
+    assert "provisioned (2 retries)" in render_table(results)
+
+
+def test_lost_answers_are_retried(tmp_path):
+    ecu = FakeECU("SPK0000000001")
+    ecu.lose_answers = {bytes.fromhex("3101D200"): 1, bytes.fromhex("22D120"): 1}
+    results, _, _ = run([ecu], tmp_path)
+    assert results[0].outcome == PROVISIONED and results[0].retries == 2
+
+
+def test_a_module_that_never_answers_fails_after_the_retries(tmp_path):
+    ecu = FakeECU("SPK0000000001")
+    ecu.lose_answers = {bytes.fromhex("2ED110"): 99}
+    results, _, _ = run([ecu], tmp_path)
+    r = results[0]
+    assert r.failed and r.error.step == "roots" and r.error.timeout and r.retries == 2
+    assert "no answer from the module (timeout)" in r.error.describe()
+    assert sum(1 for q in ecu.requests if q.startswith(bytes.fromhex("2ED110"))) == 3
