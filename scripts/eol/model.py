@@ -53,15 +53,17 @@ def parse_module_list(text: str) -> list:
 class StepError(Exception):
     """A step that failed on one module: which step, why, and the NRC if the module sent one."""
 
-    def __init__(self, step: str, message: str, nrc: Optional[int] = None, timeout: bool = False):
-        self.step, self.message, self.nrc, self.timeout = step, message, nrc, timeout
+    def __init__(self, step: str, message: str, nrc: Optional[int] = None, timeout: bool = False,
+                 stale: bool = False):
+        self.step, self.message, self.nrc, self.timeout, self.stale = step, message, nrc, timeout, stale
         super().__init__(self.describe())
 
     @property
     def transient(self) -> bool:
-        """Worth another try: no answer in time, the module busy (0x21), or the session lost
-        in between (0x7F, 0x33: S3 ran out while the tester or the module was slow)."""
-        return self.timeout or self.nrc in (0x21, 0x33, 0x7F)
+        """Worth another try: no answer in time, a late answer to an earlier request, the
+        module busy (0x21), or the session lost in between (0x7F, 0x33: S3 ran out while the
+        tester or the module was slow)."""
+        return self.timeout or self.stale or self.nrc in (0x21, 0x33, 0x7F)
 
     def describe(self) -> str:
         """``write J1 (0xD111): NRC 0x31 RequestOutOfRange (...)``."""

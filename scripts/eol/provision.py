@@ -112,10 +112,11 @@ class Provisioner:
         with ThreadPoolExecutor(max_workers=self.options.parallel, thread_name_prefix="eol") as pool:
             list(pool.map(lambda r: self._guarded(phase, r), active))
 
-    def attempt(self, result: ModuleResult, body: Callable, resume: Callable = None):
-        """Runs ``body``; after a transient failure (timeout, busy, session lost) waits a
-        little, runs ``resume`` (re-entering the session and unlocking) and tries again,
-        up to ``retries`` times. Each retry is counted in the report."""
+    def attempt(self, result: ModuleResult, body: Callable, resume: Callable = None, c: ModuleClient = None):
+        """Runs ``body``; after a transient failure (timeout, late answer, busy, session
+        lost) lets late answers of ``c`` arrive and swallows them, runs ``resume``
+        (re-entering the session and unlocking) and tries again, up to ``retries`` times.
+        Each retry is counted in the report."""
         for n in range(self.options.retries + 1):
             try:
                 if n > 0 and resume is not None:
@@ -125,7 +126,10 @@ class Provisioner:
                 if not error.transient or n == self.options.retries:
                     raise
                 result.retries += 1
-                time.sleep(self.options.retry_pause)
+                if c is not None and (error.timeout or error.stale):
+                    c.drain(quiet=max(self.options.retry_pause, 0.01), limit=c.p2_timeout)
+                else:
+                    time.sleep(self.options.retry_pause)
 
     @staticmethod
     def reopen(c: ModuleClient, step: str) -> Callable:
@@ -146,9 +150,9 @@ class Provisioner:
         with every plant certificate VALID is reported and left alone."""
         with self.client(result) as c, self.step(result, "identify"):
             if not result.serial:
-                result.serial = self.attempt(result, lambda: c.read("identify", 0xF18C, "serial")).decode(
+                result.serial = self.attempt(result, c=c, body=lambda: c.read("identify", 0xF18C, "serial")).decode(
                     "ascii", errors="replace")
-            result.status = self.attempt(result, lambda: self._status(c, "identify"))
+            result.status = self.attempt(result, c=c, body=lambda: self._status(c, "identify"))
             result.locked = result.status.plant_locked
         if result.status.fully_provisioned:
             result.outcome = ALREADY
@@ -162,21 +166,21 @@ class Provisioner:
         result.vin = self.options.vin_for(serial)
         with self.client(result) as c:
             with self.step(result, "session"):
-                self.attempt(result, lambda: c.extended_session())
+                self.attempt(result, c=c, body=lambda: c.extended_session())
             with self.step(result, "unlock"):
-                self.attempt(result, lambda: c.unlock(), resume=lambda: c.extended_session("unlock"))
+                self.attempt(result, c=c, body=lambda: c.unlock(), resume=lambda: c.extended_session("unlock"))
             with self.step(result, "roots"):
                 for name, did in ROOTS:
-                    self.attempt(result, lambda: c.write("roots", did, self.roots[name], f"[{name}]"),
+                    self.attempt(result, c=c, body=lambda: c.write("roots", did, self.roots[name], f"[{name}]"),
                                  resume=self.reopen(c, "roots"))
             with self.step(result, "vin"):
-                self.attempt(result, lambda: c.write("vin", 0xF190, result.vin.encode("ascii"), "VIN"),
+                self.attempt(result, c=c, body=lambda: c.write("vin", 0xF190, result.vin.encode("ascii"), "VIN"),
                              resume=self.reopen(c, "vin"))
             with self.step(result, "keygen"):
-                self.attempt(result, lambda: c.run_routine("keygen", 0xD200, "generate key pair and CSR"),
+                self.attempt(result, c=c, body=lambda: c.run_routine("keygen", 0xD200, "generate key pair and CSR"),
                              resume=self.reopen(c, "keygen"))
             with self.step(result, "csr"):
-                pem = csr_to_pem(self.attempt(result, lambda: c.read("csr", 0xD100, "CSR")), serial)
+                pem = csr_to_pem(self.attempt(result, c=c, body=lambda: c.read("csr", 0xD100, "CSR")), serial)
                 path = os.path.join(self.options.out_dir, f"{serial}.csr.pem")
                 with open(path, "wb") as f:
                     f.write(pem)
@@ -213,16 +217,16 @@ class Provisioner:
         except OSError as error:
             raise StepError("cert", f"cannot read {der_path}: {error.strerror}") from None
         with self.client(result) as c:
-            self.attempt(result, self.reopen(c, "cert"))
+            self.attempt(result, c=c, body=self.reopen(c, "cert"))
             with self.step(result, "cert"):
-                self.attempt(result, lambda: c.write("cert", 0xD101, certificate, "ECU identity certificate"),
+                self.attempt(result, c=c, body=lambda: c.write("cert", 0xD101, certificate, "ECU identity certificate"),
                              resume=self.reopen(c, "cert"))
             if self.options.lock:
                 with self.step(result, "lock"):
-                    self.attempt(result, lambda: c.run_routine("lock", 0xD201, "plant lock"),
+                    self.attempt(result, c=c, body=lambda: c.run_routine("lock", 0xD201, "plant lock"),
                                  resume=self.reopen(c, "lock"))
             with self.step(result, "verify"):
-                result.status = self.attempt(result, lambda: self._status(c, "verify"))
+                result.status = self.attempt(result, c=c, body=lambda: self._status(c, "verify"))
                 result.locked = result.status.plant_locked
                 self._confirm(result.status)
             with contextlib.suppress(StepError):

@@ -91,6 +91,7 @@ class ModuleClient:
     def __init__(self, address: ModuleAddress, plant_key: bytes, conn, p2_timeout: float = DEFAULT_P2_TIMEOUT):
         self.address = address
         self.conn = conn
+        self.p2_timeout = p2_timeout
         self.client = Client(conn, config=client_config(plant_key, p2_timeout))
 
     @classmethod
@@ -126,10 +127,23 @@ class ModuleClient:
             raise StepError(step, what, nrc=e.response.code) from None
         except TimeoutException:
             raise StepError(step, f"{what}: no answer from the module (timeout)", timeout=True) from None
-        except (InvalidResponseException, UnexpectedResponseException) as e:
+        except UnexpectedResponseException as e:
+            # typically the late answer to a request that timed out before
+            raise StepError(step, f"{what}: unexpected answer ({e})", stale=True) from None
+        except InvalidResponseException as e:
             raise StepError(step, f"{what}: invalid answer ({e})") from None
         except OSError as e:
             raise StepError(step, f"{what}: bus error ({e})") from None
+
+    def drain(self, quiet: float, limit: float) -> int:
+        """Swallows late answers (to requests that timed out) until the module has been
+        quiet for ``quiet`` seconds, at most ``limit`` seconds; returns how many."""
+        swallowed, end = 0, time.monotonic() + limit
+        while (left := end - time.monotonic()) > 0:
+            if self.conn.wait_frame(timeout=min(quiet, left)) is None:
+                break
+            swallowed += 1
+        return swallowed
 
     def read(self, step: str, did: int, what: str) -> bytes:
         """The value of one DID."""

@@ -38,6 +38,8 @@ class FakeECU:
         self.fail_write = {}  # DID -> NRC to answer once
         self.expire_session_before = set()  # request prefixes: S3 runs out just before the first one
         self.lose_answers = {}  # request prefix -> how many answers get lost (the work is done)
+        self.late_answers = {}  # request prefix -> how many answers come late (with the next request)
+        self.held = []
 
     def status(self) -> bytes:
         slots = [*ROOT_DIDS, 0xD101]
@@ -51,7 +53,13 @@ class FakeECU:
             if req.startswith(prefix):
                 self.expire_session_before.discard(prefix)
                 self.session, self.unlocked, self.seed = 1, False, None
-        answers = self._answer(req)
+        answers = self.held + self._answer(req)
+        self.held = []
+        for prefix, n in self.late_answers.items():
+            if req.startswith(prefix) and n > 0:
+                self.late_answers[prefix] = n - 1
+                self.held, answers = answers, []
+                return []
         for prefix, n in self.lose_answers.items():
             if req.startswith(prefix) and n > 0:
                 self.lose_answers[prefix] = n - 1

@@ -135,6 +135,15 @@ def test_lost_answers_are_retried(tmp_path):
     assert results[0].outcome == PROVISIONED and results[0].retries == 2
 
 
+def test_late_answers_are_swallowed_not_taken_for_the_next_request(tmp_path):
+    ecu = FakeECU("SPK0000000001")
+    ecu.late_answers = {bytes.fromhex("3101D200"): 1}      # arrives when the tester asks again
+    results, _, _ = run([ecu], tmp_path)
+    r = results[0]
+    assert r.outcome == PROVISIONED and r.retries >= 2, r.as_dict()
+    assert ecu.plant_locked
+
+
 def test_a_module_that_never_answers_fails_after_the_retries(tmp_path):
     ecu = FakeECU("SPK0000000001")
     ecu.lose_answers = {bytes.fromhex("2ED110"): 99}
