@@ -13,11 +13,13 @@ VR_APT_PACKAGES=(
     mscgen            # scripts/demo: the sequence diagram of the run as a PNG
 )
 
-# vr_apt_missing PKG...: print the packages not installed.
+# vr_apt_missing PKG...: print the packages not installed (one dpkg-query for all).
 vr_apt_missing() {
-    local p
+    local installed p
+    installed=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null |
+        awk '$NF == "installed" && $(NF-1) == "ok" { print $1 }')
     for p in "$@"; do
-        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || echo "$p"
+        grep -qx -- "$p" <<<"$installed" || echo "$p"
     done
 }
 
@@ -53,9 +55,15 @@ vr_setup_vm_image() {
     if [ "${VCAN_MODE:-auto}" != vm ] && vr_native_setup 2>/dev/null && vr_native_isotp; then
         return 0
     fi
-    local want have
-    want=$(vr_kernel_pkg_name || true)
-    have=$(basename "$(vr_kernel_deb)")
+    local want="" have deb
+    deb=$(vr_kernel_deb)
+    have=$(basename "$deb")
+    # Ask apt (slow: ~1 s, more on a busy machine) only without a cached kernel, or when
+    # the package lists changed since it was checked.
+    if [ -z "$deb" ] || [ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -newer "$deb" 2>/dev/null | head -n 1)" ]; then
+        want=$(vr_kernel_pkg_name || true)
+        if [ -n "$deb" ]; then touch "$deb"; fi
+    fi
     if [ -n "$want" ] && [ "${have%%_*}" != "$want" ]; then
         vr_say "apt-get download $want (kernel for the VM, into vm/cache)"
         vr_kernel_download "$want" || vr_die "cannot download $want"
