@@ -165,7 +165,7 @@ def bench(timeout: float = 90.0, repeats: int = 2) -> None:
         if not good:
             table.add(name, human(fps), f"not done in {timeout:.0f} s", "-", "-", "-", "-", "-", "-")
             continue
-        r = good[(len(good) - 1) // 2]
+        r = good[0]
         module_c, cloud_c = crypto_estimate(r)
         idle_time = idle_time or r["seconds"]
         t = timeline(r)
@@ -178,7 +178,7 @@ def bench(timeout: float = 90.0, repeats: int = 2) -> None:
             merged = sorted([(m[1], "→" + NAMES.get(m[0], hex(m[0]))) for m in r["v2c"]]
                             + [(m[1], "←" + NAMES.get(m[0], hex(m[0]))) for m in r["c2v"]])
             sequence = " ".join(f"{label} +{(ts - r['t0']) * 1000:.0f}" for ts, label in merged)
-    table.note(f"time = TBM online on the bus → last frame of the ack (median of {repeats}, all runs in brackets); "
+    table.note(f"time = TBM online on the bus → last frame of the ack (fastest of {repeats}, all runs in brackets); "
                "module / cloud = their turns between messages; transfers = ISO-TP first→last frame; "
                "frames on 0x6A0/0x6A8 (V2C/C2V messages)")
     table.note(f"load: cangen -g 0 reaches {human(full)} fps here; the 50 % rows use {' '.join(args)} "
