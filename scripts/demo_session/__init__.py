@@ -4,7 +4,7 @@ Design (run where vcan0..vcanN exist: ``scripts/demo`` runs it through ``scripts
 with ``VCAN_IFACES="vcan0 vcan1 .. vcanN"``):
 
 1. Plant line, bus vcan0: ``spaak-pki init``; N modules (``spaak-ecu``, serials
-   SPK0000000001.., stores out/demo/store-k). As the ICD says for a plant batch, each module
+   SPK0000000001.., stores store-k). As the ICD says for a plant batch, each module
    has its own UDS pair (0x7A0, 0x7B0, 0x7C0, .. +8); each also sends SPAAK_Status on its own
    id (0x3A8, 0x3A9, ..) so that the trace can tell the modules apart on this one bus. The
    EOL tester (scripts/eol-tester) provisions the batch: roots and VIN (RP-01), key pair and
@@ -12,15 +12,21 @@ with ``VCAN_IFACES="vcan0 vcan1 .. vcanN"``):
 2. Into the vehicles: one module per vehicle, as in reality. The plant processes stop and
    module k starts again from its store on bus vcan k with the ICD default identifiers
    (UDS 0x7A0/0x7A8, SPAAK_Status 0x3A8, cloud 0x6A0/0x6A8): the power cycle shows that
-   the plant provisioning is kept. Each vehicle bus has its own TBM (``spaak-cloud serve``,
-   TBM offline at first); all of them share one VOS database (out/demo/cloud/vos.sqlite),
-   in which ``spaak-cloud register-ecu`` registers the ECU certificates first.
+   the plant provisioning is kept. Each vehicle bus has its own ``spaak-cloud serve`` (TBM,
+   offline at first, and VOS with its database out/demo/cloud/vos-k.sqlite: one database
+   per simulator, since SQLite's lock would make simulators sharing one wait on each other
+   in their event loops); ``spaak-cloud ctl … register-ecu`` registers the module's ECU
+   identity certificate from the plant.
 3. ``ctl tbm online``: the module runs SP-02 (drmUUID) then PP-01 (vehicle identity [K]).
 4. ``ctl push-verifier SERIAL``: PP-02.
 5. Eight failed owner pairings through UDS (extended session, security access with
    AES-CMAC of K_plant, routine 0xF011): the 8th deletes the verifier, PP-03 gets a new one.
 6. DID 0xD120 of each module in words; the sequence diagram of the run (plant UDS requests
    from the bus, cloud messages from the spaak-cloud traces) as Mermaid, text and image.
+
+The stores, the VOS databases and the traces live in a temporary folder of the machine
+where the bus is while the demo runs (in the VM, its memory: an fsync through the VM's
+shared folder would stall the event loops) and are copied to out/demo at the end.
 
 Every wait is on a line, a SPAAK_Status bit or an exit, bounded by ``--timeout``; every
 child process is stopped at the end, on error and on Ctrl-C. Results: out/demo/summary.json.

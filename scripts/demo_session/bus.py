@@ -138,7 +138,8 @@ class BusMonitor:
         if candump is None:
             raise DemoError("candump (can-utils) is not installed: run scripts/setup")
         cmd = ([shutil.which("stdbuf"), "-oL"] if shutil.which("stdbuf") else []) + [candump, "-L", *self.interfaces]
-        self.proc = self.children.start("candump", cmd, self.log_path, on_line=self._frame, header=False)
+        self.proc = self.children.start("candump", cmd, self.log_path, on_line=self._frame, header=False,
+                                        flush=False)
 
     def _frame(self, line: str) -> None:
         try:

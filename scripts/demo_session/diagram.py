@@ -114,8 +114,8 @@ def plant_arrows(frames: list, phase: int, modules: int) -> list:
     if csrs and certs:
         t = max(csrs)
         for k in range(1, modules + 1):
-            arrows.append(Arrow(t + 0.001, "T", "P", "RP-02 CSR batch (spaak-pki sign-csrs)", k, phase))
-            arrows.append(Arrow(t + 0.002, "P", "T", "ECU identity certificate under [J1]", k, phase, "reply"))
+            arrows.append(Arrow(t + 0.001, "T", "P", "RP-02 CSR batch (sign-csrs)", k, phase))
+            arrows.append(Arrow(t + 0.002, "P", "T", "ECU identity certificates", k, phase, "reply"))
     return arrows
 
 
@@ -127,6 +127,7 @@ def trace_arrows(path: str, module: int, phase_of) -> list:
             events = [json.loads(line) for line in f if line.strip()]
     except (OSError, ValueError):
         return arrows
+    waiting: set = set()  # V2C messages already drawn when the VOS began to wait (for a verifier)
     for e in events:
         t = e.get("ms", 0) / 1000.0
         name = e.get("name")
@@ -134,7 +135,14 @@ def trace_arrows(path: str, module: int, phase_of) -> list:
         src, dst = NODES.get(e.get("from"), "V"), NODES.get(e.get("to"), "S")
         outcome, detail = e.get("outcome"), e.get("detail") or ""
         if outcome == "accepted" and e.get("direction") == "V2C":
+            if name in waiting:
+                waiting.discard(name)
+            else:
+                arrows.append(Arrow(t, "S", "V", f"{name}{code}", module, phase_of(t)))
+        elif outcome == "info" and e.get("direction") == "V2C" and name:
+            waiting.add(name)
             arrows.append(Arrow(t, "S", "V", f"{name}{code}", module, phase_of(t)))
+            arrows.append(Arrow(t + 0.0001, "V", "V", "VOS: " + (detail or "waiting"), module, phase_of(t), "note"))
         elif outcome == "delivered" and e.get("direction") == "C2V":
             origin = "K" if name == "OwnerKeyTermination" else "V"  # the TBM delivers what they signed
             arrows.append(Arrow(t, origin, "S", f"{name}{code}", module, phase_of(t)))
@@ -145,10 +153,10 @@ def trace_arrows(path: str, module: int, phase_of) -> list:
             arrows.append(Arrow(t, "G", "S", "TBM_Status (0x3A0): " + detail.split(":")[0], module, phase_of(t)))
         elif outcome == "info" and e.get("from") == "control":
             command = detail.split(" → ")[0]
-            if command.split(" ")[0] in ("push-verifier", "terminate-owner-key"):
-                arrows.append(Arrow(t, "V", "V", f"operator: {command.split(' ')[0]}", module, phase_of(t), "note"))
-        elif outcome == "info" and name:
-            arrows.append(Arrow(t, "V", "V", f"{name}: {detail}", module, phase_of(t), "note"))
+            verb = command.split(" ")[0]
+            if verb in ("push-verifier", "terminate-owner-key", "register-ecu"):
+                what = "register-ecu: ECU identity certificate" if verb == "register-ecu" else verb
+                arrows.append(Arrow(t, "V", "V", f"operator: {what}", module, phase_of(t), "note"))
     return arrows
 
 

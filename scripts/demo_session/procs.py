@@ -94,8 +94,9 @@ class Proc:
     ``on_line``; ``wait_for`` waits for a line containing a text."""
 
     def __init__(self, name: str, cmd: list, log_path: str, on_line: Optional[Callable[[str], None]] = None,
-                 env: Optional[dict] = None, cwd: Optional[str] = None, header: bool = True):
+                 env: Optional[dict] = None, cwd: Optional[str] = None, header: bool = True, flush: bool = True):
         self.name, self.cmd = name, [str(c) for c in cmd]
+        self.flush = flush
         self.lines: list = []
         self.on_line = on_line
         self._cv = threading.Condition()
@@ -119,7 +120,8 @@ class Proc:
             with self._cv:
                 self.lines.append(line)
                 self._log.write(line + "\n")
-                self._log.flush()
+                if self.flush:
+                    self._log.flush()
                 self._cv.notify_all()
             if self.on_line:
                 try:
@@ -133,13 +135,16 @@ class Proc:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def wait_for(self, text: str, timeout: float, start: int = 0) -> str:
-        """The first line from ``start`` on containing ``text``; DemoError on timeout or exit."""
+    def wait_for(self, text: str, timeout: float, start: int = 0, predicate=None, what: str = "") -> str:
+        """The first line from ``start`` on containing ``text`` (or satisfying ``predicate``);
+        DemoError on timeout or exit."""
         end = time.monotonic() + timeout
+        match = predicate or (lambda line: text in line)
+        text = what or text
         with self._cv:
             while True:
                 for line in self.lines[start:]:
-                    if text in line:
+                    if match(line):
                         return line
                 if self.proc.poll() is not None and not self._reader.is_alive():
                     tail = "\n    ".join(self.lines[-15:])

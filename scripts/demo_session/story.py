@@ -1,7 +1,6 @@
 """The demo's story, phase by phase (see the package docstring for the design)."""
 from __future__ import annotations
 
-import glob
 import json
 import os
 import shutil
@@ -56,13 +55,13 @@ class Story:
         self.plant_key = parse_plant_key(plant_key)
         self.deadline = Deadline(timeout)
         self.children = Children()
-        self.modules = make_modules(modules, self.out)
+        self.modules = []
         self.phases: list = []          # (title, start time)
         self.actions: list = []         # diagram.Arrow of the demo's own tester calls
         self.clouds: list = []
         self.console = None
         self.bus = None
-        self.sockets = None
+        self.run_dir = None
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -109,7 +108,7 @@ class Story:
     # --- the run ---------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        ifaces = [PLANT_IFACE] + [m.vehicle_iface for m in self.modules]
+        ifaces = [PLANT_IFACE] + [f"vcan{k}" for k in range(1, self.n + 1)]
         missing = [i for i in ifaces if not os.path.exists(f"/sys/class/net/{i}")]
         if missing:
             raise DemoError(f"no {', '.join(missing)} here: run the session through scripts/vcan-run with "
@@ -124,7 +123,12 @@ class Story:
         open(os.path.join(self.out, MARKER), "w").close()
         self.logs = os.path.join(self.out, "logs")
         self.console = Console(self.deadline, log_path=os.path.join(self.out, "demo.txt"))
-        self.sockets = tempfile.mkdtemp(prefix="spaak-demo-")  # Unix sockets: not on a 9p share
+        # Stores, VOS databases, traces and control sockets live on the machine of the bus
+        # while the demo runs (in the VM: in its memory: every fsync through the VM's shared
+        # folder costs the event loops tens of milliseconds); copied to --out at the end.
+        self.run_dir = tempfile.mkdtemp(prefix="spaak-demo-")
+        self.modules = make_modules(self.n, self.run_dir)
+        os.makedirs(os.path.join(self.run_dir, "cloud"))
         self.bus = BusMonitor(ifaces, os.path.join(ROOT, "can-dbc", "spaak.dbc"),
                               os.path.join(self.logs, "candump.log"), self.console, self.children)
 
@@ -133,8 +137,7 @@ class Story:
         pki = os.path.join(self.out, "pki")
         run_tool([self.bins["spaak-pki"], "init", pki], self.left(), "spaak-pki init")
         self.say(f"spaak-pki init {os.path.relpath(pki)}: [J] [J1] [J_PhysicalKey] [Z1] [ZZ2] + VOS signer")
-        self.actions += [diagram.Arrow(time.monotonic(), "P", "T", "roots [J] [J1] [J_PhysicalKey] [Z1] [ZZ2] "
-                                       "(spaak-pki init)", m.number, 0, "reply") for m in self.modules]
+        self.actions += [diagram.Arrow(time.monotonic(), "P", "T", "5 root certificates (spaak-pki init)", m.number, 0, "reply") for m in self.modules]
         self.bus.start()
         for m in self.modules:
             self.bus.watch_status(PLANT_IFACE, m.plant_status_id, m.number, m.serial)
@@ -168,21 +171,15 @@ class Story:
             self.wait_flags(m, PLANT_FLAGS, "roots, ECU key, ECU certificate and plant lock in SPAAK_Status")
 
     def into_vehicles(self) -> None:
-        self.phase("Into the vehicles: module k on vcan k with its TBM; one VOS database")
+        self.phase("Into the vehicles: module k on vcan k with its own TBM and VOS (spaak-cloud)")
         for m in self.modules:
             self.children.stop(m.proc)
         self.bus.forget(PLANT_IFACE)
-        pki, db = os.path.join(self.out, "pki"), os.path.join(self.out, "cloud", "vos.sqlite")
-        certs = sorted(glob.glob(os.path.join(self.out, "plant", "SPK*.crt.der")))
-        text = run_tool([self.bins["spaak-cloud"], "register-ecu", "--db", db, "--pki", pki, *certs], self.left(),
-                        "spaak-cloud register-ecu")
-        for line in text.splitlines():
-            self.console.line("VOS", line.replace(self.out + "/", ""))
-        self.actions += [diagram.Arrow(time.monotonic(), "V", "V", "ECU identity certificates registered", m.number,
-                                       1, "note") for m in self.modules]
+        pki = os.path.join(self.out, "pki")
         for m in self.modules:
-            cloud = Cloud(m, self.bins, pki, db, os.path.join(self.sockets, f"cloud-{m.number}.sock"),
-                          os.path.join(self.out, "cloud", f"trace-{m.number}.jsonl"), self.scrypt_n,
+            db = os.path.join(self.run_dir, "cloud", f"vos-{m.number}.sqlite")
+            cloud = Cloud(m, self.bins, pki, db, os.path.join(self.run_dir, f"cloud-{m.number}.sock"),
+                          os.path.join(self.run_dir, "cloud", f"trace-{m.number}.jsonl"), self.scrypt_n,
                           self.children, self.console, self.logs)
             self.clouds.append(cloud)
         for m in self.modules:
@@ -192,6 +189,8 @@ class Story:
             wait_ready(m, self.console, self.left(30))
         for cloud in self.clouds:
             cloud.wait_ready(self.left(30))
+            cert = os.path.join(self.out, "plant", f"{cloud.module.serial}.crt.der")
+            cloud.ctl("register-ecu", cert, timeout=self.left(30))  # spaak-cloud logs it
         for m in self.modules:
             self.wait_flags(m, PLANT_FLAGS, "plant provisioning kept across the power cycle", idle=False)
 
@@ -204,40 +203,48 @@ class Story:
 
     def push_verifier(self) -> None:
         self.phase("PP-02: the VOS pushes a SPAKE2+ verifier")
-        self.in_parallel(self.push_one, self.clouds)
+        self.in_parallel(lambda cloud: self.push(cloud, "push-verifier", 0x0A), self.clouds)
 
-    def push_one(self, cloud) -> None:
-        """``ctl push-verifier``; pushed again (at most 3 times) when the TBM could not deliver
-        it (a module stalled past N_Bs: the module retries its own requests, a push is lost)."""
-        m = cloud.module
+    def owner_key_termination(self) -> None:
+        self.phase("KTS: owner key termination (0x0C, signed with [ZZ2]): verifier deleted, PP-03")
+        self.in_parallel(lambda cloud: self.push(cloud, "terminate-owner-key", 0x0C), self.clouds)
+
+    def push(self, cloud, command: str, message_type: int) -> None:
+        """A C2V push (``ctl COMMAND SERIAL``) and the module's answer: the use case ends
+        with the module's Spake2VerifierStatus (0x0B) accepted by the VOS and the verifier
+        present again in SPAAK_Status. The push is sent again (at most 3 times) when the TBM
+        could not deliver it: a module stalled past N_Bs; the module retries its own
+        requests, but a lost push stays lost."""
+        m, code = cloud.module, f" 0x{message_type:02X} "
         for attempt in range(1, PUSHES + 1):
             start, t = len(cloud.proc.lines), time.monotonic()
-            reply = cloud.ctl("push-verifier", m.serial, timeout=self.left(30))
+            reply = cloud.ctl(command, m.serial, timeout=self.left(30))
             if "queued" in reply:
                 self.console.line(f"{m.vehicle_iface} cloud", reply)
-
-            def lost() -> bool:
-                return any(" 0x0A " in line and (" not-sent " in line or " dropped " in line)
-                           for line in cloud.proc.lines[start:])
-            status = self.bus.wait_status(m.iface, m.status_id, lambda s: bool(s.flags & VERIFIER) or lost(),
-                                          self.left(), f"{m.serial}: SPAKE2+ verifier stored (PP-02)", t)
-            if status.flags & VERIFIER:
+            line = cloud.wait_line(lambda l: code in l and any(w in l for w in (" delivered ", " not-sent ", " dropped ")),
+                                   self.left(), f"{m.serial}: {command} on the bus", start)
+            if " delivered " in line:
                 break
             if attempt == PUSHES:
-                raise DemoError(f"{m.serial}: the TBM could not deliver the verifier push {PUSHES} times")
-            self.say(f"{m.serial}: the push did not reach the module (see above): push-verifier again")
-        self.wait_flags(m, VERIFIER, "PP-02 completed")
+                raise DemoError(f"{m.serial}: the TBM could not deliver {command} {PUSHES} times")
+            self.say(f"{m.serial}: the push did not reach the module (see above): {command} again")
+        cloud.wait_line(lambda l: " accepted 0x0B " in l, self.left(), f"{m.serial}: Spake2VerifierStatus", start)
+        self.wait_flags(m, VERIFIER, "verifier present, use case done", since=t)
 
     def failed_pairings(self) -> None:
         self.phase(f"{FAILED_PAIRINGS} failed owner pairings (routine 0xF011): verifier deleted, PP-03")
+        clouds = {cloud.module.number: cloud for cloud in self.clouds}
 
         def one(m):
             try:
-                pairings(m)
+                pairings(m, clouds[m.number])
             except StepError as error:
                 raise DemoError(f"{m.serial}: {error.describe()}") from None
 
-        def pairings(m):
+        def pairings(m, cloud):
+            self.say(f"{m.serial}: tester on {m.iface}: 10 03, 27 01/02 (AES-CMAC K_plant), "
+                     f"{FAILED_PAIRINGS} x 31 01 F011")
+            start = len(cloud.proc.lines)
             with uds_client(m, self.plant_key) as c:
                 c.extended_session("pairing")
                 c.unlock("pairing")
@@ -249,10 +256,10 @@ class Story:
                     if attempt < FAILED_PAIRINGS:
                         self.bus.wait_status(m.iface, m.status_id, lambda s, a=attempt: s.failed == a,
                                              self.left(20), f"{m.serial}: {attempt} failed pairing(s) counted", t)
-            self.bus.wait_status(m.iface, m.status_id, lambda s: not s.flags & VERIFIER, self.left(20),
-                                 f"{m.serial}: verifier deleted after the {FAILED_PAIRINGS}th failure", t)
-            self.actions.append(diagram.Arrow(time.monotonic(), "S", "S", "verifier deleted: PP-03", m.number,
-                                              len(self.phases) - 1, "note"))
+            self.actions.append(diagram.Arrow(t + 0.001, "S", "S", "8th failure: verifier deleted, PP-03",
+                                              m.number, len(self.phases) - 1, "note"))
+            cloud.wait_line(lambda l: " accepted 0x09 " in l, self.left(), f"{m.serial}: Spake2VerifierRequest", start)
+            cloud.wait_line(lambda l: " accepted 0x0B " in l, self.left(), f"{m.serial}: Spake2VerifierStatus", start)
             self.wait_flags(m, VERIFIER, "new verifier stored (PP-03)", since=t, extra=lambda s: s.failed == 0)
         self.in_parallel(one, self.modules)
 
@@ -281,13 +288,31 @@ class Story:
             self.tbm_online()
             self.push_verifier()
             self.failed_pairings()
+            self.owner_key_termination()
             result = self.summary()
         finally:
+            t = time.monotonic()
+            count = len(self.children.procs)
             self.children.stop_all()
-            if self.sockets:
-                shutil.rmtree(self.sockets, ignore_errors=True)
+            if self.console:
+                self.say(f"stopped the {count} processes of the demo in {time.monotonic() - t:.1f} s")
+            if self.run_dir:
+                t = time.monotonic()
+                self.keep_files()
+                if self.console:
+                    self.say(f"stores, VOS databases and traces copied to {os.path.relpath(self.out)}/ "
+                             f"in {time.monotonic() - t:.1f} s")
         result.update(self.finish())
         return result
+
+    def keep_files(self) -> None:
+        """Copies the stores, VOS databases and traces from the run folder to --out."""
+        for name in sorted(os.listdir(self.run_dir)):
+            src = os.path.join(self.run_dir, name)
+            if name.startswith("store-") or name == "cloud":
+                shutil.copytree(src, os.path.join(self.out, name), dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("*.sock"))
+        shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def finish(self) -> dict:
         """Diagram, file list, summary.json (after the children stopped: the traces are whole)."""
@@ -302,7 +327,9 @@ class Story:
                           ("txt", diagram.ascii_art(items, titles, self.n))):
             with open(paths[ext], "w", encoding="utf-8") as f:
                 f.write(text)
+        t = time.monotonic()
         image = diagram.render_png(paths["msc"], paths["png"])
+        self.say(f"sequence diagram written, {image.split(':')[0]} in {time.monotonic() - t:.1f} s")
         self.console.section("Sequence diagram of this run (" + os.path.relpath(paths["txt"]) + ")")
         with open(paths["txt"], encoding="utf-8") as f:
             self.console.raw(f.read().rstrip())
@@ -312,9 +339,9 @@ class Story:
         for line in (f"  {rel(self.out)}/pki/            the PKI: roots, VOS signer (spaak-pki)",
                      f"  {rel(self.out)}/plant/          CSRs, ECU certificates, eol.json (EOL tester)",
                      f"  {rel(self.out)}/store-N/        each module's secure store",
-                     f"  {rel(self.out)}/cloud/          vos.sqlite (VOS), trace-N.jsonl (spaak-cloud --trace)",
+                     f"  {rel(self.out)}/cloud/          vos-N.sqlite (VOS database), trace-N.jsonl (spaak-cloud --trace)",
                      f"  {rel(self.out)}/logs/           candump.log (every frame), one log per process",
-                     f"  {rel(paths['mmd'])}   Mermaid; {rel(paths['txt'])} text; {image}"):
+                     f"  {rel(paths['mmd'])}   Mermaid; {rel(paths['txt'])} text; {image.replace(self.out, rel(self.out))}"):
             self.console.raw(line)
         summary = {"elapsed_s": round(self.deadline.elapsed(), 1), "phases": [t for t, _ in self.phases],
                    "diagram": [{"src": m.src, "dst": m.dst, "label": m.label, "kind": m.kind, "phase": m.phase,

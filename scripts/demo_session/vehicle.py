@@ -22,6 +22,14 @@ PLANT_IFACE = "vcan0"
 MAX_MODULES = 6
 STATUS_ID, UDS_ID = 0x3A8, 0x7A0
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def short(text: str) -> str:
+    """Paths in the project written relative to it."""
+    return text.replace(ROOT + "/", "")
+
+
 #: Module log lines worth showing live (the rest is in out/demo/logs/).
 QUIET = ("UDS session", "UDS security access", "UDS negative response 7f3178", "counters:", "stopped by signal",
          "stored provisioning state", "owner pairing attempt failed (simulated)", "TBM offline: requests wait")
@@ -78,9 +86,9 @@ class Module:
         return self.serial
 
 
-def make_modules(count: int, out_dir: str) -> list:
-    """Modules 1..count: serials SPK0000000001.., stores out/demo/store-k, vehicle bus vcan k."""
-    return [Module(k, f"SPK{k:010d}", os.path.join(out_dir, f"store-{k}"), f"vcan{k}") for k in range(1, count + 1)]
+def make_modules(count: int, run_dir: str) -> list:
+    """Modules 1..count: serials SPK0000000001.., stores <run_dir>/store-k, vehicle bus vcan k."""
+    return [Module(k, f"SPK{k:010d}", os.path.join(run_dir, f"store-{k}"), f"vcan{k}") for k in range(1, count + 1)]
 
 
 def start_module(module: Module, where: str, bins: dict, children: Children, console: Console, log_dir: str) -> None:
@@ -93,7 +101,7 @@ def start_module(module: Module, where: str, bins: dict, children: Children, con
     def show(line: str) -> None:
         level, text = swift_log_text(line)
         if level and level not in ("trace", "debug") and not text.startswith(QUIET):
-            console.line(module.tag, text)
+            console.line(module.tag, short(text))
 
     module.proc = children.start(f"spaak-ecu {module.serial}", args, os.path.join(log_dir, f"spaak-ecu-{module.number}.log"),
                                  on_line=dedup(show))
@@ -102,7 +110,7 @@ def start_module(module: Module, where: str, bins: dict, children: Children, con
 def wait_ready(module: Module, console: Console, timeout: float) -> None:
     """Waits for the 'ready' line of the module's spaak-ecu."""
     ready = module.proc.wait_for("ready", timeout)
-    console.line(module.tag, ready.split(" — ")[0].replace(f"spaak-ecu {module.serial} ", "spaak-ecu "))
+    console.line(module.tag, short(ready.split(" — ")[0].replace(f"spaak-ecu {module.serial} ", "spaak-ecu ")))
 
 
 def transport() -> str:
@@ -153,7 +161,7 @@ class Cloud:
             if " queued " in line:  # the 'delivered' line follows when the TBM sent it
                 return
             line = CLOUD_NOISE.sub("", line).replace("--- ", "").replace(" info — ", ": ")
-            console.line(tag, line)
+            console.line(tag, short(line).split(" — ready")[0])
 
         args = [self.bin, "serve", "--interface", module.vehicle_iface, "--pki", pki, "--db", db,
                 "--control", control, "--trace", trace, "--tbm", "offline", "--scrypt-n", str(scrypt_n)]
@@ -162,6 +170,10 @@ class Cloud:
 
     def wait_ready(self, timeout: float) -> None:
         self.proc.wait_for("ready", timeout)
+
+    def wait_line(self, predicate, timeout: float, what: str, start: int = 0) -> str:
+        """The first output line from ``start`` on that satisfies ``predicate``."""
+        return self.proc.wait_for("", timeout, start, predicate=predicate, what=what)
 
     def ctl(self, *words: str, timeout: float = 10.0) -> str:
         """Sends a control command; its reply."""

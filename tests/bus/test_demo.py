@@ -1,6 +1,7 @@
 """scripts/demo's session, run non-interactively (2 modules, cheap verifiers), and its results:
-every module provisioned at the plant, [K] installed, a verifier present again after PP-03,
-and the sequence diagram with the expected messages in order.
+every module provisioned at the plant, [K] installed, a verifier present again after PP-03
+(8 failed pairings, then the KTS's owner key termination), and the sequence diagram with the
+expected messages in order.
 
 The session needs vcan0 (plant line) and vcan1, vcan2 (one vehicle per module): missing ones
 are created when the kernel allows it (root, vcan module: as in scripts/vcan-run's VM).
@@ -91,13 +92,15 @@ def test_sequence_diagram_in_order(demo):
     assert status == 0, output[-3000:]
     mmd = (out / "sequence.mmd").read_text()
     assert mmd.startswith("sequenceDiagram\n")
-    expected = ["RP-01 write roots", "RP-02 generate ECU identity key pair", "read CSR", "RP-02 CSR batch",
+    expected = ["RP-01 write roots", "RP-02 generate ECU identity key pair", "read CSR", "RP-02 CSR batch (sign-csrs)", "ECU identity certificates",
                 "write ECU identity certificate", "lock plant provisioning",
                 "TBM_Status", "RemoteServiceProvisioningRequest", "RemoteServiceProvisioningResponse",
                 "VehicleSubjectIdRequest", "VehicleSubjectIdResponse", "VehicleIdentityCSRRequest",
                 "VehicleIdentityCSRResponse", "VehicleIdentityCertStatus", "C2VUsecaseCompletionAck",
                 "Spake2VerifierProvisioning", "Spake2VerifierStatus",
                 "failed owner pairing (31 01 F011) x8", "Spake2VerifierRequest", "Spake2VerifierProvisioning",
+                "Spake2VerifierStatus", "C2VUsecaseCompletionAck",
+                "K->>S: OwnerKeyTermination", "Spake2VerifierRequest", "Spake2VerifierProvisioning",
                 "Spake2VerifierStatus", "C2VUsecaseCompletionAck"]
     position = 0
     for name in expected:
