@@ -148,7 +148,8 @@ class Proc:
                         return line
                 if self.proc.poll() is not None and not self._reader.is_alive():
                     tail = "\n    ".join(self.lines[-15:])
-                    raise DemoError(f"{self.name} exited with status {self.proc.returncode} before '{text}':\n    {tail}")
+                    raise DemoError(f"{self.name} exited with status {self.proc.returncode} before '{text}':"
+                                    f"\n    {tail}")
                 left = end - time.monotonic()
                 if left <= 0:
                     tail = "\n    ".join(self.lines[-15:])

@@ -13,7 +13,7 @@ from eol.model import StepError
 from eol.security import DEFAULT_PLANT_KEY_HEX, parse_plant_key
 from eol.status import SLOTS, status_name
 
-from . import diagram
+from . import diagram, report
 from .bus import CSR, DRM, ECU_CERT, K_CERT, LOCKED, ROOTS, TBM_ONLINE, VERIFIER, BusMonitor, flag_words
 from .procs import Children, Console, Deadline, DemoError, run_in_process, run_tool
 from .vehicle import (MAX_MODULES, PLANT_IFACE, Cloud, fail_pairing, make_modules, read_d120, start_module,
@@ -137,7 +137,8 @@ class Story:
         pki = os.path.join(self.out, "pki")
         run_tool([self.bins["spaak-pki"], "init", pki], self.left(), "spaak-pki init")
         self.say(f"spaak-pki init {os.path.relpath(pki)}: [J] [J1] [J_PhysicalKey] [Z1] [ZZ2] + VOS signer")
-        self.actions += [diagram.Arrow(time.monotonic(), "P", "T", "5 root certificates (spaak-pki init)", m.number, 0, "reply") for m in self.modules]
+        self.actions += [diagram.Arrow(time.monotonic(), "P", "T", "5 root certificates (spaak-pki init)", m.number,
+                                       0, "reply") for m in self.modules]
         self.bus.start()
         for m in self.modules:
             self.bus.watch_status(PLANT_IFACE, m.plant_status_id, m.number, m.serial)
@@ -221,14 +222,15 @@ class Story:
             reply = cloud.ctl(command, m.serial, timeout=self.left(30))
             if "queued" in reply:
                 self.console.line(f"{m.vehicle_iface} cloud", reply)
-            line = cloud.wait_line(lambda l: code in l and any(w in l for w in (" delivered ", " not-sent ", " dropped ")),
+            outcomes = (" delivered ", " not-sent ", " dropped ")
+            line = cloud.wait_line(lambda text: code in text and any(w in text for w in outcomes),
                                    self.left(), f"{m.serial}: {command} on the bus", start)
             if " delivered " in line:
                 break
             if attempt == PUSHES:
                 raise DemoError(f"{m.serial}: the TBM could not deliver {command} {PUSHES} times")
             self.say(f"{m.serial}: the push did not reach the module (see above): {command} again")
-        cloud.wait_line(lambda l: " accepted 0x0B " in l, self.left(), f"{m.serial}: Spake2VerifierStatus", start)
+        cloud.wait_line(lambda text: " accepted 0x0B " in text, self.left(), f"{m.serial}: Spake2VerifierStatus", start)
         self.wait_flags(m, VERIFIER, "verifier present, use case done", since=t)
 
     def failed_pairings(self) -> None:
@@ -258,8 +260,8 @@ class Story:
                                              self.left(20), f"{m.serial}: {attempt} failed pairing(s) counted", t)
             self.actions.append(diagram.Arrow(t + 0.001, "S", "S", "8th failure: verifier deleted, PP-03",
                                               m.number, len(self.phases) - 1, "note"))
-            cloud.wait_line(lambda l: " accepted 0x09 " in l, self.left(), f"{m.serial}: Spake2VerifierRequest", start)
-            cloud.wait_line(lambda l: " accepted 0x0B " in l, self.left(), f"{m.serial}: Spake2VerifierStatus", start)
+            cloud.wait_line(lambda text: " accepted 0x09 " in text, self.left(), f"{m.serial}: Spake2VerifierRequest", start)
+            cloud.wait_line(lambda text: " accepted 0x0B " in text, self.left(), f"{m.serial}: Spake2VerifierStatus", start)
             self.wait_flags(m, VERIFIER, "new verifier stored (PP-03)", since=t, extra=lambda s: s.failed == 0)
         self.in_parallel(one, self.modules)
 
@@ -271,7 +273,7 @@ class Story:
             certs = {slot: status_name(m.d120.certificates[slot]) for slot in SLOTS if slot in m.d120.certificates}
             rows.append({"serial": m.serial, "bus": m.iface, "vin": m.vin, "plant": m.plant_outcome,
                          "d120": m.d120.raw.hex(), "flags": flag_words(m.d120.flags), "certificates": certs})
-        self.console.raw(table(rows))
+        self.console.raw(report.table(rows))
         return {"modules": rows}
 
     def run(self) -> dict:
@@ -298,71 +300,9 @@ class Story:
                 self.say(f"stopped the {count} processes of the demo in {time.monotonic() - t:.1f} s")
             if self.run_dir:
                 t = time.monotonic()
-                self.keep_files()
+                report.keep_files(self.run_dir, self.out)
                 if self.console:
                     self.say(f"stores, VOS databases and traces copied to {os.path.relpath(self.out)}/ "
                              f"in {time.monotonic() - t:.1f} s")
-        result.update(self.finish())
+        result.update(report.finish(self))
         return result
-
-    def keep_files(self) -> None:
-        """Copies the stores, VOS databases and traces from the run folder to --out."""
-        for name in sorted(os.listdir(self.run_dir)):
-            src = os.path.join(self.run_dir, name)
-            if name.startswith("store-") or name == "cloud":
-                shutil.copytree(src, os.path.join(self.out, name), dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("*.sock"))
-        shutil.rmtree(self.run_dir, ignore_errors=True)
-
-    def finish(self) -> dict:
-        """Diagram, file list, summary.json (after the children stopped: the traces are whole)."""
-        arrows = diagram.plant_arrows(self.bus.uds, 0, self.n) + list(self.actions)
-        for m in self.modules:
-            arrows += diagram.trace_arrows(os.path.join(self.out, "cloud", f"trace-{m.number}.jsonl"), m.number,
-                                           self.phase_of)
-        items = diagram.merge(arrows)
-        titles = [title for title, _ in self.phases]
-        paths = {ext: os.path.join(self.out, f"sequence.{ext}") for ext in ("mmd", "msc", "txt", "png")}
-        for ext, text in (("mmd", diagram.mermaid(items, titles, self.n)), ("msc", diagram.msc(items, titles, self.n)),
-                          ("txt", diagram.ascii_art(items, titles, self.n))):
-            with open(paths[ext], "w", encoding="utf-8") as f:
-                f.write(text)
-        t = time.monotonic()
-        image = diagram.render_png(paths["msc"], paths["png"])
-        self.say(f"sequence diagram written, {image.split(':')[0]} in {time.monotonic() - t:.1f} s")
-        self.console.section("Sequence diagram of this run (" + os.path.relpath(paths["txt"]) + ")")
-        with open(paths["txt"], encoding="utf-8") as f:
-            self.console.raw(f.read().rstrip())
-        rel = lambda p: os.path.relpath(p)
-        self.console.raw("")
-        self.console.raw("Files:")
-        for line in (f"  {rel(self.out)}/pki/            the PKI: roots, VOS signer (spaak-pki)",
-                     f"  {rel(self.out)}/plant/          CSRs, ECU certificates, eol.json (EOL tester)",
-                     f"  {rel(self.out)}/store-N/        each module's secure store",
-                     f"  {rel(self.out)}/cloud/          vos-N.sqlite (VOS database), trace-N.jsonl (spaak-cloud --trace)",
-                     f"  {rel(self.out)}/logs/           candump.log (every frame), one log per process",
-                     f"  {rel(paths['mmd'])}   Mermaid; {rel(paths['txt'])} text; {image.replace(self.out, rel(self.out))}"):
-            self.console.raw(line)
-        summary = {"elapsed_s": round(self.deadline.elapsed(), 1), "phases": [t for t, _ in self.phases],
-                   "diagram": [{"src": m.src, "dst": m.dst, "label": m.label, "kind": m.kind, "phase": m.phase,
-                                "modules": sorted(m.counts)} for m in items],
-                   "image": paths["png"] if os.path.exists(paths["png"]) else None,
-                   "bus": {"frames": self.bus.frames, "e2e_errors": self.bus.e2e_errors}}
-        self.console.raw(f"\ndemo finished in {self.deadline.elapsed():.1f} s: "
-                         f"{self.bus.frames} frames on the buses, {self.bus.e2e_errors} with an E2E error")
-        return summary
-
-
-def table(rows: list) -> str:
-    """The final table: one row per module."""
-    head = ("module", "bus", "VIN", "flags (SPAAK_Status byte 2)", "KeyM certificate status")
-    lines = []
-    for r in rows:
-        groups: dict = {}
-        for slot, status in r["certificates"].items():
-            groups.setdefault(status, []).append(slot)
-        keym = "; ".join(f"{status}: {' '.join(slots)}" for status, slots in groups.items())
-        lines.append((r["serial"], r["bus"], r["vin"] or "-", ", ".join(r["flags"]), keym))
-    widths = [max(len(str(x[i])) for x in [head] + lines) for i in range(len(head))]
-    fmt = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
-    return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines])

@@ -103,8 +103,8 @@ def start_module(module: Module, where: str, bins: dict, children: Children, con
         if level and level not in ("trace", "debug") and not text.startswith(QUIET):
             console.line(module.tag, short(text))
 
-    module.proc = children.start(f"spaak-ecu {module.serial}", args, os.path.join(log_dir, f"spaak-ecu-{module.number}.log"),
-                                 on_line=dedup(show))
+    log = os.path.join(log_dir, f"spaak-ecu-{module.number}.log")
+    module.proc = children.start(f"spaak-ecu {module.serial}", args, log, on_line=dedup(show))
 
 
 def wait_ready(module: Module, console: Console, timeout: float) -> None:

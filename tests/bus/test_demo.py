@@ -92,7 +92,8 @@ def test_sequence_diagram_in_order(demo):
     assert status == 0, output[-3000:]
     mmd = (out / "sequence.mmd").read_text()
     assert mmd.startswith("sequenceDiagram\n")
-    expected = ["RP-01 write roots", "RP-02 generate ECU identity key pair", "read CSR", "RP-02 CSR batch (sign-csrs)", "ECU identity certificates",
+    expected = ["RP-01 write roots", "RP-02 generate ECU identity key pair", "read CSR",
+                "RP-02 CSR batch (sign-csrs)", "ECU identity certificates",
                 "write ECU identity certificate", "lock plant provisioning",
                 "TBM_Status", "RemoteServiceProvisioningRequest", "RemoteServiceProvisioningResponse",
                 "VehicleSubjectIdRequest", "VehicleSubjectIdResponse", "VehicleIdentityCSRRequest",
@@ -112,3 +113,61 @@ def test_sequence_diagram_in_order(demo):
     text = (out / "sequence.txt").read_text()
     assert "VehicleIdentityCSRResponse" in text and "(both)" in text
     assert "x refused" not in mmd
+
+
+# --- the session's own pieces, without a bus ------------------------------------------------
+
+def test_e2e_and_status_decoding_of_the_live_trace():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from demo_session.bus import Status, e2e_ok, flag_words
+
+    assert e2e_ok(0x3A0, bytes.fromhex("9B00030000000000"))          # ICD 3 examples
+    assert e2e_ok(0x3A0, bytes.fromhex("C601030000000000"))
+    assert not e2e_ok(0x3A0, bytes.fromhex("9C00030000000000"))      # CRC off by one
+    assert not e2e_ok(0x3A8, bytes.fromhex("9B00030000000000"))      # data id is the CAN id
+    assert flag_words(0x61) == ["roots", "[K]", "verifier"]
+    before = Status(0x0F, 0, 0, 0, 0, 0.0)
+    after = Status(0x3F, 3, 15, 0, 2, 1.0)
+    assert after.describe(before) == "+drmUUID +[K] · PP-01 step 15, 2 failed pairing(s)"
+    assert Status(0x3F, 0, 0, 6, 0, 2.0).describe(after) == "idle, last error 6"
+
+
+def test_diagram_merges_modules_and_renders_every_form(tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from demo_session import diagram
+    from demo_session.bus import UdsFrame
+
+    frames = [UdsFrame(1.0, 1, True, bytes.fromhex("2E D1 10 30 82")), UdsFrame(1.1, 2, True, bytes.fromhex("2ED111")),
+              UdsFrame(1.2, 1, True, bytes.fromhex("3101D200")), UdsFrame(1.3, 1, False, bytes.fromhex("7F3178")),
+              UdsFrame(1.4, 1, False, bytes.fromhex("7101D20000")), UdsFrame(1.5, 2, False, bytes.fromhex("7F2E31"))]
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text("\n".join(json.dumps(e) for e in [
+        {"ms": 5000, "from": "SpaaK", "to": "VOS", "outcome": "accepted", "direction": "V2C", "type": 1,
+         "name": "VehicleSubjectIdRequest"},
+        {"ms": 5001, "from": "VOS", "to": "SpaaK", "outcome": "queued", "direction": "C2V", "type": 2,
+         "name": "VehicleSubjectIdResponse"},
+        {"ms": 5010, "from": "SGW/TBM", "to": "SpaaK", "outcome": "delivered", "direction": "C2V", "type": 2,
+         "name": "VehicleSubjectIdResponse"},
+        {"ms": 6000, "from": "SGW/TBM", "to": "SpaaK", "outcome": "delivered", "direction": "C2V", "type": 12,
+         "name": "OwnerKeyTermination"}]) + "\n")
+    arrows = diagram.plant_arrows(frames, 0, 2) + diagram.trace_arrows(str(trace), 1, lambda t: 1)
+    items = diagram.merge(arrows)
+    labels = [(m.src, m.dst, m.text(2)) for m in items]
+    assert labels == [
+        ("T", "S", "RP-01 write roots [J] [J1] [J_PhysicalKey] [Z1] [ZZ2] (2E D110-D114) (both)"),
+        ("T", "S", "RP-02 generate ECU identity key pair + CSR (31 01 D200) (module 1)"),
+        ("S", "T", "key pair + CSR generated (71 01 D200) (module 1)"),
+        ("S", "T", "NRC 0x31 to 0x2E (module 2)"),
+        ("S", "V", "VehicleSubjectIdRequest (0x01) (module 1)"),
+        ("V", "S", "VehicleSubjectIdResponse (0x02) (module 1)"),
+        ("K", "S", "OwnerKeyTermination (0x0C) (module 1)")]
+    phases = ["plant", "vehicle"]
+    mmd = diagram.mermaid(items, phases, 2)
+    assert mmd.splitlines()[0] == "sequenceDiagram" and "    S-xT: NRC 0x31 to 0x2E (module 2)" in mmd
+    assert "    Note over P,K: vehicle" in mmd and "    K->>S: OwnerKeyTermination (0x0C) (module 1)" in mmd
+    msc = diagram.msc(items, phases, 2)
+    assert msc.startswith("msc {") and 'S-xT [label="NRC 0x31 to 0x2E (module 2)", linecolor="red"' in msc
+    text = diagram.ascii_art(items, phases, 2)
+    assert "OwnerKeyTermination (0x0C) (module 1)" in text
+    assert [line.split(" ")[1] for line in text.splitlines() if line.startswith("==== ")] == phases
+    assert all(len(line) < 140 for line in text.splitlines())
