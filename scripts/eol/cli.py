@@ -50,8 +50,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--transport", choices=("auto", "kernel", "python"), default="auto",
                    help="ISO-TP: kernel sockets, or python-can with can-isotp (auto: kernel if available)")
     p.add_argument("--p2-timeout", type=float, default=DEFAULT_P2_TIMEOUT, metavar="S",
-                   help=f"how long to wait for a module's first answer ({DEFAULT_P2_TIMEOUT:g} s; "
-                        "P2* after NRC 0x78 is 10 s)")
+                   help=f"how long to wait for a module's first answer ({DEFAULT_P2_TIMEOUT:g} s); "
+                        "certificate writes, key generation and the lock, which the module may answer "
+                        "with NRC 0x78, and every wait after NRC 0x78 get P2* = 10 s")
     p.add_argument("--retries", type=int, default=2, metavar="N",
                    help="tries again after a timeout, busy (0x21) or lost session (0x7F, 0x33), "
                         "up to N times per request (2); never after a wrong key")

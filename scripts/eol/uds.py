@@ -69,8 +69,13 @@ def connection(interface: str, address: ModuleAddress, transport: str = "kernel"
 DEFAULT_P2_TIMEOUT = 5.0
 
 
-def client_config(plant_key: bytes, p2_timeout: float = DEFAULT_P2_TIMEOUT) -> dict:
-    """Plant timing: P2 ``p2_timeout``, P2* 10 s (after NRC 0x78), every plant DID as raw bytes."""
+#: P2*: after NRC 0x78, and for the work the ICD lets a module answer late.
+DEFAULT_P2_STAR_TIMEOUT = 10.0
+
+
+def client_config(plant_key: bytes, p2_timeout: float = DEFAULT_P2_TIMEOUT,
+                  p2_star_timeout: float = DEFAULT_P2_STAR_TIMEOUT) -> dict:
+    """Plant timing: P2 ``p2_timeout``, P2* (after NRC 0x78), every plant DID as raw bytes."""
     cfg = dict(udsoncan.configs.default_client_config)
     cfg.update({
         "data_identifiers": {did: RawCodec for did in PLANT_DIDS},
@@ -78,7 +83,7 @@ def client_config(plant_key: bytes, p2_timeout: float = DEFAULT_P2_TIMEOUT) -> d
         "security_algo_params": plant_key,
         "request_timeout": 60.0,  # a cap over any number of NRC 0x78
         "p2_timeout": p2_timeout,
-        "p2_star_timeout": 10.0,
+        "p2_star_timeout": p2_star_timeout,
         "use_server_timing": False,
         "exception_on_negative_response": True,
     })
@@ -88,11 +93,12 @@ def client_config(plant_key: bytes, p2_timeout: float = DEFAULT_P2_TIMEOUT) -> d
 class ModuleClient:
     """A udsoncan Client for one module; every call raises StepError(step, ...) on failure."""
 
-    def __init__(self, address: ModuleAddress, plant_key: bytes, conn, p2_timeout: float = DEFAULT_P2_TIMEOUT):
+    def __init__(self, address: ModuleAddress, plant_key: bytes, conn, p2_timeout: float = DEFAULT_P2_TIMEOUT,
+                 p2_star_timeout: float = DEFAULT_P2_STAR_TIMEOUT):
         self.address = address
         self.conn = conn
         self.p2_timeout = p2_timeout
-        self.client = Client(conn, config=client_config(plant_key, p2_timeout))
+        self.client = Client(conn, config=client_config(plant_key, p2_timeout, p2_star_timeout))
 
     @classmethod
     def on_bus(cls, interface: str, address: ModuleAddress, plant_key: bytes, transport: str = "kernel",
@@ -119,8 +125,13 @@ class ModuleClient:
             if bus is not None:
                 bus.shutdown()
 
-    def call(self, step: str, what: str, fn, *args):
-        """Runs a client call; a negative response, timeout or bad answer becomes StepError."""
+    def call(self, step: str, what: str, fn, *args, slow: bool = False):
+        """Runs a client call; a negative response, timeout or bad answer becomes StepError.
+        ``slow``: work the ICD lets the module answer with NRC 0x78 (certificate checks and
+        store commits, key generation, the lock): the first answer may take up to P2*."""
+        saved = self.client.config["p2_timeout"]
+        if slow:
+            self.client.config["p2_timeout"] = max(saved, self.client.config["p2_star_timeout"])
         try:
             return fn(*args)
         except NegativeResponseException as e:
@@ -134,6 +145,8 @@ class ModuleClient:
             raise StepError(step, f"{what}: invalid answer ({e})") from None
         except OSError as e:
             raise StepError(step, f"{what}: bus error ({e})") from None
+        finally:
+            self.client.config["p2_timeout"] = saved
 
     def drain(self, quiet: float, limit: float) -> int:
         """Swallows late answers (to requests that timed out) until the module has been
@@ -152,7 +165,8 @@ class ModuleClient:
 
     def write(self, step: str, did: int, value: bytes, what: str) -> None:
         """Writes one DID."""
-        self.call(step, f"write {what} (0x{did:04X})", self.client.write_data_by_identifier, did, bytes(value))
+        self.call(step, f"write {what} (0x{did:04X})", self.client.write_data_by_identifier, did, bytes(value),
+                  slow=True)
 
     def extended_session(self, step: str = "session") -> None:
         """DiagnosticSessionControl 0x03."""
@@ -167,7 +181,7 @@ class ModuleClient:
         "running" (status 1), polls requestRoutineResults until done. Returns the status
         record; status 2 (failed) is a StepError."""
         label = f"{what} (31 01 {rid:04X})"
-        response = self.call(step, label, self.client.start_routine, rid)
+        response = self.call(step, label, self.client.start_routine, rid, slow=True)
         record = bytes(response.service_data.routine_status_record or b"")
         deadline = time.monotonic() + poll_timeout
         while record[:1] == b"\x01" and time.monotonic() < deadline:

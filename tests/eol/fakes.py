@@ -40,6 +40,7 @@ class FakeECU:
         self.lose_answers = {}  # request prefix -> how many answers get lost (the work is done)
         self.late_answers = {}  # request prefix -> how many answers come late (with the next request)
         self.held = []
+        self.delays = {}  # request prefix -> seconds before the answer (no NRC 0x78)
 
     def status(self) -> bytes:
         slots = [*ROOT_DIDS, 0xD101]
@@ -164,7 +165,12 @@ class FakeConnection(BaseConnection):
 
     def specific_send(self, payload, timeout=None):
         with self.lock:
-            for answer in self.ecu.handle(bytes(payload)):
+            answers = self.ecu.handle(bytes(payload))
+        delay = next((d for p, d in self.ecu.delays.items() if bytes(payload).startswith(p)), 0)
+        if delay:
+            threading.Timer(delay, lambda: [self.rx.put(a) for a in answers]).start()
+        else:
+            for answer in answers:
                 self.rx.put(answer)
 
     def specific_wait_frame(self, timeout=None):

@@ -26,7 +26,8 @@ def run(ecus, tmp_path, parallel=1, lock=True, plant_key=KEY, pki=None, p2=0.3):
                       parallel=parallel, lock=lock, retry_pause=0.01)
     progress = ProgressBar(len(results) * len(STEPS), stream=io.StringIO())
     p = Provisioner(options, pki, progress, client_factory=lambda r: ModuleClient(
-        r.address, plant_key, FakeConnection(by_id[r.address.request_id]), p2_timeout=p2))
+        r.address, plant_key, FakeConnection(by_id[r.address.request_id]), p2_timeout=p2,
+        p2_star_timeout=2 * p2))
     p.roots = {name: pki.root_der(name) for name, _ in ROOTS}
     p.run(results, pki.register)
     return results, pki, progress
@@ -133,6 +134,20 @@ def test_lost_answers_are_retried(tmp_path):
     ecu.lose_answers = {bytes.fromhex("3101D200"): 1, bytes.fromhex("22D120"): 1}
     results, _, _ = run([ecu], tmp_path)
     assert results[0].outcome == PROVISIONED and results[0].retries == 2
+
+
+def test_slow_work_gets_p2_star_without_a_retry(tmp_path):
+    ecu = FakeECU("SPK0000000001")
+    ecu.delays = {bytes.fromhex("3101D200"): 0.45, bytes.fromhex("2ED101"): 0.45}  # > P2 0.3, < P2* 0.6
+    results, _, _ = run([ecu], tmp_path)
+    assert results[0].outcome == PROVISIONED and results[0].retries == 0, results[0].as_dict()
+
+
+def test_a_slow_read_gets_only_p2_and_is_retried(tmp_path):
+    ecu = FakeECU("SPK0000000001")
+    ecu.delays = {bytes.fromhex("22D100"): 0.45}
+    results, _, _ = run([ecu], tmp_path)
+    assert results[0].outcome == PROVISIONED and results[0].retries >= 1
 
 
 def test_late_answers_are_swallowed_not_taken_for_the_next_request(tmp_path):
