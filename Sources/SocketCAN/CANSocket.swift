@@ -54,7 +54,22 @@ public final class CANSocket {
         }
         self.fileDescriptor = fd
         self.fdEnabled = mode != .off && !classicOnly
+        CANSocket.enlargeReceiveBuffer(fd)
         if let ids { try setFilter(ids: ids) }
+    }
+
+    /// The receive buffer the socket asks for: a 4095-byte ISO-TP message sent back to back
+    /// (BS 0, STmin 0) is 586 frames, more than the kernel's default buffer holds (~278).
+    public static let receiveBufferBytes: Int32 = 2 << 20
+
+    /// Raises the receive buffer past `rmem_max` where allowed (root: SO_RCVBUFFORCE), else
+    /// as far as SO_RCVBUF goes; never fails the open.
+    private static func enlargeReceiveBuffer(_ fd: Int32) {
+        var size = receiveBufferBytes
+        let length = socklen_t(MemoryLayout<Int32>.size)
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, length) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, length)
+        }
     }
 
     deinit { close() }

@@ -39,6 +39,21 @@ struct VCANTests {
         #expect(try tx.receive() == nil)  // no own messages
     }
 
+    @Test("a burst of 600 frames (a 4095-byte ISO-TP message and more) fits the receive buffer")
+    func burstFitsReceiveBuffer() throws {
+        let rx = try CANSocket(interface: "vcan0", filter: [0x5F3])
+        let tx = try CANSocket(interface: "vcan0")
+        var size: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        #expect(getsockopt(rx.fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, &length) == 0)
+        #expect(size >= CANSocket.receiveBufferBytes)
+        var sent = 0
+        for index in 0..<600 where try tx.send(CANFrame(id: 0x5F3, data: [UInt8(index & 0xFF)])) { sent += 1 }
+        var received = 0
+        while try rx.receive() != nil { received += 1 }
+        #expect(sent == 600 && received == 600)
+    }
+
     @Test("CAN FD frames with BRS reach FD sockets only")
     func fd() throws {
         let ids: [UInt32] = [0x5F3, 0x5F4, 0x5F5]
