@@ -62,6 +62,7 @@ class Story:
         self.console = None
         self.bus = None
         self.run_dir = None
+        self.in_vm = False
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -280,7 +281,8 @@ class Story:
         """The whole story; the summary. Children are stopped whatever happens."""
         try:
             self.prepare()
-            where = ("in the QEMU VM of scripts/vcan-run (an emulated CPU: slow)" if in_vm()
+            self.in_vm = in_vm()
+            where = ("in the QEMU VM of scripts/vcan-run (an emulated CPU: slow)" if self.in_vm
                      else "on this machine's kernel")
             buses = f"vcan0 (plant line), vcan1..vcan{self.n} (one vehicle each)" if self.n > 1 else "vcan0, vcan1"
             self.console.raw(f"spaak-sim demo: {self.n} module(s); buses {buses} {where}; "
