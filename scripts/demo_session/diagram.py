@@ -161,13 +161,21 @@ def trace_arrows(path: str, module: int, phase_of) -> list:
 
 
 def merge(arrows: list) -> list:
-    """One Merged per (phase, src, dst, label, kind), at its first time, in time order."""
+    """One Merged per (phase, src, dst, label, kind), at its first time, in time order. A
+    failed message (kind bad) goes right after the same message's arrow: the merged view has
+    one timeline for all modules, where a retry of one module would come long after."""
     merged: dict = {}
     for a in sorted(arrows, key=lambda a: a.t):
         key = (a.phase, a.src, a.dst, a.label, a.kind)
         m = merged.setdefault(key, Merged(a.t, a.src, a.dst, a.label, a.phase, a.kind))
         m.counts[a.module] = m.counts.get(a.module, 0) + 1
-    return sorted(merged.values(), key=lambda m: (m.phase, m.t))
+    items = list(merged.values())
+    for bad in (m for m in items if m.kind == "bad"):
+        name = bad.label.split(" ")[0]
+        same = [m.t for m in items if m.kind != "bad" and m.phase == bad.phase and m.label.split(" ")[0] == name]
+        if same:
+            bad.t = min(same) + 0.0005
+    return sorted(items, key=lambda m: (m.phase, m.t))
 
 
 def _ascii_safe(text: str) -> str:
