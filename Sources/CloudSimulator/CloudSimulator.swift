@@ -54,6 +54,9 @@ public final class CloudSimulator {
         self.tbm = tbm
     }
 
+    /// The frames returned last were written to the bus at `now` (ISO-TP transmit confirmation).
+    public func framesTransmitted(now: Instant) { tbm.framesTransmitted(now: now) }
+
     /// The earliest instant at which `handleTimeout` has work.
     public var nextDeadline: Instant? { tbm.nextDeadline }
 

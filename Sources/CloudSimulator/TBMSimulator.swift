@@ -84,6 +84,10 @@ public struct TBMSimulator: Sendable {
     /// The ISO-TP counters of the bridge.
     public var isotpCounters: ISOTPCounters { channel.counters }
 
+    /// The frames handed out last are on the bus now (transmit confirmation, see
+    /// `ISOTPChannel.transmissionConfirmed(now:)`).
+    public mutating func framesTransmitted(now: Instant) { channel.transmissionConfirmed(now: now) }
+
     /// The earliest instant at which `handleTimeout` has work.
     public var nextDeadline: Instant? {
         var deadline: Instant? = linkState == .silent ? nil : schedule.nextDeadline

@@ -41,6 +41,8 @@ final class CloudRunner {
         func perform(_ step: CloudSimulator.Step) throws {
             for event in step.events { log(event) }
             for frame in step.frames { _ = try queue.send(frame) { try socket.send($0) } }
+            // ISO-TP timers (N_Bs, STmin) run from the transmission, not from before the VOS work.
+            if !step.frames.isEmpty && queue.isEmpty { simulator.framesTransmitted(now: loop.clock.now) }
         }
 
         loop.watch(socket.fileDescriptor)
@@ -78,6 +80,7 @@ final class CloudRunner {
                 control.finish(fd, reply: reply)
             case .writable:
                 _ = try queue.flush { try socket.send($0) }
+                if queue.isEmpty { simulator.framesTransmitted(now: loop.clock.now) }
             case .timer(let now):
                 try perform(simulator.handleTimeout(now: now, date: Date()))
             case .signal:
