@@ -58,6 +58,10 @@ vr_selftest() {
     vr_st_check "killed by SIGKILL: 137" 137 "$status"
     out=$("$run" printf '%s|' 'a b' "c'd" 'e"f' '' '$HOME' 2>&1) || true
     vr_st_check "arguments survive" "a b|c'd|e\"f||\$HOME|" "$out"
+    out=$("$run" sh -c 'echo out; echo err >&2' 2>"$tmp/stderr") || true
+    vr_st_check "stdout and stderr apart" "out|err" "$out|$(cat "$tmp/stderr")"
+    status=$( (set +o pipefail; "$run" yes | head -n 1 >/dev/null; echo "${PIPESTATUS[0]}") )
+    vr_st_check "stdout reader gone: 141 (SIGPIPE), no hang" 141 "$status"
     out=$(printf 'line1\nline2\n' | "$run" sh -c 'wc -l' 2>&1 | tr -d ' ') || true
     vr_st_check "piped stdin reaches the command" 2 "$out"
     out=$(SPAAK_SELFTEST='x y' "$run" sh -c 'echo "$SPAAK_SELFTEST|$PWD"' 2>&1) || true

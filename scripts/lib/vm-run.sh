@@ -44,6 +44,7 @@ vr_qemu_args() {
         -machine "${VCAN_VM_MACHINE:-pc}" -nodefaults -no-user-config -display none -vga none -no-reboot
         -accel "${VCAN_VM_ACCEL:-tcg}" -cpu "${VCAN_VM_CPU:-max}" -smp "${VCAN_VM_CPUS:-2}" -m "${VCAN_VM_MEM:-2048}"
         -kernel "$VR_CACHE_DIR/vmlinux" -initrd "$VR_CACHE_DIR/initramfs.cpio" -append "$append"
+        -pidfile "$ctl/qemu.pid"
         -device isa-debug-exit,iobase=0xf4,iosize=0x04
         -device virtio-rng-pci
         -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
@@ -78,11 +79,14 @@ vr_qemu_args() {
 vr_vm_boot() {
     local ctl="$1" stdin="$2" qemu relays=() qpid watchdog f
     qemu=$(vr_qemu)
-    rm -f "$ctl/out" "$ctl/err" "$ctl/console" "$ctl/boot-timeout"
+    rm -f "$ctl/out" "$ctl/err" "$ctl/console" "$ctl/boot-timeout" "$ctl/qemu.pid"
     mkfifo "$ctl/out" "$ctl/err" "$ctl/console"
-    cat "$ctl/out" &
+    # A relay fails only if our stdout/stderr is gone (a reader like `head` exited): the
+    # guest cannot see that (its writes would block forever), so the VM is stopped, as
+    # SIGPIPE would have stopped the command.
+    (cat "$ctl/out" || { : >"$ctl/broken-pipe"; kill "$(cat "$ctl/qemu.pid" 2>/dev/null)" 2>/dev/null; }) &
     relays+=($!)
-    cat "$ctl/err" >&2 &
+    (cat "$ctl/err" >&2 || { : >"$ctl/broken-pipe"; kill "$(cat "$ctl/qemu.pid" 2>/dev/null)" 2>/dev/null; }) &
     relays+=($!)
     if [ "${VCAN_VM_DEBUG:-0}" = 1 ]; then cat "$ctl/console" >&2 & else cat "$ctl/console" >"$ctl/console.log" & fi
     relays+=($!)
@@ -160,6 +164,11 @@ vr_vm_run() {
         rm -rf "$ctl"
         trap - EXIT
         return "$status"
+    fi
+    if [ -f "$ctl/broken-pipe" ]; then
+        rm -rf "$ctl"
+        trap - EXIT
+        return 141 # 128 + SIGPIPE, as for a command killed by it
     fi
     if [ -f "$ctl/error" ]; then
         vr_say "error: VM: $(cat "$ctl/error")"
