@@ -82,14 +82,18 @@ vr_write_cmd() {
 
 # vr_write_config FILE MODE STDIN(0|1) RWDIR...: the settings vm/init sources.
 vr_write_config() {
-    local file="$1" mode="$2" stdin="$3" i=0 d
+    local file="$1" mode="$2" stdin="$3" i=0 d merge=0
     shift 3
+    # Our stdout and stderr are the same file/pipe/tty (2>&1): the command's are made one
+    # too, so that their lines keep their order.
+    if [ /dev/stdout -ef /dev/stderr ]; then merge=1; fi
     {
         echo "VCAN_MODE=$(vr_sq "$mode")"
         echo "VCAN_IFACES=$(vr_sq "$(vr_ifaces | tr '\n' ' ')")"
         echo "VCAN_MTU=$(vr_sq "${VCAN_MTU-72}")"
         echo "VCAN_OVERLAY=$(vr_sq "${VCAN_OVERLAY:-1}")"
         echo "VCAN_STDIN=$stdin"
+        echo "VCAN_MERGE=$merge"
         for d in "$@"; do
             echo "VCAN_RW_$i=$(vr_sq "$d")"
             i=$((i + 1))
