@@ -48,7 +48,7 @@ vr_selftest() {
     local run="$1" out status tmp
     mkdir -p "$VR_CACHE_DIR"
     tmp=$(mktemp -d "$VR_CACHE_DIR/selftest.XXXXXX")
-    cd "$VR_REPO_DIR"
+    cd "$VR_REPO_DIR" || return 1
     status=0
     "$run" sh -c 'exit 3' || status=$?
     if [ "$status" -eq "$VR_EXIT_SKIP" ]; then rm -rf "$tmp"; return "$VR_EXIT_SKIP"; fi

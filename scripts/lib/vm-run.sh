@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2054 # (QEMU options are comma-separated lists)
 # Boot the vcan-run QEMU VM and run one command in it (see vm/init for the guest side).
 # Requires common.sh, vm-image.sh and vm-config.sh.
 #
