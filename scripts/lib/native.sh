@@ -39,9 +39,15 @@ vr_native_setup() {
             fi
         done
     fi
+    local mtu
     for i in $(vr_ifaces); do
         if ! "$ip" link show "$i" 2>/dev/null | grep -q '[<,]UP[,>]'; then
             vr_as_root "$ip" link set "$i" up || return 1
+        fi
+        # An interface that was there before keeps its MTU (changing it needs it down).
+        mtu=$(cat "/sys/class/net/$i/mtu" 2>/dev/null || true)
+        if [ -n "${VCAN_MTU-72}" ] && [ -n "$mtu" ] && [ "$mtu" != "${VCAN_MTU-72}" ]; then
+            vr_say "warning: $i has MTU $mtu, not ${VCAN_MTU-72} (CAN FD needs 72: ip link set $i down; ip link set $i mtu 72 up)"
         fi
     done
 }
