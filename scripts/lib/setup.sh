@@ -52,7 +52,7 @@ vr_setup_apt() {
 # another version) and the kernel + initramfs built from it. Skipped where the host has
 # SocketCAN itself, unless VCAN_MODE=vm.
 vr_setup_vm_image() {
-    if [ "${VCAN_MODE:-auto}" != vm ] && vr_native_setup 2>/dev/null && vr_native_isotp; then
+    if [ "${VCAN_MODE:-auto}" != vm ] && vr_native_setup && vr_native_isotp; then
         return 0
     fi
     local want="" have deb
