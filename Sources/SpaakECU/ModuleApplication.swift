@@ -51,7 +51,7 @@ struct ModuleApplication {
         self.store = store
         self.wallClock = wallClock
         self.logger = logger
-        provisioningMachine = ProvisioningMachine(facts: Self.provisioningFacts(store: store, logger: logger))
+        provisioningMachine = ProvisioningMachine(facts: Self.provisioningFacts(store: store))
         refresh()
         for entry in snapshot.damaged { logger.error("secure store: damaged entry \(entry): not used") }
     }

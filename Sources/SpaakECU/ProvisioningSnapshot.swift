@@ -1,3 +1,4 @@
+import Crypto
 import E2E
 import Foundation
 import KeyM
@@ -65,7 +66,7 @@ struct ProvisioningSnapshot {
     init() {}
 
     private static func publicKey(_ store: any SecureStore, _ slot: SecureStoreKeySlot,
-                                  damaged: inout [String]) -> P256PublicKey? {
+                                  damaged: inout [String]) -> P256.Signing.PublicKey? {
         do {
             return try store.publicKey(slot)
         } catch {
@@ -74,6 +75,3 @@ struct ProvisioningSnapshot {
         }
     }
 }
-
-import Crypto
-typealias P256PublicKey = P256.Signing.PublicKey

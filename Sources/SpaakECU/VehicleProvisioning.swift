@@ -16,7 +16,7 @@ extension ModuleApplication {
     static let pendingVerifierRequest = SecureStoreRecord(rawValue: "pp03-pending")!
 
     /// What the store holds, as the provisioning machine needs it after a (re)start.
-    static func provisioningFacts(store: any SecureStore, logger: Logger) -> ProvisioningFacts {
+    static func provisioningFacts(store: any SecureStore) -> ProvisioningFacts {
         func present(_ record: SecureStoreRecord) -> Bool { store.status(record) == .present }
         var facts = ProvisioningFacts(
             drmUUIDPresent: present(.drmUUID), vehicleCertificatePresent: present(.vehicleIdentityCertificate),
