@@ -116,14 +116,15 @@ public struct RoutineEntry: Hashable, Sendable {
     public var supportsStop: Bool
     /// Whether 0x03 requestRoutineResults exists for it (else NRC 0x12).
     public var supportsResults: Bool
-    /// The exact length of the start option record; `nil`: any length (also none).
+    /// The exact length of the start option record (0: none, trailing bytes answer NRC
+    /// 0x13); `nil`: any length, also none.
     public var startOptionLength: Int?
     /// `true`: startRoutine answers NRC 0x78 at once (the application knows it is slow).
     public var startRespondsPendingFirst: Bool
 
     /// Creates an entry.
     public init(_ identifier: UInt16, access: AccessRequirement = .extended, supportsStop: Bool = false,
-                supportsResults: Bool = true, startOptionLength: Int? = nil, startRespondsPendingFirst: Bool = false) {
+                supportsResults: Bool = true, startOptionLength: Int? = 0, startRespondsPendingFirst: Bool = false) {
         self.identifier = identifier
         self.access = access
         self.supportsStop = supportsStop

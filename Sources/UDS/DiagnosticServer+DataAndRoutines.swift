@@ -46,10 +46,12 @@ extension DiagnosticServer {
 
     /// 0x31 RoutineControl: `31 type RID options` → `71 type RID statusRecord`.
     ///
-    /// NRC 0x31 for an unknown RID or one not supported in the active session; 0x33
-    /// when locked; 0x12 for stop/results on a routine without them; 0x13 for a start
-    /// option record of the wrong length. Whether results exist yet (0x24) is the
-    /// application's business.
+    /// A sub-function no routine of the table has was answered 0x12 by `dispatch`. Then:
+    /// NRC 0x31 for an unknown RID or one not supported in the active session; 0x12 for
+    /// stop/results on a routine without them; 0x33 when locked; 0x13 for an option record
+    /// of the wrong length (start: the table's `startOptionLength`; stop and results take
+    /// none, ISO 14229-1 defines no option record for them here). Whether results exist
+    /// yet (0x24) is the application's business.
     mutating func routineControl(_ request: Request) -> [DiagnosticAction] {
         let bytes = request.bytes
         guard bytes.count >= 4 else { return reject(request, .incorrectMessageLengthOrInvalidFormat) }
@@ -57,20 +59,24 @@ extension DiagnosticServer {
         guard let entry = routineTable[rid], entry.access.sessions.contains(session) else {
             return reject(request, .requestOutOfRange)
         }
-        guard !entry.access.requiresUnlocked || isUnlocked else { return reject(request, .securityAccessDenied) }
         guard let type = RoutineControlType(rawValue: request.subFunction) else {
             return reject(request, .subFunctionNotSupported)
         }
-        let options = Array(bytes[4...])
+        let optionLength: Int?
         switch type {
         case .startRoutine:
-            if let length = entry.startOptionLength, options.count != length {
-                return reject(request, .incorrectMessageLengthOrInvalidFormat)
-            }
+            optionLength = entry.startOptionLength
         case .stopRoutine:
             guard entry.supportsStop else { return reject(request, .subFunctionNotSupported) }
+            optionLength = 0
         case .requestRoutineResults:
             guard entry.supportsResults else { return reject(request, .subFunctionNotSupported) }
+            optionLength = 0
+        }
+        guard !entry.access.requiresUnlocked || isUnlocked else { return reject(request, .securityAccessDenied) }
+        let options = Array(bytes[4...])
+        if let optionLength, options.count != optionLength {
+            return reject(request, .incorrectMessageLengthOrInvalidFormat)
         }
         return startApplicationWork(request, echo: [request.subFunction] + bytes[2...3],
                                     operation: .routineControl(type, identifier: rid, options: options),

@@ -64,6 +64,10 @@ public struct DiagnosticServer: Sendable {
     let keyFunction: @Sendable ([UInt8]) -> [UInt8]
     let dataIdentifierTable: [UInt16: DataIdentifierEntry]
     let routineTable: [UInt16: RoutineEntry]
+    /// The RoutineControl sub-functions at least one routine of the table supports (the
+    /// others answer NRC 0x12 before the RID is looked at): start always, stop and
+    /// results only if some routine has them.
+    let routineSubFunctions: Set<UInt8>
     /// The seed handed out and not yet used by a sendKey.
     var currentSeed: [UInt8]?
     /// The last request received or final response sent: S3 runs from here.
@@ -94,6 +98,10 @@ public struct DiagnosticServer: Sendable {
         var rids: [UInt16: RoutineEntry] = [:]
         for entry in configuration.routines { rids[entry.identifier] = entry }
         self.routineTable = rids
+        var routineTypes: Set<RoutineControlType> = [.startRoutine]
+        if configuration.routines.contains(where: \.supportsStop) { routineTypes.insert(.stopRoutine) }
+        if configuration.routines.contains(where: \.supportsResults) { routineTypes.insert(.requestRoutineResults) }
+        self.routineSubFunctions = Set(routineTypes.map(\.rawValue))
         let maxAttempts = max(1, configuration.securityMaxAttempts)
         self.securityAttempts = min(max(0, persistedSecurityAttempts), maxAttempts)
         if securityAttempts >= maxAttempts { securityDelayEnd = now + configuration.securityDelay }
@@ -134,12 +142,13 @@ public struct DiagnosticServer: Sendable {
     }
 
     private mutating func dispatch(_ sid: UInt8, _ bytes: [UInt8], addressing: RequestAddressing, now: Instant) -> [DiagnosticAction] {
-        guard let sessions = configuration.serviceSessions[sid], let subFunctions = Self.subFunctions[sid] else {
+        guard let sessions = configuration.serviceSessions[sid], var subFunctions = Self.subFunctions[sid] else {
             return negativeResponse(sid, .serviceNotSupported, addressing)
         }
         guard sessions.contains(session) else {
             return negativeResponse(sid, .serviceNotSupportedInActiveSession, addressing)
         }
+        if sid == ServiceIdentifier.routineControl { subFunctions = routineSubFunctions }
         var subFunction: UInt8 = 0
         var suppress = false
         if !subFunctions.isEmpty {
@@ -165,6 +174,8 @@ public struct DiagnosticServer: Sendable {
     }
 
     /// The implemented services and their sub-functions (empty: no sub-function byte).
+    /// RoutineControl's set is narrowed to what the routine table supports
+    /// (`routineSubFunctions`).
     static let subFunctions: [UInt8: Set<UInt8>] = [
         ServiceIdentifier.diagnosticSessionControl: Set(DiagnosticSession.allCases.map(\.rawValue)),
         ServiceIdentifier.ecuReset: [0x01],

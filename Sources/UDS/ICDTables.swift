@@ -13,13 +13,15 @@ extension DataIdentifierEntry {
 
 extension RoutineEntry {
     /// The routines of ICD 5.4: all in the extended session, with results (0x03), no
-    /// stop; 0xD200, 0xD201 and 0xD203 need security access.
+    /// stop (so no routine advertises 0x02: NRC 0x12); 0xD200, 0xD201 and 0xD203 need
+    /// security access. The ICD gives none of them a routineControlOptionRecord: a start
+    /// or results request is exactly `31 type RID` (else NRC 0x13).
     public static let icdTable: [RoutineEntry] = [
-        RoutineEntry(0xD200, access: .extendedUnlocked),
-        RoutineEntry(0xD201, access: .extendedUnlocked),
-        RoutineEntry(0xD202),
-        RoutineEntry(0xD203, access: .extendedUnlocked),
-        RoutineEntry(0xF010),
-        RoutineEntry(0xF011),
+        RoutineEntry(0xD200, access: .extendedUnlocked, startOptionLength: 0),
+        RoutineEntry(0xD201, access: .extendedUnlocked, startOptionLength: 0),
+        RoutineEntry(0xD202, startOptionLength: 0),
+        RoutineEntry(0xD203, access: .extendedUnlocked, startOptionLength: 0),
+        RoutineEntry(0xF010, startOptionLength: 0),
+        RoutineEntry(0xF011, startOptionLength: 0),
     ]
 }

@@ -136,9 +136,19 @@ struct DataAndRoutineTests {
         let results = Self.roundTrip(&h, "3103D202", expect: .routineControl(.requestRoutineResults, identifier: 0xD202, options: []),
                                      result: .positive([0x00]))
         #expect(Harness.responses(results) == ["7103D20200"])
-        let withOptions = Self.roundTrip(&h, "3101F011AB", expect: .routineControl(.startRoutine, identifier: 0xF011, options: [0xAB]),
+    }
+
+    /// A routine whose table entry takes an option record of any length gets it; the ICD's
+    /// routines take none (issue 7 defect 8: `31 01 F011 AB` answers 0x13, see
+    /// RoutineControlConformanceTests).
+    @Test func startRoutineWithOptionRecord() {
+        var configuration = DiagnosticServerConfiguration()
+        configuration.routines += [RoutineEntry(0x0A02, startOptionLength: nil)]
+        var h = Harness(configuration: configuration)
+        h.enterExtended()
+        let withOptions = Self.roundTrip(&h, "31010A02AB", expect: .routineControl(.startRoutine, identifier: 0x0A02, options: [0xAB]),
                                          result: .positive([]))
-        #expect(Harness.responses(withOptions) == ["7101F011"])
+        #expect(Harness.responses(withOptions) == ["71010A02"])
     }
 
     @Test func routineNeedingSecurity() {
