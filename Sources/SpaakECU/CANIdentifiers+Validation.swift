@@ -1,0 +1,55 @@
+/// Why a set of CAN identifiers cannot be used (checked once, at start).
+public enum CANIdentifierError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The identifier does not fit in 11 bits (0x000-0x7FF).
+    case notStandard(name: String, id: UInt32, derivedFrom: String?)
+    /// Two roles share one identifier: the module could not tell its frames apart.
+    case shared(first: String, second: String, id: UInt32)
+
+    /// The operator-facing explanation (names the option to change).
+    public var description: String {
+        switch self {
+        case .notStandard(let name, let id, let derivedFrom):
+            let origin = derivedFrom.map { " (derived: \($0))" } ?? ""
+            let fix = derivedFrom == nil ? "" : "; give it explicitly with --uds-response-id"
+            return "\(name) 0x\(CANIdentifiers.hex(id))\(origin) is not an 11-bit CAN identifier (0x000-0x7FF)\(fix)"
+        case .shared(let first, let second, let id):
+            return "\(first) and \(second) are both 0x\(CANIdentifiers.hex(id)): every role needs its own identifier"
+        }
+    }
+}
+
+extension CANIdentifiers {
+    /// The ICD's rule for the UDS response identifier when none is given: request id + 8.
+    public static func defaultUDSResponse(forRequest request: UInt32) -> UInt32 { request &+ 8 }
+
+    /// Every identifier with the name of the option that sets it, received ones first.
+    public var named: [(name: String, id: UInt32)] {
+        [("TBM_Status id (--tbm-status-id)", tbmStatus), ("C2V id (--c2v-id)", c2v),
+         ("UDS request id (--uds-request-id)", udsRequest), ("UDS functional id (--uds-functional-id)", udsFunctional),
+         ("SPAAK_Status id (--spaak-status-id)", spaakStatus), ("V2C id (--v2c-id)", v2c),
+         ("UDS response id (--uds-response-id)", udsResponse)]
+    }
+
+    /// Checks the identifiers before the module starts (a pure function): every one fits in
+    /// 11 bits, and no two roles share one (received and sent ids alike; the physical and
+    /// functional UDS channels share the response id by design, which is one role here).
+    ///
+    /// - Parameter responseDerived: the response id was derived from the request id (the
+    ///   message then says so and names the option that fixes it).
+    /// - Throws: the first `CANIdentifierError` found.
+    public func validate(responseDerived: Bool = false) throws(CANIdentifierError) {
+        for (name, id) in named where id > 0x7FF {
+            let derived = responseDerived && id == udsResponse && name.hasPrefix("UDS response")
+            throw .notStandard(name: name, id: id,
+                               derivedFrom: derived ? "UDS request id 0x\(Self.hex(udsRequest)) + 8" : nil)
+        }
+        let all = named
+        for (index, first) in all.enumerated() {
+            if let second = all[(index + 1)...].first(where: { $0.id == first.id }) {
+                throw .shared(first: first.name, second: second.name, id: first.id)
+            }
+        }
+    }
+
+    static func hex(_ id: UInt32) -> String { String(id, radix: 16, uppercase: true) }
+}
