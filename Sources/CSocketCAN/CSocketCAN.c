@@ -143,6 +143,68 @@ int spaak_can_read_batch(int fd, struct canfd_frame *frames, int *sizes, unsigne
     return (int)total;
 }
 
+int spaak_can_enable_receive_info(int fd) {
+    int on = 1;
+    int rc = 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0) rc = -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) != 0) rc = -1;
+    return rc;
+}
+
+static uint64_t timespec_ns(const struct timespec *ts) {
+    return (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
+}
+
+int spaak_can_read_batch_stamped(int fd, struct canfd_frame *frames, int *sizes, uint64_t *stamps_ns,
+                                 uint32_t *dropped, unsigned int max) {
+    enum { CHUNK = 64, CONTROL = CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(uint32_t)) };
+    struct mmsghdr msgs[CHUNK];
+    struct iovec iovs[CHUNK];
+    _Alignas(struct cmsghdr) unsigned char control[CHUNK][CONTROL];
+    unsigned int total = 0;
+    while (total < max) {
+        unsigned int n = max - total < CHUNK ? max - total : CHUNK;
+        memset(msgs, 0, sizeof(struct mmsghdr) * n);
+        for (unsigned int i = 0; i < n; i++) {
+            iovs[i].iov_base = &frames[total + i];
+            iovs[i].iov_len = sizeof(struct canfd_frame);
+            msgs[i].msg_hdr.msg_iov = &iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_control = control[i];
+            msgs[i].msg_hdr.msg_controllen = CONTROL;
+        }
+        int got = recvmmsg(fd, msgs, n, MSG_DONTWAIT, NULL);
+        if (got < 0) return total > 0 ? (int)total : -1;
+        /* SO_TIMESTAMPNS stamps with CLOCK_REALTIME: carried over to CLOCK_MONOTONIC by the
+           offset between the two clocks now (a stamp "in the future" becomes now). */
+        struct timespec real_now, mono_now;
+        clock_gettime(CLOCK_REALTIME, &real_now);
+        clock_gettime(CLOCK_MONOTONIC, &mono_now);
+        uint64_t real = timespec_ns(&real_now), mono = timespec_ns(&mono_now);
+        for (int i = 0; i < got; i++) {
+            unsigned int k = total + (unsigned)i;
+            sizes[k] = (int)msgs[i].msg_len;
+            stamps_ns[k] = 0;
+            struct msghdr *h = &msgs[i].msg_hdr;
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
+                if (c->cmsg_level != SOL_SOCKET) continue;
+                if (c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+                    struct timespec ts;
+                    memcpy(&ts, CMSG_DATA(c), sizeof ts);
+                    uint64_t at = timespec_ns(&ts);
+                    uint64_t age = real > at ? real - at : 0;
+                    stamps_ns[k] = age < mono ? mono - age : 1;
+                } else if (c->cmsg_type == SO_RXQ_OVFL && c->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
+                    memcpy(dropped, CMSG_DATA(c), sizeof *dropped);
+                }
+            }
+        }
+        total += (unsigned)got;
+        if ((unsigned)got < n) break;
+    }
+    return (int)total;
+}
+
 int spaak_can_write(int fd, const struct canfd_frame *frame, int size) {
     if (size != CAN_MTU && size != CANFD_MTU) {
         errno = EINVAL;

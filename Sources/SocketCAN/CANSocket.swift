@@ -29,6 +29,13 @@ public final class CANSocket {
     /// RTR, error and malformed frames that were read and skipped.
     public private(set) var ignoredFrames = 0
 
+    /// Frames the kernel dropped because this socket's receive buffer was full
+    /// (SO_RXQ_OVFL, cumulative since the open; 0 when the kernel does not report it).
+    public private(set) var receiveBufferDrops: UInt32 = 0
+    /// Whether the kernel stamps received frames (SO_TIMESTAMPNS) and reports drops.
+    public private(set) var receiveInfo = false
+
+    private var batchStamps: UnsafeMutablePointer<UInt64>?
     private var batchFrames: UnsafeMutablePointer<canfd_frame>?
     private var batchSizes: UnsafeMutablePointer<Int32>?
     private var batchCapacity = 0
@@ -55,6 +62,7 @@ public final class CANSocket {
         self.fileDescriptor = fd
         self.fdEnabled = mode != .off && !classicOnly
         CANSocket.enlargeReceiveBuffer(fd)
+        receiveInfo = spaak_can_enable_receive_info(fd) == 0
         if let ids { try setFilter(ids: ids) }
     }
 
@@ -80,8 +88,10 @@ public final class CANSocket {
         fileDescriptor = -1
         batchFrames?.deallocate()
         batchSizes?.deallocate()
+        batchStamps?.deallocate()
         batchFrames = nil
         batchSizes = nil
+        batchStamps = nil
         batchCapacity = 0
     }
 
@@ -124,13 +134,7 @@ public final class CANSocket {
     /// Up to `max` queued data frames read with one `recvmmsg` call; empty when none is queued.
     public func receiveBatch(max: Int = 64) throws -> [CANFrame] {
         let wanted = Swift.max(1, Swift.min(max, 4096))
-        if wanted > batchCapacity {
-            batchFrames?.deallocate()
-            batchSizes?.deallocate()
-            batchFrames = .allocate(capacity: wanted)
-            batchSizes = .allocate(capacity: wanted)
-            batchCapacity = wanted
-        }
+        reserveBatch(wanted)
         guard let frames = batchFrames, let sizes = batchSizes else { return [] }
         let count = spaak_can_read_batch(fileDescriptor, frames, sizes, UInt32(wanted))
         if count < 0 {
@@ -148,6 +152,45 @@ public final class CANSocket {
             }
         }
         return out
+    }
+
+    /// Up to `max` queued data frames, each with the kernel's receive time on the
+    /// CLOCK_MONOTONIC scale of `SystemClock` (`nil` when the kernel gave none); updates
+    /// `receiveBufferDrops`. Empty when none is queued.
+    public func receiveStampedBatch(max: Int = 64) throws -> [ReceivedCANFrame] {
+        let wanted = Swift.max(1, Swift.min(max, 4096))
+        reserveBatch(wanted)
+        guard let frames = batchFrames, let sizes = batchSizes, let stamps = batchStamps else { return [] }
+        var drops = receiveBufferDrops
+        let count = spaak_can_read_batch_stamped(fileDescriptor, frames, sizes, stamps, &drops, UInt32(wanted))
+        if count < 0 {
+            let code = errno
+            if code == EAGAIN || code == EWOULDBLOCK || code == EINTR { return [] }
+            throw readError(code)
+        }
+        receiveBufferDrops = drops
+        var out: [ReceivedCANFrame] = []
+        out.reserveCapacity(Int(count))
+        for index in 0..<Int(count) {
+            if let frame = CANFrame(kernel: frames[index], size: Int(sizes[index])) {
+                let stamp = stamps[index]
+                out.append(ReceivedCANFrame(frame: frame, receivedAt: stamp == 0 ? nil : Instant(nanoseconds: stamp)))
+            } else {
+                ignoredFrames += 1
+            }
+        }
+        return out
+    }
+
+    private func reserveBatch(_ wanted: Int) {
+        guard wanted > batchCapacity else { return }
+        batchFrames?.deallocate()
+        batchSizes?.deallocate()
+        batchStamps?.deallocate()
+        batchFrames = .allocate(capacity: wanted)
+        batchSizes = .allocate(capacity: wanted)
+        batchStamps = .allocate(capacity: wanted)
+        batchCapacity = wanted
     }
 
     /// Sends one frame. Returns `false` when the kernel has no room now (EAGAIN/ENOBUFS):

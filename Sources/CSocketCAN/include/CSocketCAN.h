@@ -110,6 +110,21 @@ int spaak_can_read(int fd, struct canfd_frame *frame);
  */
 int spaak_can_read_batch(int fd, struct canfd_frame *frames, int *sizes, unsigned int max);
 
+/**
+ * Asks the kernel for a receive timestamp (SO_TIMESTAMPNS) and the socket-buffer drop
+ * count (SO_RXQ_OVFL) with every frame. Returns 0, or -1 (errno) when either failed.
+ */
+int spaak_can_enable_receive_info(int fd);
+
+/**
+ * Like `spaak_can_read_batch`, and `stamps_ns[i]` receives each frame's kernel receive
+ * time carried over to CLOCK_MONOTONIC (0 when the kernel gave none); `*dropped` receives
+ * the kernel's cumulative count of frames dropped for a full receive buffer when one came
+ * with a frame (left unchanged otherwise).
+ */
+int spaak_can_read_batch_stamped(int fd, struct canfd_frame *frames, int *sizes, uint64_t *stamps_ns,
+                                 uint32_t *dropped, unsigned int max);
+
 /** Writes one frame of `size` bytes (16 or 72). Returns the bytes written or -1 (errno). */
 int spaak_can_write(int fd, const struct canfd_frame *frame, int size);
 
