@@ -21,21 +21,88 @@ final class ModuleRunner {
         self.logger = logger
     }
 
+    /// Runs the module until SIGINT/SIGTERM. Only a bad configuration, a first open of the
+    /// interface that fails, or the store/loop machinery failing end it with an error: a
+    /// frame that cannot be sent is logged (rate-limited) and counted, and a lost interface
+    /// (down, deleted) is reopened every 500 ms while the module keeps its state.
     func run() throws {
-        let socket = try CANSocket(interface: interface, fd: configuration.canFD ? .required : .off,
-                                   filter: configuration.ids.received)
+        try configuration.ids.validate()
+        let link = try CANLink(interface: interface, fd: configuration.canFD ? .required : .off,
+                               filter: configuration.ids.received)
         let loop = try EventLoop()
         defer { loop.close() }
         var module = try makeModule(now: loop.clock.now)
         var queue = TransmitQueue<CANFrame>(capacity: 4096)
-        var received = 0
-        var sent = 0
+        var ordering = ReceiveOrdering()
+        var counters = BusCounters()
+        var unsendableLog = LogRateLimit()
 
-        func transmit(_ frames: [CANFrame]) throws {
+        func lose(_ error: any Error, now: Instant) {
+            guard let socket = link.socket else { return }
+            loop.unwatch(socket.fileDescriptor)
+            counters.notSent += queue.count
+            queue.removeAll()
+            if link.lose(now: now) {
+                let every = Int(link.retryInterval.milliseconds)
+                logger.error("\(interface) lost: \(error); the module keeps its state and reopens it every \(every) ms")
+            }
+        }
+
+        func transmit(_ frames: [CANFrame], now: Instant) {
             guard !frames.isEmpty else { return }
-            for frame in frames { _ = try queue.send(frame) { try socket.send($0) } }
-            sent += frames.count
+            for frame in frames {
+                guard let socket = link.socket else {
+                    counters.notSent += 1
+                    continue
+                }
+                do {
+                    try queue.send(frame) { try socket.send($0) }
+                    counters.sent += 1
+                } catch CANSocketError.unsendableFrame(_, let reason) {
+                    counters.unsendable += 1
+                    if let held = unsendableLog.allow(now: now) {
+                        logger.error("frame not sent: \(frame): \(reason)\(held > 0 ? " (\(held) more not logged)" : "")")
+                    }
+                } catch {
+                    counters.notSent += 1
+                    lose(error, now: now)
+                }
+            }
             if queue.isEmpty { module.framesTransmitted(now: loop.clock.now) }
+        }
+
+        /// Reads what the socket holds, then hands it and the passing of time to the module in
+        /// the order it happened (a frame received before a deadline before that timeout).
+        func pump() {
+            var received: [(CANFrame, Instant?)] = []
+            if let socket = link.socket {
+                do {
+                    var batch = try socket.receiveStampedBatch(max: 64)
+                    while !batch.isEmpty {
+                        received += batch.map { ($0.frame, $0.receivedAt) }
+                        batch = batch.count == 64 && received.count < 4096 ? try socket.receiveStampedBatch(max: 64) : []
+                    }
+                } catch {
+                    lose(error, now: loop.clock.now)
+                }
+            }
+            counters.received += received.count
+            let now = received.count >= 4096 ? (received.last?.1 ?? loop.clock.now) : loop.clock.now
+            ordering.deliver(received, now: now, nextDeadline: { module.nextDeadline },
+                             input: { transmit(module.handle($0, now: $1), now: $1) },
+                             timeout: { transmit(module.handleTimeout(now: $0), now: $0) })
+        }
+
+        func reopen() {
+            switch link.reopenIfDue(now: loop.clock.now) {
+            case .opened(let socket, let outage)?:
+                loop.watch(socket.fileDescriptor)
+                logger.notice("\(interface) is back after \(Int(outage.milliseconds)) ms: resuming")
+            case .stillDown(let error)?:
+                logger.debug("\(interface) still unavailable: \(error)")
+            case nil:
+                break
+            }
         }
 
         let ids = configuration.ids
@@ -44,37 +111,36 @@ final class ModuleRunner {
               + "UDS 0x\(hex(ids.udsRequest))/0x\(hex(ids.udsResponse)) functional 0x\(hex(ids.udsFunctional)), "
               + "cloud 0x\(hex(ids.v2c))/0x\(hex(ids.c2v)), store \(storePath) — ready")
         fflush(nil)
-        loop.watch(socket.fileDescriptor)
-        try transmit(module.handleTimeout(now: loop.clock.now))
+        if let socket = link.socket { loop.watch(socket.fileDescriptor) }
+        transmit(module.handleTimeout(now: loop.clock.now), now: loop.clock.now)
         loop.arm(module.nextDeadline)
         let exit = try loop.run { event in
             switch event {
-            case .readable:
-                var frames = try socket.receiveBatch(max: 64)
-                while !frames.isEmpty {
-                    received += frames.count
-                    for frame in frames { try transmit(module.handle(frame, now: loop.clock.now)) }
-                    frames = frames.count == 64 ? try socket.receiveBatch(max: 64) : []
-                }
+            case .readable, .timer:
+                pump()
             case .writable:
-                _ = try queue.flush { try socket.send($0) }
+                if let socket = link.socket {
+                    do { _ = try queue.flush { try socket.send($0) } } catch { lose(error, now: loop.clock.now) }
+                }
                 if queue.isEmpty { module.framesTransmitted(now: loop.clock.now) }
-            case .timer(let now):
-                try transmit(module.handleTimeout(now: now))
             case .signal:
                 break
             }
+            reopen()
             if module.restartRequested {
                 module = try self.makeModule(now: loop.clock.now)
-                try transmit(module.handleTimeout(now: loop.clock.now))
+                transmit(module.handleTimeout(now: loop.clock.now), now: loop.clock.now)
             }
-            loop.watchWritable(socket.fileDescriptor, !queue.isEmpty)
-            loop.arm(module.nextDeadline)
+            if let socket = link.socket { loop.watchWritable(socket.fileDescriptor, !queue.isEmpty) }
+            loop.arm(module.nextDeadline.earliest(link.nextAttempt))
         }
+        counters.dropped = queue.dropped
+        counters.socketBufferDrops = link.receiveBufferDrops
+        counters.outages = link.outages
         if queue.dropped > 0 { logger.warning("\(queue.dropped) frames dropped: the bus did not take them") }
-        logger.notice("counters: frames received \(received), sent \(sent), dropped \(queue.dropped); \(module.counterSummary)")
+        logger.notice("counters: \(counters); \(module.counterSummary)")
         if case .signal(let signo) = exit { logger.info("stopped by signal \(signo)") }
-        socket.close()
+        link.socket?.close()
     }
 
     /// A module freshly started from its store: at start and after every ECUReset.
@@ -91,4 +157,27 @@ final class ModuleRunner {
 func randomSeed() -> [UInt8] {
     var generator = SystemRandomNumberGenerator()
     return (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+}
+
+/// The shell's bus counters, logged at exit in the `counters:` line.
+struct BusCounters: CustomStringConvertible {
+    /// Frames read from the socket.
+    var received = 0
+    /// Frames written or queued for writing.
+    var sent = 0
+    /// Frames dropped from a full transmit queue.
+    var dropped = 0
+    /// Frames not sent because the interface was lost (including those queued then).
+    var notSent = 0
+    /// Frames the interface can never take (identifier or length), logged rate-limited.
+    var unsendable = 0
+    /// Frames the kernel dropped for a full receive buffer (SO_RXQ_OVFL).
+    var socketBufferDrops: UInt64 = 0
+    /// Times the interface was lost and reopened (or still being reopened at exit).
+    var outages = 0
+
+    var description: String {
+        "frames received \(received), sent \(sent), dropped \(dropped), not sent \(notSent), unsendable \(unsendable), "
+            + "lost in socket buffer \(socketBufferDrops); bus outages \(outages)"
+    }
 }
