@@ -42,6 +42,22 @@ public final class CloudSimulator {
     /// The `queued` events of C2V messages handed to the TBM, for their `delivered` events.
     private var inTransit: [(bytes: [UInt8], event: CloudEvent)] = []
 
+    /// A push (0x0A PP-02, 0x0C owner key termination) until the TBM delivered it: one whose
+    /// ISO-TP delivery failed is sent again `pushRetryDelay` later, at most `pushRetries`
+    /// times (the module's rule for its own requests, ICD 7.4). Answers to the module's
+    /// requests are not retried: the module repeats the request.
+    private struct Push {
+        var bytes: [UInt8]
+        var event: CloudEvent
+        var attempts = 1
+        var due: Instant?
+    }
+    private var pushes: [Push] = []
+    /// The time between a failed push delivery and the next attempt (ICD 7.4: 5 s).
+    public static let pushRetryDelay: Duration = .seconds(5)
+    /// The most attempts after the first (ICD 7.4: 3).
+    public static let pushRetries = 3
+
     /// Inputs waiting for a verifier.
     private enum Waiting { case request([UInt8]), push(String) }
     private var waiting: [Waiting] = []
@@ -58,7 +74,7 @@ public final class CloudSimulator {
     public func framesTransmitted(now: Instant) { tbm.framesTransmitted(now: now) }
 
     /// The earliest instant at which `handleTimeout` has work.
-    public var nextDeadline: Instant? { tbm.nextDeadline }
+    public var nextDeadline: Instant? { tbm.nextDeadline.earliest(pushes.compactMap(\.due).min()) }
 
     /// Inputs that need a verifier, waiting for one.
     public var waitingForVerifier: Int { waiting.count }
@@ -73,7 +89,7 @@ public final class CloudSimulator {
             case .push(let serial):
                 do {
                     try requireLink()
-                    send(try vos.pushVerifier(serial: serial, date: date), now: now, date: date, into: &step)
+                    send(try vos.pushVerifier(serial: serial, date: date), push: true, now: now, date: date, into: &step)
                 } catch {
                     append([CloudEvent(from: .control, to: .vos, outcome: .info, serial: serial,
                                        detail: "queued push-verifier \(serial) failed: \(error)")], now: now, into: &step)
@@ -97,7 +113,54 @@ public final class CloudSimulator {
     public func handleTimeout(now: Instant, date: Date) -> Step {
         var step = Step()
         process(tbm.handleTimeout(now: now), now: now, date: date, into: &step)
+        retryDuePushes(now: now, date: date, into: &step)
         return step
+    }
+
+    /// Sends again the pushes whose retry is due (or gives them up while the TBM does not relay).
+    private func retryDuePushes(now: Instant, date: Date, into step: inout Step) {
+        for index in pushes.indices.reversed() {
+            guard let due = pushes[index].due, due <= now else { continue }
+            var push = pushes[index]
+            guard tbm.linkState.relays else {
+                pushes.remove(at: index)
+                append([pushInfo(push, "push given up: TBM \(tbm.linkState)")], now: now, into: &step)
+                continue
+            }
+            push.attempts += 1
+            push.due = nil
+            pushes[index] = push
+            append([pushInfo(push, "retry \(push.attempts - 1)/\(Self.pushRetries): sent again")], now: now, into: &step)
+            inTransit.append((push.bytes, push.event))
+            process(tbm.send(push.bytes, now: now), now: now, date: date, into: &step)
+        }
+    }
+
+    /// A trace line about a push, with its type and serial.
+    private func pushInfo(_ push: Push, _ detail: String) -> CloudEvent {
+        var event = push.event
+        event.from = .vos
+        event.to = .spaak
+        event.outcome = .info
+        event.detail = detail
+        return event
+    }
+
+    /// A C2V message left the TBM (`delivered`) or could not (`failed`): a push that could
+    /// not is scheduled again, or given up after the last retry.
+    private func pushOutcome(_ bytes: [UInt8], delivered: Bool, now: Instant) -> CloudEvent? {
+        guard let index = pushes.firstIndex(where: { $0.bytes == bytes && $0.due == nil }) else { return nil }
+        let push = pushes[index]
+        if delivered {
+            pushes.remove(at: index)
+            return nil
+        }
+        guard push.attempts <= Self.pushRetries, tbm.linkState.relays else {
+            pushes.remove(at: index)
+            return pushInfo(push, "push given up after \(push.attempts) attempt\(push.attempts == 1 ? "" : "s")")
+        }
+        pushes[index].due = now + Self.pushRetryDelay
+        return pushInfo(push, "retry \(push.attempts)/\(Self.pushRetries) in \(Int(Self.pushRetryDelay.milliseconds / 1000)) s")
     }
 
     /// Executes a control command; `readFile` reads a file named in `register-ecu`.
@@ -133,11 +196,11 @@ public final class CloudSimulator {
                 waiting.append(.push(serial))
                 return Reply(ok: true, text: "verifier push to \(serial) queued until a verifier is ready (scrypt running)")
             }
-            send(try vos.pushVerifier(serial: serial, date: date), now: now, date: date, into: &step)
+            send(try vos.pushVerifier(serial: serial, date: date), push: true, now: now, date: date, into: &step)
             return Reply(ok: true, text: "verifier pushed to \(serial)")
         case .terminateOwnerKey(let serial):
             try requireLink()
-            send(try vos.terminateOwnerKey(serial: serial, date: date), now: now, date: date, into: &step)
+            send(try vos.terminateOwnerKey(serial: serial, date: date), push: true, now: now, date: date, into: &step)
             return Reply(ok: true, text: "owner key termination sent to \(serial)")
         case .fault(let fault, let count):
             vos.faults.arm(fault, count: count)
@@ -168,10 +231,11 @@ public final class CloudSimulator {
     }
 
     /// Hands the VOS's messages to the TBM and collects everything into `step`.
-    private func send(_ result: VOSResult, now: Instant, date: Date, into step: inout Step) {
+    private func send(_ result: VOSResult, push: Bool = false, now: Instant, date: Date, into step: inout Step) {
         append(result.events, now: now, into: &step)
         for transmission in result.transmissions {
             inTransit.append((transmission.bytes, transmission.event))
+            if push { pushes.append(Push(bytes: transmission.bytes, event: transmission.event)) }
             let notBefore = transmission.delay.map { now + $0 }
             process(tbm.send(transmission.bytes, notBefore: notBefore, now: now), now: now, date: date, into: &step)
         }
@@ -206,8 +270,10 @@ public final class CloudSimulator {
                 append([event], now: now, into: &step)
             case .c2vSent(let bytes):
                 append([transitEvent(bytes, outcome: .delivered, detail: nil)], now: now, into: &step)
+                _ = pushOutcome(bytes, delivered: true, now: now)
             case .c2vNotSent(let bytes, let reason):
                 append([transitEvent(bytes, outcome: .notSent, detail: reason)], now: now, into: &step)
+                if let retry = pushOutcome(bytes, delivered: false, now: now) { append([retry], now: now, into: &step) }
             case .receiveFailed(let error):
                 append([CloudEvent(from: .spaak, to: .tbm, outcome: .refused, direction: "V2C",
                                    detail: "ISO-TP reception failed: \(error)")], now: now, into: &step)

@@ -14,6 +14,9 @@ final class Bench {
     var received: [[UInt8]] = []
     var events: [CloudEvent] = []
     var statusFrames: [CANFrame] = []
+    /// While set, the module side hears only `TBM_Status` and flow control: it can send,
+    /// but no C2V message reaches it (a stalled receiver).
+    var deaf = false
 
     init() throws {
         module = try FakeModule()
@@ -28,6 +31,7 @@ final class Bench {
         while !toModule.isEmpty || !toSimulator.isEmpty {
             for frame in toModule {
                 if frame.id == 0x3A0 { statusFrames.append(frame) }
+                if deaf && frame.id != 0x3A0 && frame.data.first.map({ $0 >> 4 != 3 }) ?? true { continue }
                 for output in moduleChannel.handle(frame, now: clock.now) {
                     switch output {
                     case .transmit(let f): toSimulator.append(f)
