@@ -5,19 +5,21 @@ extension FileSecureStore {
     public func commit(_ operations: [SecureStoreOperation]) throws(SecureStoreError) {
         try health.withLock { (health: inout Health) throws(SecureStoreError) in
             try recoverIfNeeded(&health)
+            let manifest = try manifestState()
             var current: [SecureStoreEntry: EntryState] = [:]
-            for entry in FileSecureStore.entriesRead(by: operations) { current[entry] = try load(entry) }
+            for entry in FileSecureStore.entriesRead(by: operations) { current[entry] = try load(entry, manifest: manifest) }
             let plan = try SecureStorePlanner.plan(operations, current: { current[$0] ?? .absent },
                                                    newKey: KeyMaterial.generate)
             guard !plan.changes.isEmpty else { return }
             for entry in plan.replacedCorrupt {
                 logger.warning("secure store: corrupt \(entry) replaced or deleted on request")
             }
-            try writeUpToCommitPoint(plan)
+            let generation = try writeUpToCommitPoint(plan, manifest: manifest)
             do throws(SecureStoreError) { try finishCommitted() } catch {
                 health.needsRecovery = true
                 throw error
             }
+            advanceCounter(to: generation)
         }
     }
 
@@ -43,31 +45,26 @@ extension FileSecureStore {
         return entries
     }
 
-    /// Writes the plan's changes up to and including the commit point: one change directly
-    /// (the rename or removal is the commit point), several through the journal. A failure
-    /// here leaves the old values.
-    func writeUpToCommitPoint(_ plan: SecureStorePlan) throws(SecureStoreError) {
+    /// Writes the plan's changes and the next manifest up to and including the commit point
+    /// (the journal renamed into place) and returns the new generation. A failure here
+    /// leaves the old values and the old manifest.
+    func writeUpToCommitPoint(_ plan: SecureStorePlan, manifest: StoreManifestState) throws(SecureStoreError) -> UInt64 {
         var files: [(entry: SecureStoreEntry, file: [UInt8]?)] = []
         for change in plan.changes {
             files.append((change.entry, try change.payload.map { (payload) throws(SecureStoreError) in
                 try RecordCodec.encode(change.entry, payload: payload, keys: keys)
             }))
         }
-        if files.count == 1, let only = files.first {
-            let target = path(only.entry.fileName)
-            if let file = only.file {
-                try FileSecureStore.writeDurably(file, to: target, directory: directory, fileSystem: fileSystem)
-            } else {
-                try fileSystem.remove(target)
-            }
-        } else {
-            try prepareAndCommitJournal(files)
-        }
+        let counter: UInt64? = if case .success(let value)? = readMonotonicCounter() { value } else { nil }
+        let next = StoreManifestCheck.next(after: manifest, counter: counter, changes: files)
+        try prepareAndCommitJournal(files, manifest: next.encode(keys: keys))
+        return next.generation
     }
 
-    /// Before the commit point: every new file as a durable `.tmp`, then the journal renamed
-    /// into place. A failure here removes what was written and leaves the old values.
-    func prepareAndCommitJournal(_ files: [(entry: SecureStoreEntry, file: [UInt8]?)]) throws(SecureStoreError) {
+    /// Before the commit point: every new file and the new manifest as durable `.tmp`
+    /// files, then the journal renamed into place. A failure here removes what was written
+    /// and leaves the old values.
+    func prepareAndCommitJournal(_ files: [(entry: SecureStoreEntry, file: [UInt8]?)], manifest: [UInt8]) throws(SecureStoreError) {
         var created: [String] = []
         do {
             var steps: [JournalFile.Step] = []
@@ -81,6 +78,10 @@ extension FileSecureStore {
                     steps.append(.remove(item.entry))
                 }
             }
+            let manifestTemporary = path(StoreManifest.name + ".tmp")
+            try FileSecureStore.createDurably(manifest, at: manifestTemporary, fileSystem: fileSystem)
+            created.append(manifestTemporary)
+            steps.append(.installManifest)
             try fileSystem.syncDirectory(directory)
             created.append(path(JournalFile.name + ".tmp"))
             try FileSecureStore.writeDurably(JournalFile.encode(steps, keys: keys), to: path(JournalFile.name),
@@ -119,6 +120,11 @@ extension FileSecureStore {
                         }
                     case .remove(let entry):
                         try fileSystem.remove(path(entry.fileName))
+                    case .installManifest:
+                        let temporary = path(StoreManifest.name + ".tmp")
+                        if try fileSystem.mode(temporary) != nil {
+                            try fileSystem.rename(temporary, path(StoreManifest.name))
+                        }
                     }
                 }
                 try fileSystem.syncDirectory(directory)

@@ -80,6 +80,13 @@ public struct SecureStoreRecord: RawRepresentable, Hashable, Sendable, Comparabl
         }
     }
 
+    /// Every well-known record (the static members).
+    public static let wellKnown: [SecureStoreRecord] = [
+        .rootJ, .rootJ1, .rootJPhysicalKey, .rootZ1, .rootZZ2, .ecuIdentityCertificate, .vehicleIdentityCertificate,
+        .ecuIdentityCSR, .vin, .drmUUID, .subjectID, .spake2Verifier, .v2cCounter, .c2vCounter,
+        .securityAccessAttempts, .ownerPairingFailures, .plantLock,
+    ]
+
     /// Every record with a bound key slot.
     public static let identityCertificates: [SecureStoreRecord] = [.ecuIdentityCertificate, .vehicleIdentityCertificate]
 
@@ -154,6 +161,11 @@ public enum SecureStoreEntry: Hashable, Sendable, Comparable, CustomStringConver
         } else {
             return nil
         }
+    }
+
+    /// Every well-known record and every key slot (what an untrusted store reports as corrupt).
+    public static var wellKnown: [SecureStoreEntry] {
+        SecureStoreRecord.wellKnown.map { .record($0) } + SecureStoreKeySlot.allCases.map { .key($0) }
     }
 
     /// Whether the entry is encrypted at rest (keys and secret records).

@@ -70,10 +70,12 @@ enum DeviceKeyFile {
 /// `journal`: the list of renames and removals of a multi-entry commit. Its atomic rename
 /// into place is the commit point; a restart that finds it completes the commit.
 ///
-///     "SPKJ" | version 1 | count (2, big endian) | count × (op: 1 install, 2 remove |
-///     name length | file name) | HMAC-SHA256 over everything before it
+///     "SPKJ" | version 1 | count (2, big endian) | count × (op: 1 install, 2 remove,
+///     3 install the manifest | name length | file name) | HMAC-SHA256 over everything before it
 ///
-/// "install name" renames `name.tmp` over `name`; "remove name" removes `name`.
+/// "install name" renames `name.tmp` over `name`; "remove name" removes `name`; "install
+/// the manifest" (name `manifest`) renames `manifest.tmp` over `manifest`. Every commit
+/// carries its new manifest.
 enum JournalFile {
     static let name = "journal"
     static let magic: [UInt8] = Array("SPKJ".utf8)
@@ -81,17 +83,19 @@ enum JournalFile {
     enum Step: Hashable, Sendable {
         case install(SecureStoreEntry)
         case remove(SecureStoreEntry)
+        case installManifest
     }
 
     static func encode(_ steps: [Step], keys: StoreKeys) -> [UInt8] {
         var body = magic + [1, UInt8(steps.count >> 8 & 0xFF), UInt8(steps.count & 0xFF)]
         for step in steps {
-            let (op, entry): (UInt8, SecureStoreEntry)
+            let (op, name): (UInt8, String)
             switch step {
-            case .install(let e): (op, entry) = (1, e)
-            case .remove(let e): (op, entry) = (2, e)
+            case .install(let e): (op, name) = (1, e.fileName)
+            case .remove(let e): (op, name) = (2, e.fileName)
+            case .installManifest: (op, name) = (3, StoreManifest.name)
             }
-            let fileName = Array(entry.fileName.utf8)
+            let fileName = Array(name.utf8)
             body += [op, UInt8(fileName.count)] + fileName
         }
         return body + keys.tag(body)
@@ -113,12 +117,13 @@ enum JournalFile {
             guard offset + 2 <= body.count else { return damaged("truncated") }
             let op = body[offset]
             let length = Int(body[offset + 1])
-            guard offset + 2 + length <= body.count,
-                  let entry = SecureStoreEntry(fileName: String(decoding: body[(offset + 2)..<(offset + 2 + length)], as: UTF8.self))
-            else { return damaged("bad file name") }
-            switch op {
-            case 1: steps.append(.install(entry))
-            case 2: steps.append(.remove(entry))
+            guard offset + 2 + length <= body.count else { return damaged("truncated") }
+            let fileName = String(decoding: body[(offset + 2)..<(offset + 2 + length)], as: UTF8.self)
+            switch (op, SecureStoreEntry(fileName: fileName)) {
+            case (1, let entry?): steps.append(.install(entry))
+            case (2, let entry?): steps.append(.remove(entry))
+            case (3, nil) where fileName == StoreManifest.name: steps.append(.installManifest)
+            case (1...3, _): return damaged("bad file name")
             default: return damaged("unknown step \(op)")
             }
             offset += 2 + length

@@ -13,6 +13,10 @@ final class ModuleRunner {
     let interface: String
     let storePath: String
     let logger: Logger
+    /// Where the store's device key comes from (`spaak-ecu --device-key-file`).
+    var deviceKey: SecureStoreDeviceKey = .generatedFile
+    /// The store's monotonic counter file; `nil`: the default beside the store folder.
+    var counterPath: String?
 
     init(configuration: ECUConfiguration, interface: String, storePath: String, logger: Logger) {
         self.configuration = configuration
@@ -145,7 +149,11 @@ final class ModuleRunner {
 
     /// A module freshly started from its store: at start and after every ECUReset.
     private func makeModule(now: Instant) throws -> SpaakModule {
-        let store = try FileSecureStore(directory: storePath, logger: logger)
+        // A store that cannot be opened (damaged device key) gives a degraded store, logged:
+        // the module starts, every entry reads as corrupt, nothing is written.
+        let counter = FileMonotonicCounter(path: counterPath ?? FileMonotonicCounter.defaultPath(forStore: storePath))
+        let store = FileSecureStore.openOrDegraded(directory: storePath, deviceKey: deviceKey,
+                                                   monotonicCounter: counter, logger: logger)
         return SpaakModule(configuration: configuration, store: store, now: now, logger: logger,
                            seedSource: { randomSeed() })
     }

@@ -1,14 +1,32 @@
 import ArgumentParser
 import Logging
+import SecureStore
 import SpaakCore
 import SpaakECU
 
-/// `spaak-ecu`: runs one simulated SpaaK module on a SocketCAN interface.
+/// `spaak-ecu`: the simulated SpaaK module. Without a subcommand it runs the module
+/// (`run`, the default), so `spaak-ecu --serial S --store DIR` works as it always did;
+/// `recreate-store` is the explicit recovery of a store that cannot be used.
 @main
 struct SpaakECUCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spaak-ecu",
         abstract: "Simulated SpaaK module (Smartphone-as-a-Key ECU) on a SocketCAN bus.",
+        discussion: """
+            Without a subcommand, runs the module (`run`, the default): `spaak-ecu --serial S \
+            --store DIR ...`; `spaak-ecu help run` lists its options. `spaak-ecu recreate-store` \
+            replaces a damaged store by a new empty one, keeping the old folder aside.
+            """,
+        subcommands: [RunModuleCommand.self, RecreateStoreCommand.self],
+        defaultSubcommand: RunModuleCommand.self)
+}
+
+/// `spaak-ecu run` (the default subcommand): runs one simulated SpaaK module on a
+/// SocketCAN interface.
+struct RunModuleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the simulated SpaaK module (the default when no subcommand is given).",
         discussion: """
             Sends SPAAK_Status (0x3A8) every 100 ms, supervises TBM_Status (0x3A0), answers UDS \
             on 0x7A0/0x7A8 (functional 0x7DF) and talks to the cloud through the TBM on \
@@ -35,13 +53,27 @@ struct SpaakECUCommand: ParsableCommand {
             transform: { try CANIdOption.parseByte($0) }) var stmin: UInt8 = 0
     @Option(help: "Simulated secure-element latency for key generation, in ms (> 50 exercises NRC 0x78).")
     var hsmLatencyMs: Int = 0
-    @Option(help: "K_plant for security access, 32 hex digits.") var plantKey = "000102030405060708090a0b0c0d0e0f"
+    @Option(help: """
+        K_plant for security access, 32 hex digits. Every local user sees it in ps: prefer \
+        --plant-key-file or the environment variable SPAAK_PLANT_KEY.
+        """) var plantKey: String?
+    @Option(help: """
+        File holding K_plant: 32 hex digits (an ending newline allowed) or 16 raw bytes. \
+        Precedence: --plant-key-file or --plant-key (not both), then SPAAK_PLANT_KEY, then the \
+        test key 000102...0F.
+        """) var plantKeyFile: String?
+    @Option(help: """
+        File holding the secret (16 to 4096 raw bytes) the store's device key is derived from, \
+        kept away from the store; default: a key generated into device.key inside the store.
+        """) var deviceKeyFile: String?
+    @Option(help: """
+        File of the store's monotonic counter (detects a rollback of the whole store folder); \
+        default: .<store name>.counter beside the store folder.
+        """) var monotonicCounterFile: String?
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
-        guard let key = [UInt8](hex: plantKey), key.count == 16 else {
-            throw ValidationError("--plant-key must be 16 bytes in hex (32 digits)")
-        }
+        _ = try secrets()
         if let vin, vin.utf8.count != 17 || !vin.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
             throw ValidationError("--vin must be 17 printable ASCII characters")
         }
@@ -52,6 +84,7 @@ struct SpaakECUCommand: ParsableCommand {
     }
 
     func run() throws {
+        let resolved = try secrets()
         var ids = CANIdentifiers()
         ids.udsRequest = udsRequestId
         ids.udsResponse = udsResponseId ?? udsRequestId + 8
@@ -62,15 +95,18 @@ struct SpaakECUCommand: ParsableCommand {
         ids.c2v = c2vId
         let config = ECUConfiguration(
             serial: serial, vin: vin, ids: ids, canFD: canFd, blockSize: blockSize, separationTime: stmin,
-            hsmLatency: .milliseconds(hsmLatencyMs), plantKey: [UInt8](hex: plantKey) ?? [])
+            hsmLatency: .milliseconds(hsmLatencyMs), plantKey: resolved.plantKey)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardOutput(label: label)
             handler.logLevel = level
             return handler
         }
-        let runner = ModuleRunner(configuration: config, interface: interface, storePath: store,
-                                  logger: Logger(label: "spaak-ecu[\(serial)]"))
+        let logger = Logger(label: "spaak-ecu[\(serial)]")
+        resolved.log(to: logger)
+        let runner = ModuleRunner(configuration: config, interface: interface, storePath: store, logger: logger)
+        runner.deviceKey = resolved.deviceKey
+        runner.counterPath = monotonicCounterFile ?? FileMonotonicCounter.defaultPath(forStore: store)
         do {
             try runner.run()
         } catch {

@@ -4,7 +4,8 @@ import Testing
 @testable import SecureStore
 
 /// Crash, power loss and I/O failure at every step of every kind of change: afterwards the
-/// store holds exactly the old or exactly the new values, never a mix, never damage.
+/// store holds exactly the old or exactly the new values, never a mix, never damage, and a
+/// trusted manifest whose generation is the old or the new one with them.
 @Suite("Atomicity under injected failures")
 struct AtomicityTests {
     typealias Snapshot = [SecureStoreEntry: String]
@@ -74,9 +75,19 @@ struct AtomicityTests {
         fs.survivor(keepingMetadata: nil, keepingUnsyncedData: true)
     }
 
-    /// Every entry's value (record bytes, public key) or damage.
+    /// The pseudo-entry under which a snapshot records the manifest: its generation, or why
+    /// it cannot be trusted (so that a manifest out of step with the entries fails a test).
+    static let manifestPseudoEntry = SecureStoreEntry.record(SecureStoreRecord(rawValue: "zz-manifest")!)
+
+    /// Every entry's value (record bytes, public key) or damage, and the manifest generation.
     static func snapshot(_ store: FileSecureStore) -> Snapshot {
         var result: Snapshot = [:]
+        // Under the store's lock, as every access: an interrupted commit is completed first.
+        switch try? store.locked({ () throws(SecureStoreError) in try store.manifestState() }) {
+        case .trusted(let manifest)?: result[manifestPseudoEntry] = "generation \(manifest.generation)"
+        case .untrusted(let why)?: result[manifestPseudoEntry] = "DAMAGED manifest: \(why)"
+        case nil: result[manifestPseudoEntry] = "DAMAGED manifest: unreadable"
+        }
         for (entry, status) in store.audit() {
             guard status == .present else { result[entry] = "DAMAGED: \(status)"; continue }
             switch entry {

@@ -37,14 +37,16 @@ final class CrashingFileSystem: SecureStoreFileSystem {
 @Suite("Atomicity on disk")
 struct DiskCrashTests {
     /// Old state: VIN A, [K] key, verifier; new state (one commit): VIN B, no verifier, a pending key promoted.
-    @Test("a process killed at any step of a commit leaves all old or all new values on disk")
+    @Test("a process killed at any step of a commit (counter advance included) leaves all old or all new values, a matching manifest and counter")
     func killedAtEveryStep() throws {
         var k = 1
         var sawOld = false, sawNew = false
         while true {
             let folder = TemporaryDirectory()
             let fs = CrashingFileSystem()
-            let store = try FileSecureStore(directory: folder.store, fileSystem: fs, logger: quietLogger)
+            let counterPath = folder.path + "/counter"
+            let store = try FileSecureStore(directory: folder.store, monotonicCounter: FileMonotonicCounter(path: counterPath, fileSystem: fs),
+                                            fileSystem: fs, logger: quietLogger)
             try store.write(.vin, Array("A".utf8))
             try store.write(.spake2Verifier, [1, 2, 3])
             let oldKey = try store.generateKey(.vehicleIdentity)
@@ -52,7 +54,14 @@ struct DiskCrashTests {
             fs.arm(crashAfter: k)
             let finished = (try? store.commit([.write(.vin, Array("B".utf8)), .delete(.spake2Verifier),
                                                .promotePendingKey(.vehicleIdentity)])) != nil
-            let reopened = try FileSecureStore(directory: folder.store, logger: quietLogger)
+            let reopened = try FileSecureStore(directory: folder.store, monotonicCounter: FileMonotonicCounter(path: counterPath),
+                                               logger: quietLogger)
+            // The manifest matches the entries and the counter follows it, whatever the step.
+            guard case .trusted(let manifest) = try reopened.manifestState() else {
+                Issue.record("killed at step \(k): manifest not trusted"); break
+            }
+            #expect(manifest.generation == 4 || manifest.generation == 5, "step \(k): generation \(manifest.generation)")
+            #expect(try FileMonotonicCounter(path: counterPath).read() == manifest.generation, "step \(k)")
             let vin = try reopened.read(.vin), verifier = try reopened.read(.spake2Verifier)
             let active = x963(try reopened.publicKey(.vehicleIdentity)), pending = x963(try reopened.publicKey(.vehicleIdentityPending))
             let isOld = vin == Array("A".utf8) && verifier == [1, 2, 3] && active == x963(oldKey) && pending == x963(newKey)

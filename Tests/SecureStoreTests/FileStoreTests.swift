@@ -48,7 +48,7 @@ struct FileStoreTests {
         _ = try populated(folder)
         #expect(try mode(folder.store) == 0o700)
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.store).sorted()
-        #expect(names == ["device.key", "key.vehicle-identity", "rec.drm-uuid", "rec.spake2-verifier", "rec.vin"])
+        #expect(names == ["device.key", "key.vehicle-identity", "manifest", "rec.drm-uuid", "rec.spake2-verifier", "rec.vin"])
         for name in names { #expect(try mode(folder.store + "/" + name) == 0o600, "\(name)") }
         chmod(folder.store, 0o755)
         chmod(folder.store + "/rec.vin", 0o644)
@@ -174,7 +174,8 @@ struct FileStoreTests {
         #expect(bytes(folder.store + "/device.key") == nil)
         #expect(try open(folder, deviceKey: .derived(fromSecret: secret)).read(.vin) == [1, 2, 3])
         let stranger = try open(folder, deviceKey: .derived(fromSecret: [UInt8](repeating: 0x43, count: 32)))
-        #expect(stranger.status(.vin) == .corrupt(reason: "integrity tag does not match (tampered, damaged or another device key)"))
+        // The manifest, authenticated with the device key, is the first thing that does not match.
+        #expect(stranger.status(.vin) == .corrupt(reason: "the manifest is damaged: integrity tag does not match (tampered, damaged or another device key)"))
         #expect(throws: SecureStoreError.deviceKey("the secret holds 8 bytes, at least 16 are needed")) {
             try open(folder, deviceKey: .derived(fromSecret: [UInt8](repeating: 1, count: 8)))
         }
@@ -191,7 +192,7 @@ struct FileStoreTests {
         try put(Array("SPKJ garbage".utf8), folder.store + "/journal")
         let reopened = try open(folder)
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.store).sorted()
-        #expect(names == ["device.key", "journal.damaged", "key.vehicle-identity", "rec.drm-uuid", "rec.spake2-verifier", "rec.vin"])
+        #expect(names == ["device.key", "journal.damaged", "key.vehicle-identity", "manifest", "rec.drm-uuid", "rec.spake2-verifier", "rec.vin"])
         #expect(bytes(folder.store + "/rec.vin") == vin)
         #expect(try reopened.read(.drmUUID) == [UInt8](0..<16))
     }
@@ -200,8 +201,13 @@ struct FileStoreTests {
     func journalRollForward() throws {
         let folder = TemporaryDirectory()
         let (store, _) = try populated(folder)
-        try put(try RecordCodec.encode(.record(.drmUUID), payload: [9], keys: store.keys), folder.store + "/rec.drm-uuid.tmp")
-        try put(JournalFile.encode([.install(.record(.drmUUID)), .remove(.record(.vin))], keys: store.keys), folder.store + "/journal")
+        let file = try RecordCodec.encode(.record(.drmUUID), payload: [9], keys: store.keys)
+        try put(file, folder.store + "/rec.drm-uuid.tmp")
+        let manifest = StoreManifestCheck.next(after: try store.manifestState(), counter: nil,
+                                               changes: [(.record(.drmUUID), file), (.record(.vin), nil)])
+        try put(manifest.encode(keys: store.keys), folder.store + "/manifest.tmp")
+        try put(JournalFile.encode([.install(.record(.drmUUID)), .remove(.record(.vin)), .installManifest], keys: store.keys),
+                folder.store + "/journal")
         let reopened = try open(folder)
         #expect(try reopened.read(.drmUUID) == [9])
         #expect(try reopened.read(.vin) == nil)
