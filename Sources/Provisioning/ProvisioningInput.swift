@@ -17,6 +17,10 @@ public enum ProvisioningInput: Sendable {
     case taskCompleted(ProvisioningTaskResult)
     /// A diagnostic routine (ICD 5.4) was started.
     case routine(ProvisioningRoutine)
+    /// The preconditions of the module-initiated use cases changed (see
+    /// `ProvisioningFacts.missingPreconditions`): empty when they all hold, which starts an
+    /// owed use case if the TBM is online.
+    case preconditionsChanged(missing: [String])
 }
 
 /// The routines of ICD 5.4 that concern the cloud use cases.

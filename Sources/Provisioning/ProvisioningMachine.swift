@@ -13,7 +13,8 @@ import SpaakCore
 /// online, in this order: SP-02 (no drmUUID), PP-01 (no [K]), PP-03 (a pending reason). A
 /// PP-02 push is served at once when the module is idle or SP-02/PP-01 waits for an answer:
 /// that use case is suspended and resumes afterwards by resending its request. An owner
-/// key termination (0x0C) is taken at any time. A restart builds a new machine from the
+/// key termination (0x0C) is taken at any time. No module-initiated use case starts while
+/// `ProvisioningFacts.missingPreconditions` is not empty (the module cannot sign yet). A restart builds a new machine from the
 /// store's `ProvisioningFacts`: a use case in progress then starts over from its first step.
 public struct ProvisioningMachine: Sendable {
     /// Timing and limits.
@@ -32,6 +33,8 @@ public struct ProvisioningMachine: Sendable {
     var random: any RandomNumberGenerator & Sendable
     var output: [ProvisioningAction] = []
     var publishedStatus: ProvisioningStatus
+    /// The missing preconditions last logged as a wait (logged once per change).
+    var announcedWait: [String] = []
 
     /// Creates the machine after a start or restart: idle, the TBM offline.
     ///
@@ -82,6 +85,7 @@ public struct ProvisioningMachine: Sendable {
         case .messageRejected(let code): reject(code)
         case .taskCompleted(let result): taskCompleted(result, now: now)
         case .routine(let routine): start(routine, now: now)
+        case .preconditionsChanged(let missing): preconditionsChanged(missing, now: now)
         }
         return drain()
     }

@@ -180,10 +180,28 @@ extension ProvisioningMachine {
     /// Starts the owed module-initiated use case of highest priority, if idle and online.
     mutating func schedule(now: Instant) {
         guard run == nil, isTBMOnline else { return }
-        if (!facts.drmUUIDPresent || !facts.vehicleCertificatePresent), restartAt[.vehicleIdentity] == nil {
-            startPP01(now: now)
-        } else if facts.pendingVerifierRequest != nil, restartAt[.verifierRequest] == nil {
-            startPP03(now: now)
+        let startsPP01 = (!facts.drmUUIDPresent || !facts.vehicleCertificatePresent) && restartAt[.vehicleIdentity] == nil
+        let startsPP03 = facts.pendingVerifierRequest != nil && restartAt[.verifierRequest] == nil
+        guard startsPP01 || startsPP03 else { return }
+        guard facts.missingPreconditions.isEmpty else {
+            if announcedWait != facts.missingPreconditions {
+                announcedWait = facts.missingPreconditions
+                log(.warning, "cloud use cases wait: \(facts.missingPreconditions.joined(separator: ", "))")
+            }
+            return
+        }
+        if startsPP01 { startPP01(now: now) } else { startPP03(now: now) }
+    }
+
+    /// The preconditions of the module-initiated use cases changed; when they all hold, an
+    /// owed use case starts (if the TBM is online).
+    mutating func preconditionsChanged(_ missing: [String], now: Instant) {
+        guard missing != facts.missingPreconditions else { return }
+        facts.missingPreconditions = missing
+        if missing.isEmpty {
+            announcedWait = []
+            log(.info, "cloud use cases may start: their preconditions hold")
+            schedule(now: now)
         }
     }
 

@@ -14,15 +14,21 @@ public struct ProvisioningFacts: Hashable, Sendable {
     public var failedPairingAttempts: UInt8
     /// A PP-03 that is owed (its trigger happened, no verifier has been stored since).
     public var pendingVerifierRequest: PP03Reason?
+    /// What the module-initiated use cases still lack before one may start (ECU identity key
+    /// and certificate, plant lock, readable message counters), in words; empty when they may.
+    /// The glue decides it from the store and updates it with `.preconditionsChanged`.
+    public var missingPreconditions: [String]
 
     /// Creates the facts (a new module: nothing stored).
     public init(drmUUIDPresent: Bool = false, vehicleCertificatePresent: Bool = false, verifierPresent: Bool = false,
-                failedPairingAttempts: UInt8 = 0, pendingVerifierRequest: PP03Reason? = nil) {
+                failedPairingAttempts: UInt8 = 0, pendingVerifierRequest: PP03Reason? = nil,
+                missingPreconditions: [String] = []) {
         self.drmUUIDPresent = drmUUIDPresent
         self.vehicleCertificatePresent = vehicleCertificatePresent
         self.verifierPresent = verifierPresent
         self.failedPairingAttempts = failedPairingAttempts
         self.pendingVerifierRequest = pendingVerifierRequest
+        self.missingPreconditions = missingPreconditions
     }
 }
 

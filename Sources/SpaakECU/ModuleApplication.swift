@@ -38,6 +38,16 @@ struct ModuleApplication {
     var pendingTaskResults: [ProvisioningTaskResult] = []
     /// Routines whose result (`31 03`) waits for the end of a use case.
     var routineWaits: [UInt16: UseCaseID] = [:]
+    /// Store writes the use cases owe (they failed): retried every loop turn, in order.
+    var owedCommits: [OwedCommit] = []
+    /// When the owed writes are tried next.
+    var owedRetryAt: Instant?
+    /// Machine actions held until nothing is owed any more.
+    var heldActions: [ProvisioningAction] = []
+    /// Routines answered 0x72 because their store write is owed.
+    var owedRoutines: Set<UInt16> = []
+    /// Damaged entries already logged.
+    var loggedDamage: Set<String> = []
 
     /// One piece of work waiting for the simulated secure element.
     struct DeferredWork {
@@ -51,21 +61,29 @@ struct ModuleApplication {
         self.store = store
         self.wallClock = wallClock
         self.logger = logger
-        provisioningMachine = ProvisioningMachine(facts: Self.provisioningFacts(store: store))
-        refresh()
-        for entry in snapshot.damaged { logger.error("secure store: damaged entry \(entry): not used") }
+        let snapshot = ProvisioningSnapshot(store: store, now: wallClock())
+        provisioningMachine = ProvisioningMachine(facts: Self.provisioningFacts(snapshot: snapshot))
+        provisioningStatus = provisioningMachine.status
+        self.snapshot = snapshot
+        logNewDamage()
     }
 
-    /// Re-reads the store after a change.
-    mutating func refresh() { snapshot = ProvisioningSnapshot(store: store, now: wallClock()) }
+    /// Re-reads the store after a change (a newly damaged entry is logged once).
+    mutating func refresh() {
+        snapshot = ProvisioningSnapshot(store: store, now: wallClock())
+        logNewDamage()
+    }
 
     var nextDeadline: Instant? {
         let due: Instant? = pendingTaskResults.isEmpty ? nil : .zero
         return deferred.map(\.deadline).min().earliest(provisioningMachine.nextDeadline).earliest(due)
+            .earliest(owedRetryAt)
     }
 
     /// Results of deferred work that is due.
     mutating func handleTimeout(now: Instant) -> [(RequestToken, ApplicationResult)] {
+        retryOwedCommits(now: now)
+        updateCloudPreconditions(now: now)
         deliverTaskResults(now: now)
         if let deadline = provisioningMachine.nextDeadline, deadline <= now {
             run(provisioningMachine.handleTimeout(now: now), now: now)
@@ -109,7 +127,7 @@ struct ModuleApplication {
         case .writeData(let did, let data):
             return write(did, data)
         case .routineControl(let type, let rid, let options):
-            return routine(type, rid, options: options, token: request.token, now: now)
+            return durableAnswer(routine(type, rid, options: options, token: request.token, now: now), type, routine: rid)
         }
     }
 
@@ -119,12 +137,12 @@ struct ModuleApplication {
         case 0xF18C: return .success(Array(configuration.serial.utf8))
         case 0xF195: return .success(Array(configuration.softwareVersion.utf8))
         case 0xF190:
-            if let vin = readRecord(.vin) { return .success(vin) }
-            return configuration.vin.map { .success(Array($0.utf8)) } ?? .failure(.conditionsNotCorrect)
+            return storedVIN.map { .success($0) } ?? .failure(.conditionsNotCorrect)
         case 0xD120:
             var flags = snapshot.flags
             if tbmOnline { flags.insert(.tbmOnline) }
-            return .success([flags.rawValue] + snapshot.statuses.map(\.rawValue))
+            let conditions = moduleConditions
+            return .success([flags.rawValue] + snapshot.statuses.map(\.rawValue) + (conditions.isEmpty ? [] : [conditions.rawValue]))
         case 0xD123:
             guard let bytes = readRecord(.spake2Verifier), let record = try? SpakeVerifierRecord(bytes: bytes) else {
                 return .failure(.conditionsNotCorrect)
@@ -152,6 +170,14 @@ struct ModuleApplication {
             logger.error("secure store: \(error)")
             return nil
         }
+    }
+
+    /// The module conditions byte of D120 (appended only when not zero).
+    var moduleConditions: ModuleConditions {
+        var conditions = snapshot.conditions
+        if !owedCommits.isEmpty { conditions.insert(.storeWriteOwed) }
+        if !snapshot.missingCloudPreconditions.isEmpty { conditions.insert(.cloudUseCasesWait) }
+        return conditions
     }
 
     /// `SPAAK_Status` signals from the cached state (the module adds the TBM bit).

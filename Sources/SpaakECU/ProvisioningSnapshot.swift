@@ -3,6 +3,7 @@ import E2E
 import Foundation
 import KeyM
 import Logging
+import Provisioning
 import SecureStore
 
 /// What the store holds, as the module reports it: the certificates KeyM sees, their
@@ -17,10 +18,16 @@ struct ProvisioningSnapshot {
     var statuses: [KeyMCertificateStatus] = Array(repeating: .notAvailable, count: 7)
     /// Flags byte of `SPAAK_Status` without the TBM bit (the module adds it).
     var flags: SpaakProvisioningFlags = []
-    /// Whether routine 0xD201 locked the plant writes.
+    /// Whether routine 0xD201 locked the plant writes (also when `plant-lock` is damaged).
     var plantLocked = false
     /// The store entries found damaged, for logs.
     var damaged: [String] = []
+    /// The records the fail-closed table decides on (see `StoreReadings`).
+    var readings = StoreReadings()
+    /// Module conditions of the store (DID 0xD120 trailing byte); the application adds its own.
+    var conditions: ModuleConditions = []
+    /// What the module-initiated cloud use cases lack (ICD 7), in words; empty when nothing.
+    var missingCloudPreconditions: [String] = ["ECU identity key", "ECU identity certificate", "plant lock"]
 
     static let certificateRecords: [KeyMCertificateSlot: SecureStoreRecord] = [
         .j: .rootJ, .j1: .rootJ1, .jPhysicalKey: .rootJPhysicalKey, .z1: .rootZ1, .zz2: .rootZZ2,
@@ -53,14 +60,29 @@ struct ProvisioningSnapshot {
                 return false
             }
         }
-        plantLocked = present(.plantLock)
+        readings = StoreReadings(store: store)
+        plantLocked = readings.plantLocked
         if statuses[0..<5].allSatisfy({ $0 == .valid }) { flags.insert(.allRootCertificatesInstalled) }
         if installed.ecuIdentityPublicKey != nil && present(.ecuIdentityCSR) { flags.insert(.ecuIdentityKeyAndCSRPresent) }
         if statuses[KeyMCertificateSlot.ecuIdentity.rawValue] == .valid { flags.insert(.ecuIdentityCertificateInstalled) }
         if plantLocked { flags.insert(.plantLocked) }
         if present(.drmUUID) { flags.insert(.drmUUIDPresent) }
         if statuses[KeyMCertificateSlot.vehicleIdentity.rawValue] == .valid { flags.insert(.vehicleIdentityCertificateInstalled) }
-        if present(.spake2Verifier) { flags.insert(.spake2PlusVerifierPresent) }
+        if readings.verifierUsable(limit: ProvisioningConfiguration().failedPairingLimit) { flags.insert(.spake2PlusVerifierPresent) }
+        for record in [SecureStoreRecord.vin, .subjectID, .spake2Verifier] { _ = present(record) }
+        for slot in [SecureStoreKeySlot.ecuIdentityPending, .vehicleIdentityPending] {
+            if case .corrupt(let reason) = store.status(slot) { damaged.append("key \(slot): \(reason)") }
+        }
+        conditions = ModuleConditions(readings: readings, otherDamage: !damaged.isEmpty)
+        damaged += readings.damagedWithConsequence
+
+        var missing: [String] = []
+        if installed.ecuIdentityPublicKey == nil { missing.append("ECU identity key") }
+        if !flags.contains(.ecuIdentityCertificateInstalled) { missing.append("ECU identity certificate") }
+        if !plantLocked { missing.append("plant lock") }
+        if readings.v2cCounter.isDamaged { missing.append("a readable V2C counter") }
+        if readings.c2vCounter.isDamaged { missing.append("a readable C2V counter") }
+        missingCloudPreconditions = missing
     }
 
     init() {}
@@ -73,5 +95,43 @@ struct ProvisioningSnapshot {
             damaged.append("key \(slot): \(error)")
             return nil
         }
+    }
+}
+
+/// The module conditions byte that DID 0xD120 appends after the seven KeyM status bytes when
+/// it is not zero (docs/ICD-CHOICES.md): what the module refuses or owes because of its store.
+struct ModuleConditions: OptionSet, Sendable, Hashable {
+    let rawValue: UInt8
+
+    /// `plant-lock` is damaged or unreadable: the plant writes count as locked.
+    static let plantLockDamaged = ModuleConditions(rawValue: 1 << 0)
+    /// A store write that a cloud use case owes failed: it is retried every loop turn.
+    static let storeWriteOwed = ModuleConditions(rawValue: 1 << 1)
+    /// The module-initiated cloud use cases wait for their preconditions.
+    static let cloudUseCasesWait = ModuleConditions(rawValue: 1 << 2)
+    /// `counter-c2v` is damaged: every C2V message is refused.
+    static let c2vCounterDamaged = ModuleConditions(rawValue: 1 << 3)
+    /// `counter-v2c` is damaged: no V2C message is sent.
+    static let v2cCounterDamaged = ModuleConditions(rawValue: 1 << 4)
+    /// `owner-pairing-failures` is damaged: the limit counts as reached.
+    static let pairingFailuresDamaged = ModuleConditions(rawValue: 1 << 5)
+    /// `pp03-pending` is damaged: PP-03 counts as owed.
+    static let pendingVerifierRequestDamaged = ModuleConditions(rawValue: 1 << 6)
+    /// Another entry is damaged (a certificate, key, CSR, VIN, drmUUID, subject id or the
+    /// verifier): it is not used; the log names it.
+    static let otherEntryDamaged = ModuleConditions(rawValue: 1 << 7)
+
+    init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// The conditions the store readings decide.
+    init(readings: StoreReadings, otherDamage: Bool) {
+        var conditions: ModuleConditions = []
+        if readings.plantLock.isDamaged { conditions.insert(.plantLockDamaged) }
+        if readings.c2vCounter.isDamaged { conditions.insert(.c2vCounterDamaged) }
+        if readings.v2cCounter.isDamaged { conditions.insert(.v2cCounterDamaged) }
+        if readings.ownerPairingFailures.isDamaged { conditions.insert(.pairingFailuresDamaged) }
+        if readings.pendingVerifierRequestDamaged { conditions.insert(.pendingVerifierRequestDamaged) }
+        if otherDamage { conditions.insert(.otherEntryDamaged) }
+        self = conditions
     }
 }

@@ -13,19 +13,26 @@ import UDS
 /// machine's store and KeyM work.
 extension ModuleApplication {
     /// The record that remembers an owed PP-03 and its reason across restarts.
-    static let pendingVerifierRequest = SecureStoreRecord(rawValue: "pp03-pending")!
+    static var pendingVerifierRequest: SecureStoreRecord { StoreReadings.pendingVerifierRecord }
 
-    /// What the store holds, as the provisioning machine needs it after a (re)start.
-    static func provisioningFacts(store: any SecureStore) -> ProvisioningFacts {
-        func present(_ record: SecureStoreRecord) -> Bool { store.status(record) == .present }
-        var facts = ProvisioningFacts(
-            drmUUIDPresent: present(.drmUUID), vehicleCertificatePresent: present(.vehicleIdentityCertificate),
-            verifierPresent: present(.spake2Verifier))
-        facts.failedPairingAttempts = UInt8(clamping: (try? store.readCounter(.ownerPairingFailures)) ?? 0)
-        if let reason = (try? store.read(pendingVerifierRequest))?.first {
-            facts.pendingVerifierRequest = PP03Reason(rawValue: reason)
-        }
-        return facts
+    /// How soon a failed store write that a use case owes is tried again (every loop turn:
+    /// the cyclic `SPAAK_Status` turns the loop every 100 ms anyway).
+    static let owedRetryInterval: Duration = .milliseconds(100)
+
+    /// What the store holds, as the provisioning machine needs it after a (re)start, by the
+    /// fail-closed table (`StoreReadings`).
+    static func provisioningFacts(snapshot: ProvisioningSnapshot,
+                                  configuration: ProvisioningConfiguration = ProvisioningConfiguration()) -> ProvisioningFacts {
+        snapshot.readings.provisioningFacts(limit: configuration.failedPairingLimit,
+                                            missingPreconditions: snapshot.missingCloudPreconditions)
+    }
+
+    /// Tells the machine when the preconditions of the cloud use cases change (after the
+    /// plant lock, for example): it starts an owed use case once they hold.
+    mutating func updateCloudPreconditions(now: Instant) {
+        let missing = snapshot.missingCloudPreconditions
+        guard missing != provisioningMachine.facts.missingPreconditions else { return }
+        provisioning(.preconditionsChanged(missing: missing), now: now)
     }
 
     /// Feeds one input to the machine and carries out everything it asks for.
@@ -43,10 +50,11 @@ extension ModuleApplication {
     /// Verifies a message received on the C2V channel and hands it to the machine.
     mutating func receiveC2V(_ bytes: [UInt8], now: Instant) {
         let lastCounter: UInt32?
-        do {
-            lastCounter = try store.readCounter(.c2vCounter).map { UInt32(clamping: $0) }
-        } catch {
-            logger.error("C2V message discarded: the C2V counter is unreadable (\(error))")
+        switch StoreReadings(c2vCounterOf: store).lastC2VCounter {
+        case .success(let counter): lastCounter = counter
+        case .failure(let damage):
+            c2vRejected += 1
+            logger.error("C2V message refused: the C2V counter is \(damage); every C2V message is refused (replay cannot be excluded)")
             provisioning(.messageRejected(.storeFailure), now: now)
             return
         }
@@ -92,13 +100,23 @@ extension ModuleApplication {
             })
     }
 
+    /// Carries out the machine's actions in order. While a store write the machine asked for
+    /// is owed (it failed), every later action but a log line is held, in order: the module
+    /// neither sends, nor does store work, nor reports a use case as ended before what it
+    /// owes is durable.
     mutating func run(_ actions: [ProvisioningAction], now: Instant) {
         var results: [ProvisioningTaskResult] = []
         for action in actions {
+            if !owedCommits.isEmpty {
+                if case .log = action {} else {
+                    heldActions.append(action)
+                    continue
+                }
+            }
             switch action {
             case .send(let request): sendV2C(request)
             case .perform(let task): results.append(perform(task))
-            case .persist(let operations): persist(operations)
+            case .persist(let operations): persist(operations, now: now)
             case .statusChanged(let status): provisioningStatus = status
             case .useCaseEnded(let useCase, let status): useCaseEnded(useCase, status)
             case .log(.debug, let text): logger.debug("\(text)")
@@ -115,7 +133,7 @@ extension ModuleApplication {
     private mutating func sendV2C(_ request: V2CRequest) {
         do {
             let counter = try store.incrementCounter(.v2cCounter)
-            let vin = readRecord(.vin).map { String(decoding: $0, as: UTF8.self) } ?? configuration.vin
+            let vin = storedVIN.map { String(decoding: $0, as: UTF8.self) }
             let store = self.store
             let bytes = try SpaakRequest.build(
                 serial: configuration.serial, vin: vin, transactionID: request.transactionID,
@@ -166,8 +184,57 @@ extension ModuleApplication {
         }
     }
 
-    private mutating func persist(_ operations: [ProvisioningStoreOperation]) {
-        _ = commit(operations.flatMap(Self.storeOperations), what: "provisioning state")
+    /// A store change the machine counts on (verifier deleted, PP-03 owed, failed pairings):
+    /// when it fails it is owed, retried every loop turn and shown in D120, never dropped.
+    private mutating func persist(_ operations: [ProvisioningStoreOperation], now: Instant) {
+        let what = operations.map { "\($0)" }.joined(separator: ", ")
+        let owed = OwedCommit(operations: operations.flatMap(Self.storeOperations), what: what)
+        do {
+            try store.commit(owed.operations)
+            logger.info("stored \(what)")
+        } catch {
+            logger.error("secure store: writing \(what) failed: \(error); owed: retried every \(Self.owedRetryInterval), cloud work waits for it")
+            owedCommits.append(OwedCommit(operations: owed.operations, what: what, lastError: "\(error)"))
+            owedRetryAt = now + Self.owedRetryInterval
+        }
+        refresh()
+    }
+
+    /// Tries the owed store writes again, in order; once none is owed, the held actions run.
+    mutating func retryOwedCommits(now: Instant) {
+        guard !owedCommits.isEmpty, let due = owedRetryAt, due <= now else { return }
+        while let owed = owedCommits.first {
+            do {
+                try store.commit(owed.operations)
+            } catch {
+                if owedCommits[0].lastError != "\(error)" {
+                    owedCommits[0].lastError = "\(error)"
+                    logger.error("secure store: owed \(owed.what) still not stored: \(error)")
+                }
+                owedRetryAt = now + Self.owedRetryInterval
+                return
+            }
+            owedCommits.removeFirst()
+            logger.info("stored \(owed.what) (was owed)")
+        }
+        owedRetryAt = nil
+        refresh()
+        for rid in owedRoutines where routineWaits[rid] == nil { routineResults[rid] = [0x00, 0x00] }
+        owedRoutines = []
+        let held = heldActions
+        heldActions = []
+        run(held, now: now)
+    }
+
+    /// The answer to a routine that started cloud work (0xD203, 0xF010, 0xF011): positive only
+    /// when what it owes is durable; else NRC 0x72, the result "running" until it is.
+    mutating func durableAnswer(_ result: ApplicationResult?, _ type: RoutineControlType, routine rid: UInt16) -> ApplicationResult? {
+        guard type == .startRoutine, [0xD203, 0xF010, 0xF011].contains(rid), case .positive? = result,
+              !owedCommits.isEmpty else { return result }
+        routineResults[rid] = [0x01, 0x00]
+        owedRoutines.insert(rid)
+        logger.warning("routine \(hex(rid)): its store write is owed, answered 0x72 until it is stored")
+        return .negative(.generalProgrammingFailure)
     }
 
     static func storeOperations(_ operation: ProvisioningStoreOperation) -> [SecureStoreOperation] {
@@ -202,5 +269,42 @@ extension ModuleApplication {
     private func isDone(_ result: ApplicationResult) -> Bool {
         if case .positive = result { return true }
         return false
+    }
+}
+
+/// A store commit a use case owes: it failed and is retried until it succeeds.
+struct OwedCommit {
+    var operations: [SecureStoreOperation]
+    var what: String
+    var lastError = ""
+}
+
+extension StoreReadings {
+    /// Reads only `counter-c2v` (before every C2V message: it changes with each).
+    init(c2vCounterOf store: any SecureStore) {
+        self.init()
+        c2vCounter = Self.counter(store, .c2vCounter)
+    }
+}
+
+extension ModuleApplication {
+    /// The VIN (fail-closed table): the stored one; the configured one while none is stored;
+    /// none when the stored one is damaged (then 0xF190 answers 0x22, V2C messages go without).
+    var storedVIN: [UInt8]? {
+        switch StoreReadings.value(store, .vin) {
+        case .value(let vin): return vin
+        case .missing: return configuration.vin.map { Array($0.utf8) }
+        case .damaged(let reason):
+            logger.error("secure store: the VIN is damaged (\(reason)): not used")
+            return nil
+        }
+    }
+
+    /// Logs each damaged entry once (at start, then when a refresh finds a new one).
+    mutating func logNewDamage() {
+        for entry in snapshot.damaged where !loggedDamage.contains(entry) {
+            loggedDamage.insert(entry)
+            logger.error("secure store: \(entry)")
+        }
     }
 }

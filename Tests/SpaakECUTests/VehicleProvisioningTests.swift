@@ -12,19 +12,30 @@ import Testing
 @Suite struct VehicleProvisioningTests {
     /// A plant-provisioned module, the cloud simulator, and the bus between them.
     final class Bench {
-        let h = ModuleHarness()
+        let h: ModuleHarness
         let cloud: CloudSimulator
+        let vos: VehicleOEMServer
         var events: [CloudEvent] = []
         /// Frames the module sent outside `run` (answers to control-triggered pushes).
         var toCloud: [CANFrame] = []
 
-        init(linkState: TBMLinkState = .online) throws {
+        /// A bench on `store`; `planted`: the whole plant flow first, its ECU certificate
+        /// registered with the VOS (else the test does it, see `register`).
+        init(linkState: TBMLinkState = .online, store: any SecureStore = InMemorySecureStore(), planted: Bool = true) throws {
+            h = ModuleHarness(store: store)
             let pki = PlantProvisioningTests.pki
-            let ecuCertificate = try PlantProvisioningTests.plant(h)
             let vos = VehicleOEMServer(hierarchy: pki, repository: InMemoryCloudRepository(),
                                        configuration: VOSConfiguration(scryptN: 1024))
-            _ = try vos.registerECU(certificate: ecuCertificate, date: ModuleHarness.wallTime)
+            self.vos = vos
+            if planted {
+                _ = try vos.registerECU(certificate: PlantProvisioningTests.plant(h), date: ModuleHarness.wallTime)
+            }
             cloud = CloudSimulator(vos: vos, tbm: TBMSimulator(now: h.clock.now, linkState: linkState))
+        }
+
+        /// Registers the module's ECU identity certificate with the VOS.
+        func register(_ ecuCertificate: [UInt8]) throws {
+            _ = try vos.registerECU(certificate: ecuCertificate, date: ModuleHarness.wallTime)
         }
 
         /// Runs the bus for `duration` of virtual time.
