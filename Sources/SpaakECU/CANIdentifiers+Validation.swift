@@ -51,5 +51,21 @@ extension CANIdentifiers {
         }
     }
 
+    /// The identifiers given on the command line, checked: the UDS response id is derived
+    /// from the request id (`defaultUDSResponse`) when `udsResponse` is `nil`.
+    public static func validated(udsRequest: UInt32, udsResponse: UInt32?, udsFunctional: UInt32, tbmStatus: UInt32,
+                                 spaakStatus: UInt32, v2c: UInt32, c2v: UInt32) throws(CANIdentifierError) -> CANIdentifiers {
+        var ids = CANIdentifiers()
+        ids.udsRequest = udsRequest
+        ids.udsResponse = udsResponse ?? defaultUDSResponse(forRequest: udsRequest)
+        ids.udsFunctional = udsFunctional
+        ids.tbmStatus = tbmStatus
+        ids.spaakStatus = spaakStatus
+        ids.v2c = v2c
+        ids.c2v = c2v
+        try ids.validate(responseDerived: udsResponse == nil)
+        return ids
+    }
+
     static func hex(_ id: UInt32) -> String { String(id, radix: 16, uppercase: true) }
 }

@@ -81,6 +81,10 @@ struct RunModuleCommand: ParsableCommand {
             throw ValidationError("--serial must be 1 to 32 printable ASCII characters")
         }
         guard hsmLatencyMs >= 0, hsmLatencyMs <= 60_000 else { throw ValidationError("--hsm-latency-ms must be 0...60000") }
+        do {
+            _ = try CANIdentifiers.validated(udsRequest: udsRequestId, udsResponse: udsResponseId, udsFunctional: udsFunctionalId,
+                                             tbmStatus: tbmStatusId, spaakStatus: spaakStatusId, v2c: v2cId, c2v: c2vId)
+        } catch { throw ValidationError(error.description) }
     }
 
     func run() throws {

@@ -26,6 +26,20 @@ struct CANIdentifierValidationTests {
         }
     }
 
+    @Test("The command line's ids: the response id is derived when not given, and checked")
+    func fromOptions() throws {
+        let ids = try CANIdentifiers.validated(udsRequest: 0x7B0, udsResponse: nil, udsFunctional: 0x7DF, tbmStatus: 0x3A0,
+                                               spaakStatus: 0x3A8, v2c: 0x6A0, c2v: 0x6A8)
+        #expect(ids.udsResponse == 0x7B8)
+        #expect(throws: CANIdentifierError.notStandard(name: "UDS response id (--uds-response-id)", id: 0x802,
+                                                       derivedFrom: "UDS request id 0x7FA + 8")) {
+            try CANIdentifiers.validated(udsRequest: 0x7FA, udsResponse: nil, udsFunctional: 0x7DF, tbmStatus: 0x3A0,
+                                         spaakStatus: 0x3A8, v2c: 0x6A0, c2v: 0x6A8)
+        }
+        #expect(try CANIdentifiers.validated(udsRequest: 0x7FA, udsResponse: 0x7F2, udsFunctional: 0x7DF, tbmStatus: 0x3A0,
+                                             spaakStatus: 0x3A8, v2c: 0x6A0, c2v: 0x6A8).udsResponse == 0x7F2)
+    }
+
     @Test("Every identifier above 0x7FF is refused", arguments: 0..<7)
     func outOfRange(_ role: Int) {
         let paths: [WritableKeyPath<CANIdentifiers, UInt32>] = [
