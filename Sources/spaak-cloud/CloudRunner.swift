@@ -28,7 +28,7 @@ final class CloudRunner {
     }
 
     func run(banner: String) throws {
-        let socket = try CANSocket(interface: interface, fd: canFD ? .required : .off, filter: receiveIDs)
+        let link = try CANLink(interface: interface, fd: canFD ? .required : .off, filter: receiveIDs)
         let loop = try EventLoop()
         defer { loop.close() }
         // After the loop blocked SIGINT/SIGTERM: the filler thread inherits the mask.
@@ -37,32 +37,52 @@ final class CloudRunner {
         let control = try ControlServer(path: controlPath)
         defer { control.close() }
         var queue = TransmitQueue<CANFrame>(capacity: 4096)
+        var notSent = 0
 
-        func perform(_ step: CloudSimulator.Step) throws {
+        /// A socket error never ends the simulator: the socket is closed and reopened every 500 ms.
+        func lose(_ error: any Error) {
+            guard let socket = link.socket else { return }
+            loop.unwatch(socket.fileDescriptor)
+            notSent += queue.count
+            queue.removeAll()
+            if link.lose(now: loop.clock.now) { print("spaak-cloud: \(interface) lost: \(error); reopening it every 500 ms") }
+        }
+
+        func perform(_ step: CloudSimulator.Step) {
             for event in step.events { log(event) }
-            for frame in step.frames { _ = try queue.send(frame) { try socket.send($0) } }
+            for frame in step.frames {
+                guard let socket = link.socket else {
+                    notSent += 1
+                    continue
+                }
+                do { _ = try queue.send(frame) { try socket.send($0) } } catch { notSent += 1; lose(error) }
+            }
             // ISO-TP timers (N_Bs, STmin) run from the transmission, not from before the VOS work.
             if !step.frames.isEmpty && queue.isEmpty { simulator.framesTransmitted(now: loop.clock.now) }
         }
 
-        loop.watch(socket.fileDescriptor)
+        if let socket = link.socket { loop.watch(socket.fileDescriptor) }
         loop.watch(control.listenFD)
         if let pool = verifierPool, pool.notifyFD >= 0 { loop.watch(pool.notifyFD) }
         print("\(banner) — ready")
         fflush(nil)
-        try perform(simulator.handleTimeout(now: loop.clock.now, date: Date()))
+        perform(simulator.handleTimeout(now: loop.clock.now, date: Date()))
         loop.arm(simulator.nextDeadline)
         let exit = try loop.run { event in
             switch event {
-            case .readable(let fd) where fd == socket.fileDescriptor:
-                var frames = try socket.receiveBatch(max: 64)
-                while !frames.isEmpty {
-                    for frame in frames { try perform(simulator.handle(frame, now: loop.clock.now, date: Date())) }
-                    frames = frames.count == 64 ? try socket.receiveBatch(max: 64) : []
+            case .readable(let fd) where fd == link.socket?.fileDescriptor:
+                do {
+                    var frames = try link.socket?.receiveBatch(max: 64) ?? []
+                    while !frames.isEmpty {
+                        for frame in frames { perform(simulator.handle(frame, now: loop.clock.now, date: Date())) }
+                        frames = frames.count == 64 ? try link.socket?.receiveBatch(max: 64) ?? [] : []
+                    }
+                } catch {
+                    lose(error)
                 }
             case .readable(let fd) where fd == self.verifierPool?.notifyFD:
                 self.verifierPool?.drainNotifications()
-                try perform(simulator.verifiersReady(now: loop.clock.now, date: Date()))
+                perform(simulator.verifiersReady(now: loop.clock.now, date: Date()))
             case .readable(let fd) where fd == control.listenFD:
                 for client in control.acceptAll() { loop.watch(client) }
             case .readable(let fd):
@@ -72,26 +92,33 @@ final class CloudRunner {
                 do {
                     let command = try ControlCommand.parse(line)
                     let (answer, step) = simulator.control(command, now: loop.clock.now, date: Date(), readFile: Self.readFile)
-                    try perform(step)
+                    perform(step)
                     reply = answer.description
                 } catch {
                     reply = "error \(error)"
                 }
                 control.finish(fd, reply: reply)
             case .writable:
-                _ = try queue.flush { try socket.send($0) }
+                if let socket = link.socket {
+                    do { _ = try queue.flush { try socket.send($0) } } catch { lose(error) }
+                }
                 if queue.isEmpty { simulator.framesTransmitted(now: loop.clock.now) }
             case .timer(let now):
-                try perform(simulator.handleTimeout(now: now, date: Date()))
+                perform(simulator.handleTimeout(now: now, date: Date()))
             case .signal:
                 break
             }
-            loop.watchWritable(socket.fileDescriptor, !queue.isEmpty)
-            loop.arm(simulator.nextDeadline)
+            if case .opened(let socket, let outage)? = link.reopenIfDue(now: loop.clock.now) {
+                loop.watch(socket.fileDescriptor)
+                print("spaak-cloud: \(interface) is back after \(Int(outage.milliseconds)) ms: resuming")
+            }
+            if let socket = link.socket { loop.watchWritable(socket.fileDescriptor, !queue.isEmpty) }
+            loop.arm(simulator.nextDeadline.earliest(link.nextAttempt))
         }
         if queue.dropped > 0 { print("spaak-cloud: \(queue.dropped) frames dropped: the bus did not take them") }
+        if notSent > 0 || link.outages > 0 { print("spaak-cloud: \(notSent) frames not sent, \(link.outages) bus outages") }
         if case .signal(let signo) = exit { print("spaak-cloud: stopped by signal \(signo)") }
-        socket.close()
+        link.socket?.close()
     }
 
     private func log(_ event: CloudEvent) {
