@@ -53,6 +53,13 @@ let package = Package(
         .executableTarget(name: "spaak-cloud",
                           dependencies: ["CloudSimulator", "SpaakCore", "SocketCAN", "EventLoop", "CSocketCAN", argumentParser]),
 
+        // Fuzz harnesses and the crash soak (docs/RELIABILITY.md section 5; scripts/fuzz, scripts/soak).
+        .target(name: "SpaakFuzz", dependencies: ["SpaakCore", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",
+                                                  "SpaakECU", "TestPKI", crypto, x509, asn1, logging]),
+        .executableTarget(name: "spaak-fuzz", dependencies: ["SpaakFuzz"]),
+        .executableTarget(name: "spaak-soak", dependencies: ["SpaakFuzz", "SpaakECU", "SecureStore", "SpaakCore", "CloudSimulator",
+                                                             "CloudProtocol", "TestPKI", crypto, logging]),
+
         .testTarget(name: "SpaakCoreTests", dependencies: ["SpaakCore"]),
         .testTarget(name: "SocketCANTests", dependencies: ["SocketCAN", "CSocketCAN", "SpaakCore"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "CSocketCAN", "SpaakCore"]),
@@ -68,5 +75,6 @@ let package = Package(
                     dependencies: ["CloudSimulator", "CloudProtocol", "Provisioning", "SpaakCore", "E2E", "ISOTP", "TestPKI", x509, crypto]),
         .testTarget(name: "KeyMTests", dependencies: ["KeyM", "TestPKI"]),
         .testTarget(name: "TestPKITests", dependencies: ["TestPKI", "KeyM"]),
+        .testTarget(name: "SpaakFuzzTests", dependencies: ["SpaakFuzz"]),
     ]
 )

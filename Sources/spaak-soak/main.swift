@@ -1,0 +1,35 @@
+// spaak-soak: the worker of the crash soak (scripts/soak; docs/RELIABILITY.md section 5).
+//
+//   spaak-soak run --dir D [--loops N]   provision a module on the store in D/store until killed
+//   spaak-soak check --dir D             open D/store after a kill, print it, check the module answers
+//   spaak-soak seeds --out fuzz          write the fuzz seed corpora and test PKI (fuzz/)
+import Foundation
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+func option(_ name: String) -> String? {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}
+
+do {
+    switch arguments.first {
+    case "run":
+        guard let dir = option("--dir") else { throw SoakUsage() }
+        try SoakWorker.run(root: URL(fileURLWithPath: dir), loops: option("--loops").flatMap { Int($0) })
+    case "check":
+        guard let dir = option("--dir") else { throw SoakUsage() }
+        try SoakCheck.run(root: URL(fileURLWithPath: dir))
+    case "seeds":
+        try SeedWriter.run(out: URL(fileURLWithPath: option("--out") ?? "fuzz"))
+    default:
+        throw SoakUsage()
+    }
+} catch is SoakUsage {
+    FileHandle.standardError.write(Data("usage: spaak-soak run --dir D [--loops N] | check --dir D | seeds --out fuzz\n".utf8))
+    exit(2)
+} catch {
+    SoakOutput.line("ERROR \(error)".replacingOccurrences(of: "\n", with: " "))
+    exit(1)
+}
+
+struct SoakUsage: Error {}
