@@ -57,6 +57,21 @@ import Testing
         #expect(OwedWorkTests.conditions(bench) & 0x02 == 0)
     }
 
+    @Test func theEighthFailureDeletesTheVerifierAlthoughTheCountsWereOwed() throws {
+        let store = FaultyStore()
+        let bench = try Self.provisioned(store)
+        bench.h.unlock()
+        store.failCommits { $0.touches(.ownerPairingFailures) }
+        for _ in 0..<8 { #expect(bench.uds([0x31, 0x01, 0xF0, 0x11]) == [0x7F, 0x31, 0x72]) }
+        #expect(store.status(.spake2Verifier) == .present, "nothing acted on before the counts are stored")
+        store.failCommits(where: nil)
+        bench.h.advance(by: .milliseconds(200))
+        #expect(try store.readCounter(.ownerPairingFailures) == 8, "no failure forgotten")
+        #expect(store.status(.spake2Verifier) == .absent, "the 8th failure deleted the verifier")
+        bench.h.restart()
+        #expect(bench.h.module.application.provisioningMachine.facts.pendingVerifierRequest == .verifierDeletedAfterFailedPairings)
+    }
+
     @Test func cloudUseCasesWaitForThePlantAndStartAfterTheLock() throws {
         let bench = try Bench(planted: false)
         bench.run(for: .seconds(2))
