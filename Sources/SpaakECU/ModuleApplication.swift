@@ -12,9 +12,11 @@ import UDS
 /// values of the DIDs, the routines, and the provisioning state of `SPAAK_Status`.
 ///
 /// Every store access goes through `store`; every check of a certificate through KeyM at
-/// the wall-clock time `wallClock()`. Work that takes longer than P2 (key generation with a
-/// simulated secure-element latency) is deferred: `execute` answers `nil` and the result
-/// comes out of `handleTimeout(now:)`, while the UDS server sends NRC 0x78.
+/// the wall-clock time `wallClock()`. Work that can take longer than P2 runs later: the
+/// plant's certificate and VIN writes, key generation and the plant lock are `StoreJob`s
+/// run off the event loop by `storeJobs` (`execute` answers 0x78 while they run); key
+/// generation with a simulated secure-element latency first waits for its deadline
+/// (`execute` answers `nil`). Their results come out of `handleTimeout(now:)`.
 struct ModuleApplication {
     let configuration: ECUConfiguration
     let store: any SecureStore
@@ -24,6 +26,14 @@ struct ModuleApplication {
     var snapshot = ProvisioningSnapshot()
     /// Deferred routine work, by deadline.
     var deferred: [DeferredWork] = []
+    /// Runs the plant's slow store work off the event loop (see `ModuleApplication+StoreJobs`).
+    var storeJobs: any StoreJobExecutor = InlineStoreJobExecutor()
+    /// Store jobs submitted and not yet collected.
+    var storeJobsInFlight: [StoreJobID: StoreJobInFlight] = [:]
+    /// Answers of finished store jobs not yet handed to the UDS server.
+    var finishedWork: [(RequestToken, ApplicationResult)] = []
+    /// Counts the re-reads of the store (see `StoreJobInFlight.generation`).
+    var snapshotGeneration = 0
     /// Latest result of each routine (`31 03 RID`): status (0 done, 1 running, 2 failed), error.
     var routineResults: [UInt16: [UInt8]] = [:]
     /// The cloud use cases (SP-02, PP-01, PP-02, PP-03).
@@ -71,11 +81,12 @@ struct ModuleApplication {
     /// Re-reads the store after a change (a newly damaged entry is logged once).
     mutating func refresh() {
         snapshot = ProvisioningSnapshot(store: store, now: wallClock())
+        snapshotGeneration &+= 1
         logNewDamage()
     }
 
     var nextDeadline: Instant? {
-        let due: Instant? = pendingTaskResults.isEmpty ? nil : .zero
+        let due: Instant? = pendingTaskResults.isEmpty && finishedWork.isEmpty ? nil : .zero
         return deferred.map(\.deadline).min().earliest(provisioningMachine.nextDeadline).earliest(due)
             .earliest(owedRetryAt)
     }
@@ -89,9 +100,8 @@ struct ModuleApplication {
             run(provisioningMachine.handleTimeout(now: now), now: now)
         }
         let due = deferred.filter { $0.deadline <= now }
-        guard !due.isEmpty else { return [] }
         deferred.removeAll { $0.deadline <= now }
-        return due.map { work in (work.token, runRoutine(work.routine)) }
+        return finishStoreJobs(startingDeferred: due)
     }
 
     /// The wrong-key count of security access kept in the store (0 if absent or damaged).
@@ -125,9 +135,11 @@ struct ModuleApplication {
             }
             return .dataRecords(records)
         case .writeData(let did, let data):
-            return write(did, data)
+            return write(did, data, token: request.token)
         case .routineControl(let type, let rid, let options):
-            return durableAnswer(routine(type, rid, options: options, token: request.token, now: now), type, routine: rid)
+            let owedBefore = owedWrites
+            return durableAnswer(routine(type, rid, options: options, token: request.token, now: now), type, routine: rid,
+                                 owedBefore: owedBefore)
         }
     }
 

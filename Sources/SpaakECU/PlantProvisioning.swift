@@ -8,7 +8,10 @@ import UDS
 ///
 /// Every write is checked before it touches the store (a failed check answers NRC 0x31 and
 /// leaves the slot as it was); every store failure answers NRC 0x72; after the plant lock
-/// (routine 0xD201) every plant write answers NRC 0x22, for good.
+/// (routine 0xD201) every plant write answers NRC 0x22, for good. The checks that need only
+/// the cached snapshot (lock, VIN alphabet, preconditions of the lock) answer at once; the
+/// KeyM checks, key generation and commits run as `StoreJob`s (`PlantStoreWork`), off the
+/// event loop, with NRC 0x78 first when they are not done at once.
 extension ModuleApplication {
     static let rootDIDs: [UInt16: (KeyMCertificateSlot, SecureStoreRecord)] = [
         0xD110: (.j, .rootJ), 0xD111: (.j1, .rootJ1), 0xD112: (.jPhysicalKey, .rootJPhysicalKey),
@@ -16,34 +19,28 @@ extension ModuleApplication {
     ]
 
     /// 0x2E: the VIN, the ECU identity certificate and the five roots.
-    mutating func write(_ did: UInt16, _ data: [UInt8]) -> ApplicationResult {
+    mutating func write(_ did: UInt16, _ data: [UInt8], token: RequestToken) -> ApplicationResult {
         guard !snapshot.plantLocked else {
             logger.warning("write of DID \(hex(did)) refused: plant provisioning is locked")
             return .negative(.conditionsNotCorrect)
         }
-        let record: SecureStoreRecord
-        let check: KeyMCheckResult
+        let work = plantStoreWork
         switch did {
         case 0xF190:
             guard Self.isVIN(data) else {
                 logger.warning("VIN write refused: not 17 VIN characters (A-Z without I, O, Q; 0-9)")
                 return .negative(.requestOutOfRange)
             }
-            return commit([.write(.vin, data, replacingCorrupt: true)], what: "VIN \(String(decoding: data, as: UTF8.self))")
+            let job = work.commitJob([.write(.vin, data, replacingCorrupt: true)], what: "VIN \(String(decoding: data, as: UTF8.self))")
+            return runStoreJob(job, token: token)
         case 0xD101:
-            record = .ecuIdentityCertificate
-            check = KeyM.checkECUIdentityCertificate(data, publicKey: snapshot.installed.ecuIdentityPublicKey,
-                                                     installed: snapshot.installed, now: wallClock())
+            return runStoreJob(work.writeCertificate(did: did, data, record: .ecuIdentityCertificate, slot: nil,
+                                                     installed: snapshot.installed), token: token)
         default:
             guard let (slot, rootRecord) = Self.rootDIDs[did] else { return .negative(.requestOutOfRange) }
-            record = rootRecord
-            check = KeyM.check(data, slot: slot, installed: snapshot.installed, now: wallClock())
+            return runStoreJob(work.writeCertificate(did: did, data, record: rootRecord, slot: slot,
+                                                     installed: snapshot.installed), token: token)
         }
-        guard check.isValid else {
-            logger.warning("certificate for DID \(hex(did)) refused: \(check)")
-            return .negative(.requestOutOfRange)
-        }
-        return commit([.write(record, data, replacingCorrupt: true)], what: "certificate \(record)")
     }
 
     /// 0x31 for the routines of ICD 5.4 that the plant uses (0xD200–0xD202).
@@ -65,9 +62,10 @@ extension ModuleApplication {
                 logger.info("RP-02: generating the ECU identity key pair (secure element busy \(configuration.hsmLatency))")
                 return nil
             }
-            return runRoutine(rid)
+            routineResults[rid] = [0x01, 0x00]
+            return runStoreJob(plantStoreWork.generateECUIdentity(), token: token)
         case 0xD201:
-            return lockPlant()
+            return lockPlant(token: token)
         case 0xD202:
             return .positive(snapshot.statuses.map(\.rawValue))
         case 0xD203:
@@ -93,36 +91,8 @@ extension ModuleApplication {
         }
     }
 
-    /// Work of a routine that may have been deferred.
-    mutating func runRoutine(_ rid: UInt16) -> ApplicationResult {
-        guard rid == 0xD200 else { return .negative(.requestOutOfRange) }
-        let result = generateECUIdentity()
-        switch result {
-        case .negative(let nrc): routineResults[rid] = [0x02, nrc.rawValue]
-        default: routineResults[rid] = [0x00, 0x00]
-        }
-        return result
-    }
-
-    /// RP-02: a new P-256 key pair in the store and its CSR (CN = serial), installed
-    /// together; an ECU certificate of the previous key is removed in the same commit.
-    mutating func generateECUIdentity() -> ApplicationResult {
-        do {
-            try store.generateKey(.ecuIdentityPending)
-            let csr = try store.makeCSR(.ecuIdentityPending, commonName: configuration.serial)
-            let result = commit([.promotePendingKey(.ecuIdentity), .delete(.ecuIdentityCertificate),
-                                 .write(.ecuIdentityCSR, csr, replacingCorrupt: true)],
-                                what: "ECU identity key pair and CSR (CN=\(configuration.serial))")
-            if case .positive = result { return .positive([0x00]) }
-            return result
-        } catch {
-            logger.error("RP-02: key generation failed: \(error)")
-            return .negative(.generalProgrammingFailure)
-        }
-    }
-
     /// 0xD201: needs every root, the ECU certificate and the VIN; then plant writes end.
-    mutating func lockPlant() -> ApplicationResult {
+    mutating func lockPlant(token: RequestToken) -> ApplicationResult {
         if snapshot.plantLocked { return .positive([0x00]) }
         var missing: [String] = []
         if !snapshot.flags.contains(.allRootCertificatesInstalled) { missing.append("root certificates") }
@@ -135,10 +105,8 @@ extension ModuleApplication {
         }
         var operations: [SecureStoreOperation] = [.write(.plantLock, [0x01], replacingCorrupt: true)]
         if readRecord(.vin) == nil, let vin = configuration.vin { operations.append(.write(.vin, Array(vin.utf8))) }
-        let result = commit(operations, what: "plant lock")
-        routineResults[0xD201] = [0x00, 0x00]
-        if case .positive = result { return .positive([0x00]) }
-        return result
+        routineResults[0xD201] = [0x01, 0x00]
+        return runStoreJob(plantStoreWork.commitJob(operations, what: "plant lock", routine: 0xD201), token: token)
     }
 
     /// Applies store operations atomically; NRC 0x72 on failure.

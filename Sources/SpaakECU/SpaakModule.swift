@@ -36,8 +36,13 @@ public final class SpaakModule {
     ///   - logger: where transitions and rejected input are logged.
     ///   - store: the module's secure store (its state survives restarts there).
     ///   - wallClock: calendar time for certificate validity checks.
+    ///   - storeJobs: runs the plant's slow store work (certificate and VIN writes, key
+    ///     generation, the plant lock). The default runs it at once, in the caller's turn;
+    ///     `spaak-ecu` passes a `ThreadedStoreJobExecutor` and calls `handleTimeout(now:)`
+    ///     when its `wakeDescriptor` is readable.
     public init(configuration: ECUConfiguration, store: any SecureStore, now: Instant,
                 wallClock: @escaping @Sendable () -> Date = { Date() }, logger: Logger,
+                storeJobs: any StoreJobExecutor = InlineStoreJobExecutor(),
                 seedSource: @escaping @Sendable () -> [UInt8]) {
         self.configuration = configuration
         self.logger = logger
@@ -56,6 +61,7 @@ public final class SpaakModule {
             txID: ids.v2c, rxID: ids.c2v, frameFormat: format,
             blockSize: configuration.blockSize, separationTime: configuration.separationTime))
         application = ModuleApplication(configuration: configuration, store: store, wallClock: wallClock, logger: logger)
+        application.storeJobs = storeJobs
         uds = DiagnosticServer(persistedSecurityAttempts: application.persistedSecurityAttempts, now: now,
                                seedSource: seedSource,
                                keyFunction: SecurityAccessKey.function(plantKey: configuration.plantKey))
@@ -113,7 +119,8 @@ public final class SpaakModule {
         cloud.transmissionConfirmed(now: now)
     }
 
-    /// Handles the passing of time (cyclic frames, timeouts, pending work).
+    /// Handles the passing of time (cyclic frames, timeouts, pending work) and collects
+    /// finished store jobs (call it also when the executor signals one).
     public func handleTimeout(now: Instant) -> [CANFrame] {
         let transitions = tbm.handleTimeout(now: now)
         if !transitions.isEmpty { tbmTransitions(transitions, now: now) }

@@ -29,12 +29,20 @@ final class ModuleRunner {
     /// interface that fails, or the store/loop machinery failing end it with an error: a
     /// frame that cannot be sent is logged (rate-limited) and counted, and a lost interface
     /// (down, deleted) is reopened every 500 ms while the module keeps its state.
+    /// Runs the plant's slow store work off the event loop (set by `run`).
+    private var storeJobs: ThreadedStoreJobExecutor?
+
     func run() throws {
         try configuration.ids.validate()
         let link = try CANLink(interface: interface, fd: configuration.canFD ? .required : .off,
                                filter: configuration.ids.received)
         let loop = try EventLoop()
         defer { loop.close() }
+        // The plant's slow store work runs on a worker; its pipe wakes the loop (issue 7 defect 10).
+        let storeJobs = try ThreadedStoreJobExecutor()
+        self.storeJobs = storeJobs
+        defer { storeJobs.close() }
+        loop.watch(storeJobs.wakeDescriptor)
         var module = try makeModule(now: loop.clock.now)
         var queue = TransmitQueue<CANFrame>(capacity: 4096)
         var ordering = ReceiveOrdering()
@@ -120,6 +128,10 @@ final class ModuleRunner {
         loop.arm(module.nextDeadline)
         let exit = try loop.run { event in
             switch event {
+            case .readable(let fd) where fd == storeJobs.wakeDescriptor:
+                storeJobs.acknowledgeWake()
+                pump()
+                transmit(module.handleTimeout(now: loop.clock.now), now: loop.clock.now)
             case .readable, .timer:
                 pump()
             case .writable:
@@ -155,7 +167,7 @@ final class ModuleRunner {
         let store = FileSecureStore.openOrDegraded(directory: storePath, deviceKey: deviceKey,
                                                    monotonicCounter: counter, logger: logger)
         return SpaakModule(configuration: configuration, store: store, now: now, logger: logger,
-                           seedSource: { randomSeed() })
+                           storeJobs: storeJobs ?? InlineStoreJobExecutor(), seedSource: { randomSeed() })
     }
 
     private func hex(_ id: UInt32) -> String { String(id, radix: 16, uppercase: true) }

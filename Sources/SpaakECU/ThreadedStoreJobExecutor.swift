@@ -1,0 +1,125 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// Runs `StoreJob`s one after the other on one worker thread, so that fsync, key
+/// generation and KeyM checks never hold up the event loop (the cyclic `SPAAK_Status`
+/// keeps its grid, the UDS server keeps answering 0x21 and repeating 0x78).
+///
+/// After each job the worker writes one byte to a pipe whose read end is
+/// `wakeDescriptor`: the event loop watches it, calls `acknowledgeWake()` when it is
+/// readable, then lets the module collect the outcome (`SpaakModule.handleTimeout`).
+///
+/// ```swift
+/// let jobs = try ThreadedStoreJobExecutor()
+/// loop.watch(jobs.wakeDescriptor)
+/// // in the handler: case .readable(jobs.wakeDescriptor): jobs.acknowledgeWake(); module.handleTimeout(now:)
+/// ```
+public final class ThreadedStoreJobExecutor: StoreJobExecutor {
+    /// Readable when finished jobs wait for `takeCompleted` (the read end of a pipe).
+    public let wakeDescriptor: Int32
+    private let wakeWriter: Int32
+    private let shared = Shared()
+
+    /// What the worker thread and the loop thread share.
+    private final class Shared: Sendable {
+        struct State {
+            var next: UInt64 = 1
+            var queue: [(StoreJobID, StoreJob)] = []
+            var done: [StoreJobCompletion] = []
+            var stopping = false
+        }
+        let state = Mutex(State())
+        /// One signal per queued job, and one to stop.
+        let work = DispatchSemaphore(value: 0)
+        /// Signalled when the worker has ended.
+        let finished = DispatchSemaphore(value: 0)
+    }
+
+    /// Starts the worker thread; fails when no pipe can be made.
+    public init() throws {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw ThreadedStoreJobExecutorError.pipe(errno: errno) }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        wakeDescriptor = fds[0]
+        wakeWriter = fds[1]
+        let thread = Thread { [shared, wakeWriter] in
+            Self.workerLoop(shared, wakeWriter: wakeWriter)
+            shared.finished.signal()
+        }
+        thread.name = "spaak-store-jobs"
+        thread.start()
+    }
+
+    deinit { close() }
+
+    public func submit(_ job: StoreJob) -> StoreJobID {
+        let id = shared.state.withLock { state in
+            let id = StoreJobID(value: state.next)
+            state.next += 1
+            state.queue.append((id, job))
+            return id
+        }
+        shared.work.signal()
+        return id
+    }
+
+    public func takeCompleted() -> [StoreJobCompletion] {
+        shared.state.withLock { state in
+            defer { state.done.removeAll() }
+            return state.done
+        }
+    }
+
+    /// Empties the wake pipe (call it when `wakeDescriptor` is readable).
+    public func acknowledgeWake() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while read(wakeDescriptor, &buffer, buffer.count) > 0 {}
+    }
+
+    /// Lets the running and queued jobs finish, stops the worker and closes the pipe.
+    /// Unwatch `wakeDescriptor` first.
+    public func close() {
+        let first = shared.state.withLock { state -> Bool in
+            defer { state.stopping = true }
+            return !state.stopping
+        }
+        guard first else { return }
+        shared.work.signal()
+        shared.finished.wait()
+        Glibc.close(wakeDescriptor)
+        Glibc.close(wakeWriter)
+    }
+
+    private static func workerLoop(_ shared: Shared, wakeWriter: Int32) {
+        while true {
+            shared.work.wait()
+            let next = shared.state.withLock { state -> (StoreJobID, StoreJob)? in
+                state.queue.isEmpty ? nil : state.queue.removeFirst()
+            }
+            guard let next else {
+                if shared.state.withLock({ $0.stopping }) { return }
+                continue
+            }
+            let outcome = next.1.run()
+            shared.state.withLock { $0.done.append(StoreJobCompletion(id: next.0, outcome: outcome)) }
+            var byte: UInt8 = 1
+            _ = write(wakeWriter, &byte, 1)    // a full pipe already wakes the loop
+        }
+    }
+}
+
+/// Why a `ThreadedStoreJobExecutor` could not start.
+public enum ThreadedStoreJobExecutorError: Error, CustomStringConvertible {
+    /// `pipe(2)` failed.
+    case pipe(errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .pipe(let code): return "store job executor: pipe: \(String(cString: strerror(code)))"
+        }
+    }
+}
