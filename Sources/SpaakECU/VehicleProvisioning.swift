@@ -226,11 +226,18 @@ extension ModuleApplication {
         run(held, now: now)
     }
 
+    /// Store writes of the machine that are not durable yet: owed, or held behind one.
+    var owedWrites: Int {
+        owedCommits.count + heldActions.filter { if case .persist = $0 { return true } else { return false } }.count
+    }
+
     /// The answer to a routine that started cloud work (0xD203, 0xF010, 0xF011): positive only
-    /// when what it owes is durable; else NRC 0x72, the result "running" until it is.
-    mutating func durableAnswer(_ result: ApplicationResult?, _ type: RoutineControlType, routine rid: UInt16) -> ApplicationResult? {
+    /// when the store writes it caused are durable; else NRC 0x72, the result "running" until
+    /// they are (`owedBefore`: `owedWrites` before the routine ran).
+    mutating func durableAnswer(_ result: ApplicationResult?, _ type: RoutineControlType, routine rid: UInt16,
+                                owedBefore: Int) -> ApplicationResult? {
         guard type == .startRoutine, [0xD203, 0xF010, 0xF011].contains(rid), case .positive? = result,
-              !owedCommits.isEmpty else { return result }
+              owedWrites > owedBefore else { return result }
         routineResults[rid] = [0x01, 0x00]
         owedRoutines.insert(rid)
         logger.warning("routine \(hex(rid)): its store write is owed, answered 0x72 until it is stored")
