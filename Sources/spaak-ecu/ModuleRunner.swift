@@ -25,13 +25,13 @@ final class ModuleRunner {
         self.logger = logger
     }
 
+    /// Runs the plant's slow store work off the event loop (set by `run`).
+    private var storeJobs: ThreadedStoreJobExecutor?
+
     /// Runs the module until SIGINT/SIGTERM. Only a bad configuration, a first open of the
     /// interface that fails, or the store/loop machinery failing end it with an error: a
     /// frame that cannot be sent is logged (rate-limited) and counted, and a lost interface
     /// (down, deleted) is reopened every 500 ms while the module keeps its state.
-    /// Runs the plant's slow store work off the event loop (set by `run`).
-    private var storeJobs: ThreadedStoreJobExecutor?
-
     func run() throws {
         try configuration.ids.validate()
         let link = try CANLink(interface: interface, fd: configuration.canFD ? .required : .off,
