@@ -244,6 +244,18 @@ public final class FileSecureStore: SecureStore {
         }
     }
 
+    /// The manifest generation (the number of commits since the store was created), checked
+    /// now; throws `.unusable(reason)` when the manifest cannot be trusted (missing next to
+    /// entries, damaged, or behind the monotonic counter). For checks such as the crash soak.
+    public func manifestGeneration() throws(SecureStoreError) -> UInt64 {
+        try locked { () throws(SecureStoreError) -> UInt64 in
+            switch try manifestState() {
+            case .trusted(let manifest): return manifest.generation
+            case .untrusted(let reason): throw .unusable(reason)
+            }
+        }
+    }
+
     /// Every present or corrupt entry with its state.
     public func audit() -> [SecureStoreEntry: SecureStoreEntryStatus] {
         do {

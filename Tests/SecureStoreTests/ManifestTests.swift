@@ -113,6 +113,7 @@ struct ManifestTests {
         try FileManager.default.copyItem(atPath: copy, toPath: folder.store)
         let reopened = try open(folder)
         for record in Self.securityRecords + [.vin] { #expect(isCorrupt(reopened.status(record)), "\(record)") }
+        #expect(throws: SecureStoreError.self) { try reopened.manifestGeneration() }
         // Emptying the folder (manifest included) is a rollback too.
         try FileManager.default.removeItem(atPath: folder.store)
         let emptied = try open(folder)
@@ -152,6 +153,7 @@ struct ManifestTests {
         try store.commit([.write(.vin, [1]), .write(.drmUUID, [2])])
         guard case .trusted(let next) = try store.manifestState() else { Issue.record("untrusted"); return }
         #expect(next.generation == 1)
+        #expect(try store.manifestGeneration() == 1)
         #expect(Set(next.versions.keys) == [.record(.vin), .record(.drmUUID)])
         #expect(store.status(.plantLock) == .absent)
     }
