@@ -94,7 +94,13 @@ public final class ThreadedStoreJobExecutor: StoreJobExecutor {
         Glibc.close(wakeWriter)
     }
 
+    /// The worker's nice value: background work, like an NvM job in a low-priority task, so
+    /// that on a busy (or single) CPU the event loop and its cyclic frame come first.
+    static let workerNice: Int32 = 10
+
     private static func workerLoop(_ shared: Shared, wakeWriter: Int32) {
+        // Linux keeps the nice value per thread; `who` 0 is the calling thread (setpriority(2)).
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, workerNice)
         while true {
             shared.work.wait()
             let next = shared.state.withLock { state -> (StoreJobID, StoreJob)? in

@@ -44,5 +44,6 @@ def test_status_keeps_its_grid_during_certificate_writes(modules, pkis):
         stop.set()
         listener.join()
     gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:])]
+    print(f"SPAAK_Status: {len(stamps)} frames, largest gap {max(gaps, default=0) * 1000:.0f} ms")
     assert len(stamps) > 10 and max(gaps) < 0.3, f"largest SPAAK_Status gap {max(gaps) * 1000:.0f} ms"
     assert PENDING in first_answers                          # the store work outlasted P2
