@@ -119,6 +119,11 @@ class Module:
         self._reader.join(timeout=5)
         if not keep_store:
             shutil.rmtree(self.store, ignore_errors=True)
+            # The store's monotonic counter lives beside the folder (docs/RELIABILITY.md, section 2).
+            folder = os.path.abspath(self.store)
+            counter = os.path.join(os.path.dirname(folder), "." + os.path.basename(folder) + ".counter")
+            if os.path.exists(counter):
+                os.remove(counter)
 
 
 def bus(**kw) -> can.BusABC:
