@@ -121,26 +121,7 @@ int spaak_can_read(int fd, struct canfd_frame *frame) {
 }
 
 int spaak_can_read_batch(int fd, struct canfd_frame *frames, int *sizes, unsigned int max) {
-    enum { CHUNK = 64 };
-    struct mmsghdr msgs[CHUNK];
-    struct iovec iovs[CHUNK];
-    unsigned int total = 0;
-    while (total < max) {
-        unsigned int n = max - total < CHUNK ? max - total : CHUNK;
-        memset(msgs, 0, sizeof(struct mmsghdr) * n);
-        for (unsigned int i = 0; i < n; i++) {
-            iovs[i].iov_base = &frames[total + i];
-            iovs[i].iov_len = sizeof(struct canfd_frame);
-            msgs[i].msg_hdr.msg_iov = &iovs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
-        }
-        int got = recvmmsg(fd, msgs, n, MSG_DONTWAIT, NULL);
-        if (got < 0) return total > 0 ? (int)total : -1;
-        for (int i = 0; i < got; i++) sizes[total + (unsigned)i] = (int)msgs[i].msg_len;
-        total += (unsigned)got;
-        if ((unsigned)got < n) break;
-    }
-    return (int)total;
+    return spaak_can_read_batch_stamped(fd, frames, sizes, NULL, NULL, max);
 }
 
 int spaak_can_enable_receive_info(int fd) {
@@ -184,17 +165,19 @@ int spaak_can_read_batch_stamped(int fd, struct canfd_frame *frames, int *sizes,
         for (int i = 0; i < got; i++) {
             unsigned int k = total + (unsigned)i;
             sizes[k] = (int)msgs[i].msg_len;
-            stamps_ns[k] = 0;
+            if (stamps_ns != NULL) stamps_ns[k] = 0;
             struct msghdr *h = &msgs[i].msg_hdr;
             for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
                 if (c->cmsg_level != SOL_SOCKET) continue;
-                if (c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+                if (c->cmsg_type == SCM_TIMESTAMPNS && stamps_ns != NULL
+                    && c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
                     struct timespec ts;
                     memcpy(&ts, CMSG_DATA(c), sizeof ts);
                     uint64_t at = timespec_ns(&ts);
                     uint64_t age = real > at ? real - at : 0;
                     stamps_ns[k] = age < mono ? mono - age : 1;
-                } else if (c->cmsg_type == SO_RXQ_OVFL && c->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
+                } else if (c->cmsg_type == SO_RXQ_OVFL && dropped != NULL
+                           && c->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
                     memcpy(dropped, CMSG_DATA(c), sizeof *dropped);
                 }
             }

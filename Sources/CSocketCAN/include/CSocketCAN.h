@@ -120,7 +120,8 @@ int spaak_can_enable_receive_info(int fd);
  * Like `spaak_can_read_batch`, and `stamps_ns[i]` receives each frame's kernel receive
  * time carried over to CLOCK_MONOTONIC (0 when the kernel gave none); `*dropped` receives
  * the kernel's cumulative count of frames dropped for a full receive buffer when one came
- * with a frame (left unchanged otherwise).
+ * with a frame (left unchanged otherwise). Either pointer may be NULL (not wanted):
+ * `spaak_can_read_batch` is this call with both NULL.
  */
 int spaak_can_read_batch_stamped(int fd, struct canfd_frame *frames, int *sizes, uint64_t *stamps_ns,
                                  uint32_t *dropped, unsigned int max);
