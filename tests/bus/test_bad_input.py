@@ -72,7 +72,9 @@ def test_unrelated_ids_and_random_flood(module):
             b.send(can.Message(arbitration_id=can_id, data=data, is_extended_id=False))
         gen = subprocess.Popen([tool("cangen"), IFACE, "-g", "0", "-n", "20000"])
         gen.wait(timeout=120)
-        time.sleep(1.5)   # any reception the flood started times out (N_Cr)
-        collect(b, 0.1)
+    time.sleep(1.5)   # any reception the flood started times out (N_Cr)
+    # A new socket: the flood's socket still holds a backlog of cangen's random frames, some of
+    # them on 0x7A8 (random ids), which a short drain in the slow VM does not always empty.
+    with bus() as b:
         read_serial(b, module)
     assert module.alive
