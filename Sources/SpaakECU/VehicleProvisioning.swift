@@ -188,13 +188,14 @@ extension ModuleApplication {
     /// when it fails it is owed, retried every loop turn and shown in D120, never dropped.
     private mutating func persist(_ operations: [ProvisioningStoreOperation], now: Instant) {
         let what = operations.map { "\($0)" }.joined(separator: ", ")
-        let owed = OwedCommit(operations: operations.flatMap(Self.storeOperations), what: what)
+        var owed = OwedCommit(operations: operations.flatMap(Self.storeOperations), what: what)
         do {
             try store.commit(owed.operations)
             logger.info("stored \(what)")
         } catch {
             logger.error("secure store: writing \(what) failed: \(error); owed: retried every \(Self.owedRetryInterval), cloud work waits for it")
-            owedCommits.append(OwedCommit(operations: owed.operations, what: what, lastError: "\(error)"))
+            owed.lastError = "\(error)"
+            owedCommits.append(owed)
             owedRetryAt = now + Self.owedRetryInterval
         }
         refresh()
