@@ -111,16 +111,8 @@ extension ModuleApplication {
 
     /// Applies store operations atomically; NRC 0x72 on failure.
     mutating func commit(_ operations: [SecureStoreOperation], what: String) -> ApplicationResult {
-        do {
-            try store.commit(operations)
-        } catch {
-            logger.error("secure store: writing \(what) failed: \(error)")
-            refresh()
-            return .negative(.generalProgrammingFailure)
-        }
-        logger.info("stored \(what)")
-        refresh()
-        return .positive([])
+        defer { refresh() }
+        return plantStoreWork.commit(operations, what: what)
     }
 
     /// 17 characters of the VIN alphabet (ISO 3779: digits and capitals except I, O, Q).
