@@ -15,9 +15,11 @@ final class CloudRunner {
     let controlPath: String
     let trace: TraceWriter?
     let verifierPool: VerifierPool?
+    /// Told `READY=1` where the simulator enters its event loop (`serve --ready-fd N`).
+    let readiness: ReadinessNotifier?
 
     init(simulator: CloudSimulator, interface: String, canFD: Bool, receiveIDs: [UInt32], controlPath: String, trace: TraceWriter?,
-         verifierPool: VerifierPool?) {
+         verifierPool: VerifierPool?, readiness: ReadinessNotifier? = nil) {
         self.simulator = simulator
         self.interface = interface
         self.canFD = canFD
@@ -25,6 +27,7 @@ final class CloudRunner {
         self.controlPath = controlPath
         self.trace = trace
         self.verifierPool = verifierPool
+        self.readiness = readiness
     }
 
     func run(banner: String) throws {
@@ -66,6 +69,7 @@ final class CloudRunner {
         if let pool = verifierPool, pool.notifyFD >= 0 { loop.watch(pool.notifyFD) }
         print("\(banner) — ready")
         fflush(nil)
+        do { try readiness?.notifyReady() } catch { print("spaak-cloud: \(error)") }
         perform(simulator.handleTimeout(now: loop.clock.now, date: Date()))
         loop.arm(simulator.nextDeadline)
         let exit = try loop.run { event in

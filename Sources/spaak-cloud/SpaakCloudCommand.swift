@@ -1,5 +1,6 @@
 import ArgumentParser
 import CloudSimulator
+import EventLoop
 import Foundation
 import TestPKI
 
@@ -37,12 +38,21 @@ struct Serve: ParsableCommand {
     @Option(help: "TBM_Status id (hex, default 3A0).", transform: HexID.parse) var tbmStatusId: UInt32 = 0x3A0
     @Option(help: "Vehicle-to-cloud ISO-TP id (hex, default 6A0), received.", transform: HexID.parse) var v2cId: UInt32 = 0x6A0
     @Option(help: "Cloud-to-vehicle ISO-TP id (hex, default 6A8), sent.", transform: HexID.parse) var c2vId: UInt32 = 0x6A8
+    @Option(help: """
+        Descriptor (≥ 3, open for writing, e.g. a pipe's write end) that receives READY=1 and a \
+        newline (systemd notify syntax) once the CAN and control sockets are open and the \
+        simulator enters its event loop; then it is closed (by exit, without READY=1, when it \
+        fails to start). The "— ready" line is printed as well.
+        """) var readyFd: Int32?
 
     func validate() throws {
         guard scryptN >= 2, scryptN & (scryptN - 1) == 0 else { throw ValidationError("--scrypt-n must be a power of two ≥ 2") }
         guard scryptR >= 1, scryptP >= 1 else { throw ValidationError("--scrypt-r and --scrypt-p must be ≥ 1") }
         guard (4...32).contains(passwordDigits) else { throw ValidationError("--password-digits must be 4…32") }
         guard (try? ControlCommand.parse("tbm \(tbm)")) != nil else { throw ValidationError("--tbm must be online, offline, unsubscribe or silent") }
+        if let readyFd {
+            do { _ = try ReadinessNotifier(descriptor: readyFd) } catch { throw ValidationError("--ready-fd: \(error)") }
+        }
     }
 
     func run() throws {
@@ -62,7 +72,8 @@ struct Serve: ParsableCommand {
             let runner = CloudRunner(
                 simulator: simulator,
                 interface: interface, canFD: canFd, receiveIDs: [v2cId], controlPath: control,
-                trace: try trace.map { try TraceWriter(path: $0) }, verifierPool: pool)
+                trace: try trace.map { try TraceWriter(path: $0) }, verifierPool: pool,
+                readiness: try readyFd.map { try ReadinessNotifier(descriptor: $0) })
             try runner.run(banner: "spaak-cloud on \(interface)\(canFd ? " (CAN FD)" : ""): TBM_Status 0x\(HexID.text(tbmStatusId)) "
                            + "every 100 ms (\(linkState)), V2C 0x\(HexID.text(v2cId)) → VOS, C2V 0x\(HexID.text(c2vId)), "
                            + "db \(db), control \(control), scrypt N=\(scryptN) r=\(scryptR) p=\(scryptP)")

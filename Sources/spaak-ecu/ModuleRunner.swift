@@ -17,6 +17,8 @@ final class ModuleRunner {
     var deviceKey: SecureStoreDeviceKey = .generatedFile
     /// The store's monotonic counter file; `nil`: the default beside the store folder.
     var counterPath: String?
+    /// Told `READY=1` where the module enters its event loop (`spaak-ecu --ready-fd N`).
+    var readiness: ReadinessNotifier?
 
     init(configuration: ECUConfiguration, interface: String, storePath: String, logger: Logger) {
         self.configuration = configuration
@@ -123,6 +125,7 @@ final class ModuleRunner {
               + "UDS 0x\(hex(ids.udsRequest))/0x\(hex(ids.udsResponse)) functional 0x\(hex(ids.udsFunctional)), "
               + "cloud 0x\(hex(ids.v2c))/0x\(hex(ids.c2v)), store \(storePath) — ready")
         fflush(nil)
+        do { try readiness?.notifyReady() } catch { logger.warning("\(error)") }
         if let socket = link.socket { loop.watch(socket.fileDescriptor) }
         transmit(module.handleTimeout(now: loop.clock.now), now: loop.clock.now)
         loop.arm(module.nextDeadline)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EventLoop
 import Logging
 import SecureStore
 import SpaakCore
@@ -70,6 +71,12 @@ struct RunModuleCommand: ParsableCommand {
         File of the store's monotonic counter (detects a rollback of the whole store folder); \
         default: .<store name>.counter beside the store folder.
         """) var monotonicCounterFile: String?
+    @Option(help: """
+        Descriptor (≥ 3, open for writing, e.g. a pipe's write end) that receives READY=1 and a \
+        newline (systemd notify syntax) once the CAN socket is open and the module enters its \
+        event loop; then it is closed. A module that fails to start closes it by exiting, \
+        without READY=1. The "— ready" line is printed as well.
+        """) var readyFd: Int32?
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
@@ -85,6 +92,9 @@ struct RunModuleCommand: ParsableCommand {
             _ = try CANIdentifiers.validated(udsRequest: udsRequestId, udsResponse: udsResponseId, udsFunctional: udsFunctionalId,
                                              tbmStatus: tbmStatusId, spaakStatus: spaakStatusId, v2c: v2cId, c2v: c2vId)
         } catch { throw ValidationError(error.description) }
+        if let readyFd {
+            do { _ = try ReadinessNotifier(descriptor: readyFd) } catch { throw ValidationError("--ready-fd: \(error)") }
+        }
     }
 
     func run() throws {
@@ -111,6 +121,7 @@ struct RunModuleCommand: ParsableCommand {
         let runner = ModuleRunner(configuration: config, interface: interface, storePath: store, logger: logger)
         runner.deviceKey = resolved.deviceKey
         runner.counterPath = monotonicCounterFile ?? FileMonotonicCounter.defaultPath(forStore: store)
+        runner.readiness = try readyFd.map { try ReadinessNotifier(descriptor: $0) }
         do {
             try runner.run()
         } catch {
