@@ -1,4 +1,5 @@
 #if canImport(FoundationEssentials)
+import SpaakCore
 import FoundationEssentials
 #else
 import Foundation
@@ -66,7 +67,7 @@ enum CloudEnvelope {
 public enum SpaakRequest {
     /// The encoded, signed V2C message.
     public static func build(
-        serial: String, vin: String?, transactionID: [UInt8], counter: UInt32, useCase: UseCaseID,
+        serial: String, vin: String?, transactionID: [UInt8], counter: UInt32, useCase: UseCase,
         payload: CloudPayload, signer: CloudMessageSigner
     ) throws(CloudEnvelopeError) -> [UInt8] {
         let message = CloudMessage(
@@ -82,7 +83,7 @@ public enum SpaakRequest {
 public enum SpaakResponse {
     /// The encoded, signed C2V message.
     public static func build(
-        serial: String, vin: String?, transactionID: [UInt8], counter: UInt32, useCase: UseCaseID,
+        serial: String, vin: String?, transactionID: [UInt8], counter: UInt32, useCase: UseCase,
         payload: CloudPayload, signerCertificate: [UInt8]?, signer: CloudMessageSigner
     ) throws(CloudEnvelopeError) -> [UInt8] {
         let message = CloudMessage(

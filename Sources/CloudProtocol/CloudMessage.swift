@@ -17,7 +17,7 @@ public struct CloudMessage: Sendable, Hashable {
     /// The sender's counter, tag 0x06.
     public var counter: UInt32
     /// The use case, tag 0x07.
-    public var useCase: UseCaseID
+    public var useCase: UseCase
     /// The payload; it fixes the message type.
     public var payload: CloudPayload
     /// The signer certificate, tag 0x20, DER: present exactly for C2V types from the VOS.
@@ -27,7 +27,7 @@ public struct CloudMessage: Sendable, Hashable {
 
     /// Creates a message.
     public init(
-        serial: String, vin: String?, transactionID: [UInt8], counter: UInt32, useCase: UseCaseID,
+        serial: String, vin: String?, transactionID: [UInt8], counter: UInt32, useCase: UseCase,
         payload: CloudPayload, signerCertificate: [UInt8]? = nil, signature: [UInt8] = []
     ) {
         self.serial = serial

@@ -64,7 +64,7 @@ public enum CloudMessageCodec {
 
         // All mandatory tags are present and length-checked from here on.
         let useCaseValue = fields[.useCase] ?? []
-        guard let useCaseByte = useCaseValue.first, let useCase = UseCaseID(rawValue: useCaseByte) else {
+        guard let useCaseByte = useCaseValue.first, let useCase = UseCase(rawValue: useCaseByte), useCase.isCloudUseCase else {
             throw .unknownUseCase(useCaseValue.first ?? 0)
         }
         let payload = try CloudPayload.parse(type: type, value: type.payloadTag.flatMap { fields[$0] })

@@ -1,3 +1,5 @@
+import SpaakCore
+
 /// Which way a cloud message travels (ICD 7.2).
 public enum CloudDirection: Sendable, Hashable {
     /// Vehicle to cloud: sent by the module on 0x6A0, signed with the ECU identity key.
@@ -88,28 +90,6 @@ public enum CloudMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStr
         case .spake2VerifierStatus: return "Spake2VerifierStatus"
         case .ownerKeyTermination: return "OwnerKeyTermination"
         case .errorResponse: return "ErrorResponse"
-        }
-    }
-}
-
-/// The use case, tag 0x07 (ICD 7.1).
-public enum UseCaseID: UInt8, Sendable, Hashable, CaseIterable, CustomStringConvertible {
-    /// PP-01 new vehicle identity provisioning.
-    case pp01 = 3
-    /// PP-02 SPAKE2+ parameters provisioning triggered by the VOS.
-    case pp02 = 4
-    /// PP-03 SPAKE2+ parameters provisioning triggered by the module.
-    case pp03 = 5
-    /// SP-02 remote service provisioning triggered by the module.
-    case sp02 = 6
-
-    /// The use case's name, e.g. `PP-01`.
-    public var description: String {
-        switch self {
-        case .pp01: return "PP-01"
-        case .pp02: return "PP-02"
-        case .pp03: return "PP-03"
-        case .sp02: return "SP-02"
         }
     }
 }

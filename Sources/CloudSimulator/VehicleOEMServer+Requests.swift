@@ -126,7 +126,7 @@ extension VehicleOEMServer {
     }
 
     /// Builds, faults and signs one C2V message and counts it (the cloud's per-vehicle counter).
-    func emit(_ payload: CloudPayload, serial: String, transactionID: [UInt8], useCase: UseCaseID,
+    func emit(_ payload: CloudPayload, serial: String, transactionID: [UInt8], useCase: UseCase,
               store: any CloudStore, into result: inout VOSResult) throws {
         var payload = payload
         var transactionID = transactionID

@@ -1,3 +1,5 @@
+import SpaakCore
+
 /// Byte 2 of `SPAAK_Status` (ICD section 3): the provisioning flags.
 public struct SpaakProvisioningFlags: OptionSet, Hashable, Sendable {
     /// The raw flags byte.
@@ -23,30 +25,12 @@ public struct SpaakProvisioningFlags: OptionSet, Hashable, Sendable {
     public static let tbmOnline = SpaakProvisioningFlags(rawValue: 1 << 7)
 }
 
-/// Byte 3 of `SPAAK_Status`: the active use case (ICD section 3).
-public enum SpaakUseCase: UInt8, Hashable, Sendable, CaseIterable {
-    /// No use case running.
-    case none = 0
-    /// RP-01: root crypto installation at the SpaaK module plant.
-    case rp01 = 1
-    /// RP-02: ECU identity certificate signing request (supplier plant).
-    case rp02 = 2
-    /// PP-01: new vehicle identity provisioning ([K]).
-    case pp01 = 3
-    /// PP-02: SPAKE2+ parameters provisioning triggered by the Vehicle OEM Server.
-    case pp02 = 4
-    /// PP-03: SPAKE2+ parameters provisioning triggered by the SpaaK module.
-    case pp03 = 5
-    /// SP-02: remote service provisioning (drmUUID), triggered by the SpaaK module.
-    case sp02 = 6
-}
-
 /// The signals of `SPAAK_Status` (CAN id 0x3A8), bytes 2...7 (byte 7 is 0).
 public struct SpaakStatusSignals: Hashable, Sendable {
     /// Byte 2: provisioning flags.
     public var provisioningFlags: SpaakProvisioningFlags
-    /// Byte 3: the active use case.
-    public var activeUseCase: SpaakUseCase
+    /// Byte 3: the active use case (`nil`: none, sent as 0).
+    public var activeUseCase: UseCase?
     /// Byte 4: step of the active use case (PP-01: 1...19 as in the seed), 0 when none.
     public var useCaseStep: UInt8
     /// Byte 5: last error code (ICD section 7.5), 0 = none.
@@ -57,7 +41,7 @@ public struct SpaakStatusSignals: Hashable, Sendable {
     /// Creates the signals (all zero by default).
     public init(
         provisioningFlags: SpaakProvisioningFlags = [],
-        activeUseCase: SpaakUseCase = .none,
+        activeUseCase: UseCase? = nil,
         useCaseStep: UInt8 = 0,
         lastErrorCode: UInt8 = 0,
         failedPairingAttempts: UInt8 = 0
@@ -71,13 +55,15 @@ public struct SpaakStatusSignals: Hashable, Sendable {
 
     /// Bytes 2...7 of the frame.
     public var signalBytes: [UInt8] {
-        [provisioningFlags.rawValue, activeUseCase.rawValue, useCaseStep, lastErrorCode, failedPairingAttempts, 0]
+        [provisioningFlags.rawValue, activeUseCase?.rawValue ?? 0, useCaseStep, lastErrorCode, failedPairingAttempts, 0]
     }
 
     /// Decodes bytes 2...6 of a whole frame payload (a tester's view); `nil` if the payload
     /// is shorter than 7 bytes or the use case value is unknown. Byte 7 is ignored.
     public init?(frameData data: [UInt8]) {
-        guard data.count >= 7, let useCase = SpaakUseCase(rawValue: data[3]) else { return nil }
+        guard data.count >= 7 else { return nil }
+        let useCase = UseCase(rawValue: data[3])
+        guard useCase != nil || data[3] == 0 else { return nil }
         self.init(
             provisioningFlags: SpaakProvisioningFlags(rawValue: data[2]),
             activeUseCase: useCase,

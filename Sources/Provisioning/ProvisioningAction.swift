@@ -13,7 +13,7 @@ public enum ProvisioningAction: Hashable, Sendable {
     /// The use case or step shown in `SPAAK_Status` changed, or its error or attempt count.
     case statusChanged(ProvisioningStatus)
     /// A use case ended: `.ok` when it completed, else the error code.
-    case useCaseEnded(UseCaseID, CloudStatus)
+    case useCaseEnded(UseCase, CloudStatus)
     /// A line for the log.
     case log(ProvisioningLogLevel, String)
 }
@@ -22,7 +22,7 @@ public enum ProvisioningAction: Hashable, Sendable {
 /// counter and the ECU identity signer.
 public struct V2CRequest: Hashable, Sendable, CustomStringConvertible {
     /// The use case (tag 0x07).
-    public var useCase: UseCaseID
+    public var useCase: UseCase
     /// The transaction id (tag 0x05, 16 bytes): fresh per step, the push's for a reply to a
     /// push, the same on a retry.
     public var transactionID: [UInt8]
@@ -32,7 +32,7 @@ public struct V2CRequest: Hashable, Sendable, CustomStringConvertible {
     public var attempt: Int
 
     /// Creates a request.
-    public init(useCase: UseCaseID, transactionID: [UInt8], payload: CloudPayload, attempt: Int = 0) {
+    public init(useCase: UseCase, transactionID: [UInt8], payload: CloudPayload, attempt: Int = 0) {
         self.useCase = useCase
         self.transactionID = transactionID
         self.payload = payload

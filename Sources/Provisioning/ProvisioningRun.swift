@@ -4,7 +4,7 @@ import SpaakCore
 /// The use case that runs, where it stands and what it waits for.
 struct Run: Sendable {
     /// The use case shown in `SPAAK_Status` byte 3 (SP-02 while PP-01 runs it).
-    var useCase: UseCaseID
+    var useCase: UseCase
     /// Where it stands.
     var step: Step
     /// The request waiting for an answer, if the step waits for one.
@@ -91,13 +91,13 @@ enum RestartGroup: Hashable, Sendable {
     case verifierRequest
 }
 
-extension UseCaseID {
+extension UseCase {
     /// The group that starts over after a failure (`nil`: PP-02, the cloud's to repeat).
     var restartGroup: RestartGroup? {
         switch self {
         case .pp01, .sp02: return .vehicleIdentity
         case .pp03: return .verifierRequest
-        case .pp02: return nil
+        case .pp02, .rp01, .rp02: return nil
         }
     }
 }

@@ -35,7 +35,7 @@ public struct ProvisioningFacts: Hashable, Sendable {
 /// Bytes 3 to 6 of `SPAAK_Status` as far as the cloud use cases decide them.
 public struct ProvisioningStatus: Hashable, Sendable, CustomStringConvertible {
     /// The running use case (`nil`: none).
-    public var activeUseCase: UseCaseID?
+    public var activeUseCase: UseCase?
     /// Its step: PP-01 the seed's step 1...19; SP-02 1 request, 2 store; PP-02 1 store,
     /// 2 status sent; PP-03 1 request, 2 store, 3 status sent. 0 when none runs.
     public var step: UInt8
@@ -46,7 +46,7 @@ public struct ProvisioningStatus: Hashable, Sendable, CustomStringConvertible {
     public var failedPairingAttempts: UInt8
 
     /// Creates a status.
-    public init(activeUseCase: UseCaseID? = nil, step: UInt8 = 0, lastErrorCode: UInt8 = 0,
+    public init(activeUseCase: UseCase? = nil, step: UInt8 = 0, lastErrorCode: UInt8 = 0,
                 failedPairingAttempts: UInt8 = 0) {
         self.activeUseCase = activeUseCase
         self.step = step

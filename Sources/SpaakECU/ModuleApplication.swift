@@ -47,7 +47,7 @@ struct ModuleApplication {
     /// Results of store work for the provisioning machine, delivered on the next turn.
     var pendingTaskResults: [ProvisioningTaskResult] = []
     /// Routines whose result (`31 03`) waits for the end of a use case.
-    var routineWaits: [UInt16: UseCaseID] = [:]
+    var routineWaits: [UInt16: UseCase] = [:]
     /// Store writes the use cases owe (they failed): retried every loop turn, in order.
     var owedCommits: [OwedCommit] = []
     /// When the owed writes are tried next.
@@ -197,7 +197,7 @@ struct ModuleApplication {
         var signals = SpaakStatusSignals()
         signals.provisioningFlags = snapshot.flags
         let bytes = provisioningStatus.statusBytes
-        signals.activeUseCase = SpaakUseCase(rawValue: bytes[0]) ?? .none
+        signals.activeUseCase = UseCase(rawValue: bytes[0])
         signals.useCaseStep = bytes[1]
         signals.lastErrorCode = bytes[2]
         signals.failedPairingAttempts = bytes[3]

@@ -261,7 +261,7 @@ extension ModuleApplication {
         }
     }
 
-    private mutating func useCaseEnded(_ useCase: UseCaseID, _ status: CloudStatus) {
+    private mutating func useCaseEnded(_ useCase: UseCase, _ status: CloudStatus) {
         if status == .ok {
             logger.info("\(useCase) completed")
         } else {

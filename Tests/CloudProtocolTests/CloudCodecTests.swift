@@ -31,7 +31,7 @@ struct CloudCodecTests {
         #expect(v2c == [0x01, 0x03, 0x05, 0x07, 0x09, 0x0B])
         #expect(CloudMessageType.allCases.filter(\.carriesSignerCertificate).map(\.rawValue)
                 == [0x02, 0x04, 0x06, 0x08, 0x0A, 0x7F])
-        #expect(UseCaseID.allCases.map(\.rawValue) == [3, 4, 5, 6])
+        #expect(UseCase.cloudUseCases.map(\.rawValue) == [3, 4, 5, 6])
         #expect(CloudStatus.allCases.map(\.rawValue) == Array(0...9))
         #expect(PP03Reason.allCases.map(\.rawValue) == [1, 2, 3])
     }

@@ -20,7 +20,7 @@ final class InteropBench {
     var vehicleKey: P256.Signing.PrivateKey?
     var installed: [UInt8]?
     var verifier: SpakeVerifierRecord?
-    var ended: [(UseCaseID, CloudStatus)] = []
+    var ended: [(UseCase, CloudStatus)] = []
     var rejected: [CloudStatus] = []
     /// C2V messages on their way to the module.
     var inbox: [[UInt8]] = []

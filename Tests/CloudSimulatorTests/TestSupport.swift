@@ -80,7 +80,7 @@ final class FakeModule {
     }
 
     /// A signed V2C request with the next counter.
-    func request(_ payload: CloudPayload, useCase: UseCaseID = .pp01, transactionID: [UInt8] = Array(repeating: 0xA5, count: 16),
+    func request(_ payload: CloudPayload, useCase: UseCase = .pp01, transactionID: [UInt8] = Array(repeating: 0xA5, count: 16),
                  counter explicit: UInt32? = nil, signer: P256.Signing.PrivateKey? = nil) throws -> [UInt8] {
         counter += 1
         return try SpaakRequest.build(serial: serial, vin: vin, transactionID: transactionID, counter: explicit ?? counter,

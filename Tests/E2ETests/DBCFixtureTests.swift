@@ -35,7 +35,9 @@ struct DBCFixtureTests {
         case 0x3A8:
             var flags: SpaakProvisioningFlags = []
             for (name, flag) in spaakFlagNames where values[name] == 1 { flags.insert(flag) }
-            guard let useCase = SpaakUseCase(rawValue: values["ActiveUseCase"] ?? 0) else { return nil }
+            let useCaseByte = values["ActiveUseCase"] ?? 0
+            let useCase = UseCase(rawValue: useCaseByte)
+            guard useCase != nil || useCaseByte == 0 else { return nil }
             let signals = SpaakStatusSignals(
                 provisioningFlags: flags, activeUseCase: useCase, useCaseStep: values["UseCaseStep"] ?? 0,
                 lastErrorCode: values["LastErrorCode"] ?? 0, failedPairingAttempts: values["FailedPairingAttempts"] ?? 0)

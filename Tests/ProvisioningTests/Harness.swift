@@ -6,9 +6,9 @@ import Testing
 
 /// A use case that ended, as reported by `.useCaseEnded`.
 struct Ended: Equatable, CustomStringConvertible {
-    var useCase: UseCaseID
+    var useCase: UseCase
     var result: CloudStatus
-    init(_ useCase: UseCaseID, _ result: CloudStatus) {
+    init(_ useCase: UseCase, _ result: CloudStatus) {
         self.useCase = useCase
         self.result = result
     }
@@ -85,7 +85,7 @@ final class Harness {
 
     /// The cloud pushes `payload` with a fresh transaction id; returns that id.
     @discardableResult
-    func push(_ payload: CloudPayload, useCase: UseCaseID = .pp02) -> [UInt8] {
+    func push(_ payload: CloudPayload, useCase: UseCase = .pp02) -> [UInt8] {
         let transactionID = (0..<16).map { _ in UInt8.random(in: 0...255, using: &pushRandom) }
         queue.append(.c2v(c2v(payload, transactionID: transactionID, useCase: useCase)))
         pump()
@@ -93,7 +93,7 @@ final class Harness {
     }
 
     /// A signed C2V message: 0x0C by the KTS ([ZZ2]), the rest by the VOS.
-    func c2v(_ payload: CloudPayload, transactionID: [UInt8], useCase: UseCaseID, counter: UInt32? = nil) -> [UInt8] {
+    func c2v(_ payload: CloudPayload, transactionID: [UInt8], useCase: UseCase, counter: UInt32? = nil) -> [UInt8] {
         let counter = counter ?? { cloudCounter += 1; return cloudCounter }()
         let kts = payload.type == .ownerKeyTermination
         return try! SpaakResponse.build(

@@ -142,7 +142,7 @@ struct PP01Tests {
             let h = Harness(store: FakeStore(failing: [failing]))
             h.autoCloud = true
             h.online()
-            let failed = failing == "drm" ? UseCaseID.sp02 : .pp01
+            let failed = failing == "drm" ? UseCase.sp02 : .pp01
             #expect(h.ended.last == Ended(failed, .storeFailure), "\(failing)")
             #expect(h.statusBytes == [0, 0, 5, 0], "\(failing)")
             #expect(h.machine.nextDeadline == h.clock.now + .seconds(60), "\(failing)")
