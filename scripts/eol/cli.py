@@ -8,13 +8,14 @@ import os
 import sys
 import time
 
+from spaaklib.uds import DEFAULT_PLANT_KEY_HEX, kernel_isotp_available, parse_plant_key
+
 from . import discovery
 from .model import STEPS, ModuleResult, parse_module_list
 from .pki import PKI, ROOTS, PKIError, find_spaak_pki
 from .provision import Options, Provisioner
 from .report import ProgressBar, render_summary, render_table
-from .security import DEFAULT_PLANT_KEY_HEX, parse_plant_key
-from .uds import DEFAULT_P2_TIMEOUT, kernel_isotp_available
+from .uds import DEFAULT_P2_TIMEOUT
 from .vin import DEFAULT_VIN_PREFIX, derive_vin, parse_vin_assignments, validate_prefix
 
 EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2

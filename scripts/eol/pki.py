@@ -6,13 +6,13 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
-#: The root certificates of RP-01 and the DIDs they go to (ICD 5.2).
-ROOTS = (("J", 0xD110), ("J1", 0xD111), ("J_PhysicalKey", 0xD112), ("Z1", 0xD113), ("ZZ2", 0xD114))
+from spaaklib.process import find_binary
+from spaaklib.uds import ROOT_DIDS
 
-ROOT_DIR = Path(__file__).resolve().parents[2]
+#: The root certificates of RP-01 and the DIDs they go to (ICD 5.2), in chain order.
+ROOTS = tuple(ROOT_DIDS.items())
 
 
 class PKIError(Exception):
@@ -25,13 +25,9 @@ def find_spaak_pki(explicit: Optional[str] = None) -> str:
         if not os.access(explicit, os.X_OK):
             raise PKIError(f"--spaak-pki {explicit} is not executable")
         return explicit
-    candidates = []
-    if os.environ.get("SPAAK_BIN_DIR"):
-        candidates.append(Path(os.environ["SPAAK_BIN_DIR"]) / "spaak-pki")
-    candidates += [ROOT_DIR / ".build" / "release" / "spaak-pki", ROOT_DIR / ".build" / "debug" / "spaak-pki"]
-    for c in candidates:
-        if os.access(c, os.X_OK):
-            return str(c)
+    built = find_binary("spaak-pki")
+    if built:
+        return built
     found = shutil.which("spaak-pki")
     if found:
         return found

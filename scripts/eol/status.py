@@ -4,18 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: SPAAK_Status byte 2 bits, in bit order.
-FLAG_NAMES = (
-    "roots installed",
-    "ECU key and CSR present",
-    "ECU certificate installed",
-    "plant locked",
-    "drmUUID present",
-    "[K] installed",
-    "verifier present",
-    "TBM online",
-)
-FLAG_ROOTS, FLAG_CSR, FLAG_ECU_CERT, FLAG_PLANT_LOCKED = 0x01, 0x02, 0x04, 0x08
+from spaaklib.signals import PLANT_LOCKED, flag_words
 
 #: The certificate slots of D120, in order.
 SLOTS = ("J", "J1", "J_PhysicalKey", "Z1", "ZZ2", "ECU", "K")
@@ -66,11 +55,11 @@ class ProvisioningStatus:
     @property
     def plant_locked(self) -> bool:
         """Flag bit 3."""
-        return bool(self.flags & FLAG_PLANT_LOCKED)
+        return bool(self.flags & PLANT_LOCKED)
 
     def flag_words(self) -> list:
         """The names of the set flags, in bit order."""
-        return [name for bit, name in enumerate(FLAG_NAMES) if self.flags & (1 << bit)]
+        return flag_words(self.flags)
 
     def plant_slots_valid(self) -> bool:
         """The five roots and the ECU identity certificate are all VALID."""

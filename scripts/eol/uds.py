@@ -2,58 +2,26 @@
 can-isotp stack), client configuration, and calls that turn every failure into a StepError."""
 from __future__ import annotations
 
-import socket
 import time
 
 import isotp
-import udsoncan
 from udsoncan.client import Client
-from udsoncan.connections import IsoTPSocketConnection, PythonIsoTpConnection
+from udsoncan.connections import PythonIsoTpConnection
 from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
                                  UnexpectedResponseException)
 
+from spaaklib.uds import PADDING, client_config, kernel_connection
+
 from .model import ModuleAddress, StepError
-from .security import udsoncan_security_algo
-
-PADDING = 0xCC
-PLANT_DIDS = (0xF18C, 0xF190, 0xF195, 0xD100, 0xD101, 0xD110, 0xD111, 0xD112, 0xD113, 0xD114,
-              0xD120, 0xD121, 0xD122, 0xD123)
-
-
-class RawCodec(udsoncan.DidCodec):
-    """A DID's bytes as they are (the length is whatever the module sends)."""
-
-    def encode(self, value):
-        return bytes(value)
-
-    def decode(self, payload):
-        return bytes(payload)
-
-    def __len__(self):
-        raise udsoncan.DidCodec.ReadAllRemainingData
-
-
-def kernel_isotp_available() -> bool:
-    """The kernel offers CAN_ISOTP sockets (module can-isotp loaded or built in)."""
-    if not hasattr(socket, "CAN_ISOTP"):
-        return False
-    try:
-        socket.socket(socket.AF_CAN, socket.SOCK_DGRAM, socket.CAN_ISOTP).close()
-        return True
-    except OSError:
-        return False
 
 
 def connection(interface: str, address: ModuleAddress, transport: str = "kernel", name: str = ""):
     """A udsoncan connection to one module. ``kernel``: an ISO-TP socket; ``python``:
     python-can and can-isotp's stack (when the kernel has no ISO-TP)."""
-    addr = isotp.Address(isotp.AddressingMode.Normal_11bits, txid=address.request_id, rxid=address.response_id)
     if transport == "kernel":
-        sock = isotp.socket(timeout=0.1)
-        sock.set_opts(txpad=PADDING)
-        sock.set_fc_opts(bs=0, stmin=0)
-        return IsoTPSocketConnection(interface, addr, tpsock=sock, name=name)
+        return kernel_connection(interface, address.request_id, address.response_id, name=name)
     import can
+    addr = isotp.Address(isotp.AddressingMode.Normal_11bits, txid=address.request_id, rxid=address.response_id)
     bus = can.Bus(interface="socketcan", channel=interface,
                   can_filters=[{"can_id": address.response_id, "can_mask": 0x7FF, "extended": False}])
     params = {"tx_padding": PADDING, "blocksize": 0, "stmin": 0, "rx_flowcontrol_timeout": 1000,
@@ -73,23 +41,6 @@ DEFAULT_P2_TIMEOUT = 5.0
 DEFAULT_P2_STAR_TIMEOUT = 10.0
 
 
-def client_config(plant_key: bytes, p2_timeout: float = DEFAULT_P2_TIMEOUT,
-                  p2_star_timeout: float = DEFAULT_P2_STAR_TIMEOUT) -> dict:
-    """Plant timing: P2 ``p2_timeout``, P2* (after NRC 0x78), every plant DID as raw bytes."""
-    cfg = dict(udsoncan.configs.default_client_config)
-    cfg.update({
-        "data_identifiers": {did: RawCodec for did in PLANT_DIDS},
-        "security_algo": udsoncan_security_algo,
-        "security_algo_params": plant_key,
-        "request_timeout": 60.0,  # a cap over any number of NRC 0x78
-        "p2_timeout": p2_timeout,
-        "p2_star_timeout": p2_star_timeout,
-        "use_server_timing": False,
-        "exception_on_negative_response": True,
-    })
-    return cfg
-
-
 class ModuleClient:
     """A udsoncan Client for one module; every call raises StepError(step, ...) on failure."""
 
@@ -98,7 +49,9 @@ class ModuleClient:
         self.address = address
         self.conn = conn
         self.p2_timeout = p2_timeout
-        self.client = Client(conn, config=client_config(plant_key, p2_timeout, p2_star_timeout))
+        # Plant timing: P2 ``p2_timeout``, P2* after NRC 0x78; a cap of 60 s over any number of 0x78.
+        self.client = Client(conn, config=client_config(plant_key, p2_timeout=p2_timeout,
+                                                        p2_star_timeout=p2_star_timeout, request_timeout=60.0))
 
     @classmethod
     def on_bus(cls, interface: str, address: ModuleAddress, plant_key: bytes, transport: str = "kernel",

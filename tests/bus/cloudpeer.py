@@ -15,30 +15,19 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import can
 import isotp
-import udsoncan
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers import algorithms
-from cryptography.hazmat.primitives.cmac import CMAC
-from udsoncan.client import Client
-from udsoncan.connections import IsoTPSocketConnection
-from udsoncan.exceptions import NegativeResponseException
 
 from spaakbus import IFACE, bin_path
+from spaaklib.process import Child
 
 V2C_ID, C2V_ID, STATUS_ID, TBM_ID = 0x6A0, 0x6A8, 0x3A8, 0x3A0
-
-# SPAAK_Status byte 2 (ICD 3)
-ROOTS, ECU_KEY, ECU_CERT, LOCKED, DRM_UUID, K_CERT, VERIFIER, TBM_ONLINE = (1 << b for b in range(8))
-PLANT_DONE = ROOTS | ECU_KEY | ECU_CERT | LOCKED
-# SPAAK_Status byte 3
-UC_NONE, UC_PP01, UC_PP02, UC_PP03, UC_SP02 = 0, 3, 4, 5, 6
 
 
 # --- ICD 7.1 encoding ---------------------------------------------------------------------
@@ -320,8 +309,11 @@ def send_isotp(payload: bytes, txid: int = V2C_ID, rxid: int = C2V_ID, timeout: 
 
 # --- spaak-cloud serve --------------------------------------------------------------------
 
-class Cloud:
+class Cloud(Child):
     """A running ``spaak-cloud serve`` (TBM + VOS); stdout collected, trace read on demand."""
+
+    error = AssertionError
+    tail = 30
 
     def __init__(self, work: Path, pki: str, db: Path, *args: str, ecu_certs: str | None = None,
                  scrypt_n: int = 1024, tag: str = "", wait: bool = True):
@@ -335,36 +327,16 @@ class Cloud:
                "--control", self.sock, "--trace", str(self.trace_path), "--scrypt-n", str(scrypt_n), *args]
         if ecu_certs:
             cmd += ["--ecu-certs", ecu_certs]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self._cv = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        super().__init__("spaak-cloud", cmd, ready_fd=True)
         if wait:
             self.wait_ready()
 
-    def wait_ready(self):
-        self.wait_line("ready", timeout=60)
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self._cv:
-                self.lines.append(line.rstrip("\n"))
-                self._cv.notify_all()
+    def wait_ready(self, timeout: float = 60.0):
+        """READY=1 on its --ready-fd (the CAN and control sockets are open)."""
+        super().wait_ready(timeout)
 
     def wait_line(self, text: str, timeout: float) -> str:
-        end = time.monotonic() + timeout
-        with self._cv:
-            while True:
-                for line in self.lines:
-                    if text in line:
-                        return line
-                if self.proc.poll() is not None and not self._reader.is_alive():
-                    raise AssertionError(f"spaak-cloud exited ({self.proc.returncode}):\n" + "\n".join(self.lines[-30:]))
-                left = end - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"spaak-cloud: no '{text}' within {timeout} s:\n" + "\n".join(self.lines[-30:]))
-                self._cv.wait(min(left, 0.2))
+        return self.wait_for(text, timeout)
 
     def ctl(self, command: str, timeout: float = 10.0) -> str:
         """One control command through the Unix socket (the protocol of `ctl`): the reply."""
@@ -412,19 +384,10 @@ class Cloud:
             if left <= 0:
                 raise AssertionError(f"spaak-cloud trace: no {what or 'matching'} event within {timeout} s:\n"
                                      + "\n".join(self.lines[-30:]))
-            with self._cv:
-                self._cv.wait(min(left, 0.2))                    # every event is also a stdout line
+            self.wait_output(min(left, 0.2))                    # every event is also a stdout line
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(timeout=5)
-        return self.proc.returncode
+        return super().stop(timeout=20)
 
 
 def c2v_event(e: dict, type_: int, outcome: str) -> bool:
@@ -433,118 +396,6 @@ def c2v_event(e: dict, type_: int, outcome: str) -> bool:
 
 def v2c_event(e: dict, type_: int, outcome: str = "accepted") -> bool:
     return e.get("direction") == "V2C" and e.get("type") == type_ and e.get("outcome") == outcome
-
-
-# --- UDS ----------------------------------------------------------------------------------
-
-PLANT_KEY = bytes(range(16))
-
-
-class Raw(udsoncan.DidCodec):
-    def encode(self, value):
-        return bytes(value)
-
-    def decode(self, payload):
-        return bytes(payload)
-
-    def __len__(self):
-        raise udsoncan.DidCodec.ReadAllRemainingData
-
-
-def _cmac(key: bytes, seed: bytes) -> bytes:
-    mac = CMAC(algorithms.AES(key))
-    mac.update(bytes(seed))
-    return mac.finalize()
-
-
-def uds(txid: int = 0x7A0) -> Client:
-    """A udsoncan client on a kernel ISO-TP socket (use as a context manager)."""
-    addr = isotp.Address(isotp.AddressingMode.Normal_11bits, txid=txid, rxid=txid + 8)
-    sock = isotp.socket(timeout=0.1)
-    sock.set_opts(txpad=0xCC)
-    cfg = dict(udsoncan.configs.default_client_config)
-    dids = (0xF18C, 0xF190, 0xF195, 0xD100, 0xD101, 0xD110, 0xD111, 0xD112, 0xD113, 0xD114,
-            0xD120, 0xD121, 0xD122, 0xD123)
-    # generous client timing: the emulated VM is slow
-    cfg.update({"data_identifiers": {did: Raw for did in dids}, "request_timeout": 30, "p2_timeout": 10,
-                "p2_star_timeout": 10, "use_server_timing": False,
-                "security_algo": lambda level, seed, params: _cmac(params, seed), "security_algo_params": PLANT_KEY})
-    return Client(IsoTPSocketConnection(IFACE, addr, tpsock=sock), config=cfg)
-
-
-def read_did(c: Client, did: int) -> bytes | int:
-    """The DID's bytes, or the NRC (an int) when the module refuses."""
-    try:
-        return bytes(c.read_data_by_identifier(did).service_data.values[did])
-    except NegativeResponseException as e:
-        return e.response.code
-
-
-def read_dids(*dids: int, txid: int = 0x7A0) -> dict[int, bytes | int]:
-    with uds(txid) as c:
-        return {did: read_did(c, did) for did in dids}
-
-
-def provision_plant(base: Path, serial: str, vin: str, txid: int = 0x7A0) -> "Plant":
-    """The plant's work done directly over UDS (faster than a second Python process in the VM):
-    a new PKI, RP-01 (roots in chain order, VIN), RP-02 (0xD200, CSR 0xD100 signed by
-    ``spaak-pki sign-csrs``, certificate into 0xD101) and the plant lock (0xD201), on a module
-    started here; the module is stopped and its store kept."""
-    from spaakbus import Module
-
-    pki, out, store = base / "pki", base / "out", base / "store"
-    out.mkdir(parents=True, exist_ok=True)
-    for args in (["init", str(pki)], ["register", str(pki), serial]):
-        done = subprocess.run([bin_path("spaak-pki"), *args], capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, f"spaak-pki {args[0]}: {done.stdout}{done.stderr}"
-    extra = ["--uds-request-id", f"{txid:X}"] if txid != 0x7A0 else []
-    module = Module(*extra, serial=serial, store=str(store))
-    try:
-        with uds(txid) as c:
-            c.change_session(3)
-            c.unlock_security_access(1)
-            for name, did in (("J", 0xD110), ("J1", 0xD111), ("J_PhysicalKey", 0xD112), ("Z1", 0xD113), ("ZZ2", 0xD114)):
-                c.write_data_by_identifier(did, (pki / f"{name}.der").read_bytes())
-            c.write_data_by_identifier(0xF190, vin.encode())
-            c.start_routine(0xD200)
-            csr = read_did(c, 0xD100)
-            assert isinstance(csr, bytes), f"D100: NRC {csr:#x}"
-        (out / f"{serial}.csr.der").write_bytes(csr)
-        done = subprocess.run([bin_path("spaak-pki"), "sign-csrs", str(pki), str(out / f"{serial}.csr.der"), "--out", str(out)],
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, f"spaak-pki sign-csrs: {done.stdout}{done.stderr}"
-        cert_der = (out / f"{serial}.crt.der").read_bytes()
-        with uds(txid) as c:
-            c.change_session(3)
-            c.unlock_security_access(1)
-            c.write_data_by_identifier(0xD101, cert_der)
-            c.start_routine(0xD201)
-            status = read_did(c, 0xD120)
-        assert isinstance(status, bytes) and status[0] & PLANT_DONE == PLANT_DONE and status[1:7] == bytes(6), \
-            f"plant provisioning incomplete: D120 {status!r}"
-    finally:
-        alive = module.alive
-        module.stop(keep_store=True)
-    assert alive, "spaak-ecu died during plant provisioning:\n" + "\n".join(module.lines[-40:])
-    return Plant(str(pki), str(out), str(store), serial, vin, x509.load_der_x509_certificate(cert_der))
-
-
-@dataclass
-class Plant:
-    """What the session's plant run left: the PKI, the ECU certificates, a provisioned store."""
-    pki: str
-    out: str
-    store: str
-    serial: str
-    vin: str
-    ecu_cert: x509.Certificate
-    extra: dict = field(default_factory=dict)
-
-    def der(self, name: str) -> bytes:
-        return Path(self.pki, f"{name}.der").read_bytes()
-
-    def cert(self, name: str) -> x509.Certificate:
-        return x509.load_der_x509_certificate(self.der(name))
 
 
 def kill_pid(proc: subprocess.Popen):

@@ -1,12 +1,19 @@
 """Bus tests need a SocketCAN interface: run them through scripts/vcan-run.
 
 Without one they are skipped as a whole, with the reason printed, never silently passed.
+The Python peer of the module (E2E, UDS, starting the binaries) is scripts/spaaklib.
 """
 import os
 import socket
+import sys
+from pathlib import Path
+
 import pytest
 
-from spaakbus import IFACE, Module
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+from spaakbus import IFACE, Module  # noqa: E402 (after the path to spaaklib)
+from plantpeer import pki_dir  # noqa: E402
 
 
 def _iface_exists(name: str) -> bool:
@@ -40,3 +47,25 @@ def module_with_vin():
     alive = m.alive
     m.stop()
     assert alive, "spaak-ecu died during the test:\n" + "\n".join(m.lines[-40:])
+
+
+@pytest.fixture
+def modules():
+    """Starts modules on demand; stops every one of them (and removes their stores) at the end."""
+    started = []
+
+    def start(*args, serial="SPK0000000001", store=None, txid=0x7A0):
+        m = Module("--uds-request-id", f"{txid:X}", *args, serial=serial, store=store)
+        started.append(m)
+        return m
+
+    yield start
+    for m in started:
+        m.stop()
+
+
+@pytest.fixture(scope="module")
+def pkis(tmp_path_factory):
+    """Two independent hierarchies: A (used for provisioning) and B (other keys)."""
+    base = tmp_path_factory.mktemp("pki")
+    return pki_dir(base / "A"), pki_dir(base / "B")

@@ -1,5 +1,6 @@
-"""Shared helpers for the bus tests: an independent E2E implementation (ICD section 3),
-a running ``spaak-ecu`` process, and small wrappers around python-can and can-utils.
+"""Shared helpers for the bus tests: a running ``spaak-ecu`` process, and small wrappers
+around python-can and can-utils. E2E (ICD 3), UDS and the process handling come from
+scripts/spaaklib, the Python peer written from the ICD.
 
 Nothing here imports the project's Swift code: these tests are the independent peer.
 """
@@ -7,116 +8,50 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import can
 
-ROOT = Path(__file__).resolve().parents[2]
+from spaaklib.e2e import e2e_valid, tbm_status  # noqa: F401 (e2e_valid: used by the tests)
+from spaaklib.process import ROOT, Child, binary_candidates, find_binary  # noqa: F401 (ROOT: used by the tests)
+
 IFACE = os.environ.get("SPAAK_IFACE", "vcan0")
 
 
 def bin_path(name: str) -> str:
     """Path of a built executable: $SPAAK_BIN_DIR, else .build/release, else .build/debug."""
-    candidates = []
-    if os.environ.get("SPAAK_BIN_DIR"):
-        candidates.append(Path(os.environ["SPAAK_BIN_DIR"]) / name)
-    candidates += [ROOT / ".build" / "release" / name, ROOT / ".build" / "debug" / name]
-    for c in candidates:
-        if c.exists():
-            return str(c)
-    raise FileNotFoundError(f"{name} is not built (looked in {', '.join(map(str, candidates))})")
-
-
-# --- E2E (ICD 3), written independently of the Swift code ---------------------------------
-
-def crc8_sae_j1850(data: bytes) -> int:
-    crc = 0xFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1D) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
-    return crc ^ 0xFF
-
-
-def e2e_crc(can_id: int, payload7: bytes) -> int:
-    return crc8_sae_j1850(bytes([can_id & 0xFF, (can_id >> 8) & 0xFF]) + payload7)
-
-
-def e2e_frame(can_id: int, counter: int, signals: bytes) -> bytes:
-    """An 8-byte protected frame: CRC, counter, six signal bytes."""
-    body = bytes([counter & 0x0F]) + signals.ljust(6, b"\0")[:6]
-    return bytes([e2e_crc(can_id, body)]) + body
-
-
-def e2e_valid(can_id: int, data: bytes) -> bool:
-    return len(data) == 8 and data[0] == e2e_crc(can_id, data[1:]) and (data[1] & 0x0F) != 15 and data[1] >> 4 == 0
-
-
-def tbm_status(counter: int, connected: bool = True, subscribed: bool = True) -> bytes:
-    return e2e_frame(0x3A0, counter % 15, bytes([(1 if connected else 0) | (2 if subscribed else 0)]))
+    found = find_binary(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} is not built (looked in {', '.join(map(str, binary_candidates(name)))})")
+    return found
 
 
 # --- processes -----------------------------------------------------------------------------
 
-class Module:
-    """A running spaak-ecu; its output is collected, ``wait_for`` waits for a line."""
+class Module(Child):
+    """A running spaak-ecu, ready (its READY=1 on --ready-fd) when the constructor returns;
+    its output is collected, ``wait_for`` waits for a line."""
+
+    error = AssertionError
 
     def __init__(self, *args: str, serial: str = "SPK0000000001", store: str | None = None, env=None):
         self.store = store or tempfile.mkdtemp(prefix="spaak-store-")
         self.serial = serial
-        cmd = [bin_path("spaak-ecu"), "--interface", IFACE, "--serial", serial, "--store", self.store, *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, **(env or {})})
-        self.lines: list[str] = []
-        self._cv = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.wait_for("ready", timeout=30)
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self._cv:
-                self.lines.append(line.rstrip("\n"))
-                self._cv.notify_all()
+        super().__init__("spaak-ecu", [bin_path("spaak-ecu"), "--interface", IFACE, "--serial", serial,
+                                       "--store", self.store, *args], ready_fd=True, env=env)
+        try:
+            self.wait_ready(timeout=30)
+        except BaseException:
+            Child.stop(self)
+            raise
 
     def wait_for(self, text: str, timeout: float = 10.0, start: int = 0) -> str:
-        deadline = time.monotonic() + timeout
-        with self._cv:
-            while True:
-                for line in self.lines[start:]:
-                    if text in line:
-                        return line
-                if self.proc.poll() is not None and not self._reader.is_alive():
-                    raise AssertionError(f"spaak-ecu exited ({self.proc.returncode}) before '{text}':\n" + "\n".join(self.lines))
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no '{text}' within {timeout}s:\n" + "\n".join(self.lines[-40:]))
-                self._cv.wait(min(left, 0.2))
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def kill(self):
-        """SIGKILL (a power loss for the module): no clean-up runs; the store is kept."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self._reader.join(timeout=5)
+        return super().wait_for(text, timeout, start)
 
     def stop(self, keep_store: bool = False):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(timeout=5)
+        super().stop()
         if not keep_store:
             shutil.rmtree(self.store, ignore_errors=True)
             # The store's monotonic counter lives beside the folder (docs/RELIABILITY.md, section 2).
@@ -124,6 +59,12 @@ class Module:
             counter = os.path.join(os.path.dirname(folder), "." + os.path.basename(folder) + ".counter")
             if os.path.exists(counter):
                 os.remove(counter)
+
+
+def restart(module: Module, start, *args, txid=0x7A0) -> Module:
+    """Stops ``module`` (its store kept) and starts it again through ``start`` (the ``modules`` fixture)."""
+    module.stop(keep_store=True)
+    return start(*args, serial=module.serial, store=module.store, txid=txid)
 
 
 def bus(**kw) -> can.BusABC:

@@ -22,10 +22,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from cloudpeer import (C2V_ID, DRM_UUID, K_CERT, PLANT_DONE, TBM_ONLINE, UC_NONE, UC_PP01, UC_PP02, UC_PP03, UC_SP02,
-                       V2C_ID, VERIFIER, BusRecorder, Cloud, CloudMsg, common_name, parse_tlvs, provision_plant,
-                       read_did, same_key, send_isotp, uds, verify_signature)
+from cloudpeer import (C2V_ID, V2C_ID, BusRecorder, Cloud, CloudMsg, common_name, parse_tlvs, same_key, send_isotp,
+                       verify_signature)
+from plantpeer import provision_plant, uds
+from plantpeer import read as read_did
 from spaakbus import Module
+from spaaklib.signals import (DRM_UUID, K_CERT, PLANT_DONE, TBM_ONLINE, UC_NONE, UC_PP01, UC_PP02, UC_PP03, UC_SP02,
+                              VERIFIER)
 
 SERIAL = "SPK0000000001"
 VIN = "ZFA25000001234567"

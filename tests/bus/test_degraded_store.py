@@ -16,11 +16,9 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from spaakbus import Module, bin_path, bus, spaak_status
-
-from test_plant import VIN, client, connection, modules, nrc, provision, read, restart, unlock  # noqa: F401 (fixture)
-
-PLANT_LOCKED = 0x08  # D120 flags byte, bit 3 (ICD 3: SPAAK_Status byte 2)
+from plantpeer import VIN, client, connection, nrc, provision, read, unlock
+from spaakbus import Module, bin_path, bus, restart, spaak_status
+from spaaklib.signals import PLANT_LOCKED  # D120 flags byte, bit 3 (ICD 3: SPAAK_Status byte 2)
 
 
 def folder_digest(folder: Path) -> str:

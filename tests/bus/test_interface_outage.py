@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from spaakbus import IFACE, Module, bin_path, bus, spaak_status
-from test_plant import VIN, client, connection, read, unlock
+from plantpeer import VIN, client, connection, read, unlock
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
                                 reason="changing the interface needs root and iproute2 (the VM has both)")

@@ -8,7 +8,8 @@ import threading
 import time
 
 from spaakbus import bus
-from test_plant import ROOT_DIDS, client, connection, der, modules, pkis, unlock  # noqa: F401 (fixtures)
+from plantpeer import client, connection, der, unlock
+from spaaklib.uds import ROOT_DIDS
 
 STATUS_ID = 0x3A8
 PENDING = bytes.fromhex("7F2E78")

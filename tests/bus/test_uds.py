@@ -1,40 +1,21 @@
 """ICD 5.1/5.2 with a udsoncan client over the kernel's ISO-TP socket."""
-import socket
-
-import isotp
 import pytest
-import udsoncan
 from udsoncan.client import Client
-from udsoncan.connections import IsoTPSocketConnection
 from udsoncan.exceptions import NegativeResponseException
 
 from spaakbus import IFACE
-
-
-class RawCodec(udsoncan.DidCodec):
-    """Returns a DID's bytes unchanged (its length is whatever the module sends)."""
-
-    def encode(self, value):
-        return bytes(value)
-
-    def decode(self, payload):
-        return bytes(payload)
-
-    def __len__(self):
-        raise udsoncan.DidCodec.ReadAllRemainingData
+from spaaklib.uds import client_config, kernel_connection
 
 
 def connection(txid=0x7A0, rxid=0x7A8):
-    addr = isotp.Address(isotp.AddressingMode.Normal_11bits, txid=txid, rxid=rxid)
-    return IsoTPSocketConnection(IFACE, addr, tpsock=None)
+    """Unpadded frames (ICD 4: received frames need only cover their data)."""
+    return kernel_connection(IFACE, txid, rxid, padding=None)
 
 
 def client(conn):
-    cfg = dict(udsoncan.configs.default_client_config)
-    cfg["data_identifiers"] = {0xF18C: RawCodec, 0xF190: RawCodec, 0xF195: RawCodec}
-    cfg["request_timeout"] = 5
-    cfg["p2_timeout"] = 1
-    return Client(conn, config=cfg)
+    # udsoncan's default timing otherwise: P2* 5 s, the server's P2 once it announced one
+    return Client(conn, config=client_config(request_timeout=5, p2_timeout=1, p2_star_timeout=5,
+                                             use_server_timing=True))
 
 
 def raw(conn, request: bytes) -> bytes:

@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 from udsoncan.connections import BaseConnection
 
 from eol.pki import SignOutcome
-from eol.security import DEFAULT_PLANT_KEY_HEX, aes_cmac
+from spaaklib.uds import DEFAULT_PLANT_KEY_HEX, aes_cmac
 
 ROOT_DIDS = (0xD110, 0xD111, 0xD112, 0xD113, 0xD114)
 

@@ -10,7 +10,7 @@ from eol.model import ALREADY, FAILED, PROVISIONED, STEPS, ModuleAddress, Module
 from eol.pki import ROOTS
 from eol.provision import Options, Provisioner, csr_to_pem
 from eol.report import ProgressBar, render_table
-from eol.security import DEFAULT_PLANT_KEY_HEX
+from spaaklib.uds import DEFAULT_PLANT_KEY_HEX
 from eol.uds import ModuleClient
 from eol.vin import derive_vin
 from fakes import FakeConnection, FakeECU, FakePKI

@@ -3,7 +3,7 @@ implementation built here from AES-ECB, then used with the ICD's default K_plant
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from eol.security import DEFAULT_PLANT_KEY_HEX, aes_cmac, parse_plant_key, security_key, udsoncan_security_algo
+from spaaklib.uds import DEFAULT_PLANT_KEY_HEX, aes_cmac, parse_plant_key, security_key, udsoncan_security_algo
 
 RFC_KEY = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
 RFC_MESSAGE = bytes.fromhex(
