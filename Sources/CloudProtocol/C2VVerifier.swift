@@ -152,10 +152,8 @@ public enum C2VVerifier {
             return reject(.counter, "counter \(message.counter) not above the last accepted \(lastCounter)")
         }
         // 6. Transaction id (responses only).
-        let answersRequest = expectation.responseTypes.contains(message.type)
-            && message.transactionID == expectation.outstandingTransactionID
-        let isPush = expectation.pushTypes.contains(message.type) && !answersRequest
-        if !isPush {
+        let role = expectation.role(of: message.type, transactionID: message.transactionID)
+        if role != .push {
             guard let outstanding = expectation.outstandingTransactionID else {
                 return reject(.transactionID, "\(message.type) answers no outstanding request")
             }
@@ -165,7 +163,7 @@ public enum C2VVerifier {
             }
         }
         // 7. Type.
-        guard answersRequest || isPush else {
+        guard role != nil else {
             return reject(.messageType, "\(message.type) is not expected in this step")
         }
         return .accepted(message)

@@ -7,7 +7,9 @@ import SpaakCore
 /// The glue feeds it inputs (TBM transitions, verified C2V messages, results of the store
 /// work it asked for, routines) and the current `Instant`, executes the returned actions in
 /// order, calls `handleTimeout(now:)` when `nextDeadline` passes, and verifies every C2V
-/// message against `expectation`. It reads no clock and touches no store.
+/// message against `expectation` (`C2VVerifier`). Whether a message is expected is decided
+/// once, by `C2VExpectation.role(of:transactionID:)`: the verifier rejects what it calls
+/// unexpected, the machine routes by the same answer. It reads no clock and touches no store.
 ///
 /// One use case runs at a time. Owed module-initiated use cases start while the TBM is
 /// online, in this order: SP-02 (no drmUUID), PP-01 (no [K]), PP-03 (a pending reason). A
@@ -103,10 +105,11 @@ public struct ProvisioningMachine: Sendable {
 
     // MARK: - Dispatch
 
-    /// A verified C2V message: the answer to the outstanding request, or a push.
+    /// A verified C2V message: the answer to the outstanding request, or a push, as
+    /// `expectation` (the one the verifier applied) classifies it; anything else is ignored.
     mutating func accept(_ message: ReceivedC2V, now: Instant) {
-        if let request = run?.request, message.transactionID == request.message.transactionID,
-           message.type == request.answer || message.type == .errorResponse {
+        let role = expectation.role(of: message.type, transactionID: message.transactionID)
+        if role == .response, let request = run?.request {
             counters.messagesAccepted += 1
             run?.request = nil
             if message.type == .errorResponse {
@@ -117,11 +120,11 @@ public struct ProvisioningMachine: Sendable {
             }
             return
         }
-        switch message.type {
-        case .spake2VerifierProvisioning where acceptsVerifierPush:
+        switch (role, message.type) {
+        case (.push?, .spake2VerifierProvisioning):
             counters.messagesAccepted += 1
             startPP02(message, now: now)
-        case .ownerKeyTermination:
+        case (.push?, .ownerKeyTermination):
             counters.messagesAccepted += 1
             ownerKeyTermination(now: now)
         default:

@@ -152,11 +152,11 @@ extension ProvisioningMachine {
     }
 
     /// The TBM came online: resend what waits, end the waits after failures, start owed work.
+    /// (The module logs the transition: it owns the TBM supervision.)
     mutating func tbmWentOnline(now: Instant) {
         guard !isTBMOnline else { return }
         isTBMOnline = true
         restartAt.removeAll()
-        log(.info, "TBM online")
         resendWaitingRequest(now: now)
         schedule(now: now)
     }
@@ -166,7 +166,6 @@ extension ProvisioningMachine {
         guard isTBMOnline else { return }
         isTBMOnline = false
         run?.request?.retryAt = nil
-        log(.info, "TBM offline: requests wait for it")
     }
 
     /// Sends a request that waits for the TBM, with a full retry budget.
@@ -217,7 +216,7 @@ extension ProvisioningMachine {
             counters.useCasesFailed += 1
             lastErrorCode = result.rawValue
             if let group = ended.useCase.restartGroup { restartAt[group] = now + configuration.restartDelay }
-            log(.warning, "\(ended.useCase) failed with error \(result.rawValue)")
+            log(.warning, "\(ended.useCase) failed with error \(result.rawValue) (\(result))")
         }
         output.append(.useCaseEnded(ended.useCase, result))
         resumeOrSchedule(now: now)

@@ -32,7 +32,8 @@ public struct ProvisioningFacts: Hashable, Sendable {
     }
 }
 
-/// Bytes 3 to 6 of `SPAAK_Status` as far as the cloud use cases decide them.
+/// What the cloud use cases show in `SPAAK_Status` (the module maps it to bytes 3 to 6;
+/// the machine does not know the frame's layout).
 public struct ProvisioningStatus: Hashable, Sendable, CustomStringConvertible {
     /// The running use case (`nil`: none).
     public var activeUseCase: UseCase?
@@ -52,11 +53,6 @@ public struct ProvisioningStatus: Hashable, Sendable, CustomStringConvertible {
         self.step = step
         self.lastErrorCode = lastErrorCode
         self.failedPairingAttempts = failedPairingAttempts
-    }
-
-    /// Bytes 3, 4, 5 and 6 of `SPAAK_Status`.
-    public var statusBytes: [UInt8] {
-        [activeUseCase?.rawValue ?? 0, step, lastErrorCode, failedPairingAttempts]
     }
 
     /// For example `PP-01 step 10, error 0, attempts 0`.

@@ -196,11 +196,10 @@ struct ModuleApplication {
     var statusSignals: SpaakStatusSignals {
         var signals = SpaakStatusSignals()
         signals.provisioningFlags = snapshot.flags
-        let bytes = provisioningStatus.statusBytes
-        signals.activeUseCase = UseCase(rawValue: bytes[0])
-        signals.useCaseStep = bytes[1]
-        signals.lastErrorCode = bytes[2]
-        signals.failedPairingAttempts = bytes[3]
+        signals.activeUseCase = provisioningStatus.activeUseCase
+        signals.useCaseStep = provisioningStatus.step
+        signals.lastErrorCode = provisioningStatus.lastErrorCode
+        signals.failedPairingAttempts = provisioningStatus.failedPairingAttempts
         return signals
     }
 }

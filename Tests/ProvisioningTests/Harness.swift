@@ -195,6 +195,9 @@ final class Harness {
     var trail: [String] { statuses.map { "\($0.activeUseCase?.rawValue ?? 0)/\($0.step)" } }
     /// Types of the requests sent.
     var sentTypes: [UInt8] { sent.map { $0.type.rawValue } }
-    /// `SPAAK_Status` bytes 3...6 now.
-    var statusBytes: [UInt8] { machine.status.statusBytes }
+    /// `SPAAK_Status` bytes 3...6 now (the module's mapping of `ProvisioningStatus`).
+    var statusBytes: [UInt8] {
+        let status = machine.status
+        return [status.activeUseCase?.rawValue ?? 0, status.step, status.lastErrorCode, status.failedPairingAttempts]
+    }
 }
