@@ -13,7 +13,13 @@ enum ISOTPPDU: Equatable {
     case flowControl(flowStatus: UInt8, blockSize: UInt8, separationTime: UInt8)
 
     /// The frame types of the N_PCI high nibble.
-    enum PCIType: UInt8 { case single = 0, first = 1, consecutive = 2, flowControl = 3 }
+    enum PCIType: UInt8 {
+        case single = 0, first = 1, consecutive = 2, flowControl = 3
+
+        /// The first N_PCI byte: this type in the high nibble, `low` (SF_DL, the top of
+        /// FF_DL, SN or FS, at most 0x0F) in the low one.
+        func pci(_ low: UInt8) -> UInt8 { rawValue << 4 | low }
+    }
 
     /// Flow status values of a flow-control frame.
     enum FlowStatus: UInt8 { case continueToSend = 0, wait = 1, overflow = 2 }
@@ -124,6 +130,7 @@ struct ISOTPFrameBuilder {
 
     /// A flow-control frame: FS, BS, STmin.
     func flowControl(_ status: ISOTPPDU.FlowStatus, blockSize: UInt8, separationTime: UInt8) -> CANFrame {
-        frame(header: [0x30 | status.rawValue, blockSize, separationTime], payload: [], range: 0..<0)
+        frame(header: [ISOTPPDU.PCIType.flowControl.pci(status.rawValue), blockSize, separationTime],
+              payload: [], range: 0..<0)
     }
 }

@@ -3,20 +3,30 @@ import SpaakCore
 /// The receiving half of a channel: reassembles SF / FF + CF messages and sends our flow
 /// control. Internal; `ISOTPChannel` routes frames to it.
 struct ISOTPReceiver {
+    /// A segmented message being reassembled.
+    private struct Reception {
+        /// The bytes received so far.
+        var buffer: [UInt8]
+        /// FF_DL.
+        let messageLength: Int
+        /// RX_DL, taken from the first frame's length.
+        let rxDataLength: Int
+        var expectedSequenceNumber: UInt8 = 1
+        /// CFs received since our last FC (counts up to our BS).
+        var framesInBlock = 0
+        /// N_Cr.
+        var deadline: Instant
+    }
+
+    private enum State {
+        case idle
+        case receiving(Reception)
+    }
+
     private let configuration: ISOTPConfiguration
     private let builder: ISOTPFrameBuilder
     private let maxLength: Int
-
-    /// The message being reassembled (empty when idle).
-    private var buffer: [UInt8] = []
-    /// FF_DL of the message in progress.
-    private var messageLength = 0
-    /// RX_DL, taken from the first frame's length.
-    private var rxDataLength = 8
-    private var expectedSequenceNumber: UInt8 = 1
-    private var framesInBlock = 0
-    /// N_Cr deadline; `nil` when no segmented reception is in progress.
-    private(set) var deadline: Instant?
+    private var state = State.idle
 
     init(configuration: ISOTPConfiguration) {
         self.configuration = configuration
@@ -24,20 +34,32 @@ struct ISOTPReceiver {
         maxLength = configuration.effectiveMaxMessageLength
     }
 
-    /// `true` while a segmented message is being reassembled.
-    var isReceiving: Bool { deadline != nil }
+    /// N_Cr deadline; `nil` when no segmented reception is in progress.
+    var deadline: Instant? {
+        switch state {
+        case .idle: return nil
+        case .receiving(let reception): return reception.deadline
+        }
+    }
 
-    private mutating func reset() {
-        buffer = []
-        messageLength = 0
-        deadline = nil
+    /// `true` while a segmented message is being reassembled.
+    var isReceiving: Bool {
+        switch state {
+        case .idle: return false
+        case .receiving: return true
+        }
     }
 
     /// Drops an unfinished reception because a new SF or FF arrived (N_UNEXP_PDU).
     private mutating func interrupt(_ out: inout [ISOTPOutput]) {
-        guard isReceiving else { return }
-        out.append(.failed(.receptionInterrupted(receivedBytes: buffer.count, messageLength: messageLength)))
-        reset()
+        switch state {
+        case .idle:
+            return
+        case .receiving(let reception):
+            out.append(.failed(.receptionInterrupted(receivedBytes: reception.buffer.count,
+                                                     messageLength: reception.messageLength)))
+            state = .idle
+        }
     }
 
     /// A single frame: always accepted, ending any unfinished reception first.
@@ -58,13 +80,11 @@ struct ISOTPReceiver {
             out.append(.failed(.messageTooLarge(length: length, maximum: maxLength)))
             return true
         }
+        var buffer: [UInt8] = []
         buffer.reserveCapacity(length)
         buffer.append(contentsOf: data[offset...])
-        messageLength = length
-        rxDataLength = data.count
-        expectedSequenceNumber = 1
-        framesInBlock = 0
-        deadline = now + configuration.nCr
+        state = .receiving(Reception(buffer: buffer, messageLength: length, rxDataLength: data.count,
+                                     deadline: now + configuration.nCr))
         out.append(.transmit(continueToSend()))
         return true
     }
@@ -72,40 +92,43 @@ struct ISOTPReceiver {
     /// A consecutive frame; returns `false` if it is ignored (no reception in progress, or
     /// a length that breaks the RX_DL rule).
     mutating func consecutive(_ data: [UInt8], sequenceNumber: UInt8, now: Instant, out: inout [ISOTPOutput]) -> Bool {
-        guard isReceiving else { return false }
+        guard case .receiving(var reception) = state else { return false }
         let count = data.count
-        let remaining = messageLength - buffer.count
+        let remaining = reception.messageLength - reception.buffer.count
         // CAN_DL must equal RX_DL except on the last CF, which must still hold the rest.
-        guard count <= rxDataLength, count == rxDataLength || count - 1 >= remaining else { return false }
-        guard sequenceNumber == expectedSequenceNumber else {
-            out.append(.failed(.wrongSequenceNumber(expected: expectedSequenceNumber, received: sequenceNumber)))
-            reset()
+        guard count <= reception.rxDataLength, count == reception.rxDataLength || count - 1 >= remaining else {
+            return false
+        }
+        guard sequenceNumber == reception.expectedSequenceNumber else {
+            out.append(.failed(.wrongSequenceNumber(expected: reception.expectedSequenceNumber, received: sequenceNumber)))
+            state = .idle
             return true
         }
+        // The state lets go of the buffer first, so appending does not copy it.
+        state = .idle
         let take = min(remaining, count - 1)
-        buffer.append(contentsOf: data[1..<(1 + take)])
-        if buffer.count == messageLength {
-            let message = buffer
-            reset()
-            out.append(.received(message))
+        reception.buffer.append(contentsOf: data[1..<(1 + take)])
+        if reception.buffer.count == reception.messageLength {
+            out.append(.received(reception.buffer))
             return true
         }
-        expectedSequenceNumber = (expectedSequenceNumber + 1) & 0x0F
-        deadline = now + configuration.nCr
+        reception.expectedSequenceNumber = (reception.expectedSequenceNumber + 1) & 0x0F
+        reception.deadline = now + configuration.nCr
         if configuration.blockSize > 0 {
-            framesInBlock += 1
-            if framesInBlock == Int(configuration.blockSize) {
-                framesInBlock = 0
+            reception.framesInBlock += 1
+            if reception.framesInBlock == Int(configuration.blockSize) {
+                reception.framesInBlock = 0
                 out.append(.transmit(continueToSend()))
             }
         }
+        state = .receiving(reception)
         return true
     }
 
     /// N_Cr expiry.
     mutating func expire(now: Instant, out: inout [ISOTPOutput]) {
-        guard let deadline, now >= deadline else { return }
-        reset()
+        guard case .receiving(let reception) = state, now >= reception.deadline else { return }
+        state = .idle
         out.append(.failed(.timeoutCr))
     }
 
