@@ -30,24 +30,4 @@ extension DiagnosticServer {
         guard request.bytes.count == 2 else { return reject(request, .incorrectMessageLengthOrInvalidFormat) }
         return positiveResponse(request, [request.subFunction])
     }
-
-    /// Switches to `target`; leaving a non-default session locks. Emits the changes.
-    mutating func changeSession(to target: DiagnosticSession) -> [DiagnosticAction] {
-        var actions: [DiagnosticAction] = []
-        currentSeed = nil
-        if session != .defaultSession { actions += lock() }
-        if session != target {
-            session = target
-            actions.append(.sessionChanged(target))
-        }
-        return actions
-    }
-
-    /// Locks security access (and forgets the seed).
-    mutating func lock() -> [DiagnosticAction] {
-        currentSeed = nil
-        guard securityAccess == .unlocked else { return [] }
-        securityAccess = .locked
-        return [.securityAccessChanged(.locked)]
-    }
 }

@@ -43,22 +43,43 @@ import SpaakCore
 /// loop.arm(uds.nextDeadline.earliest(otherDeadlines))   // then uds.handleTimeout(now:)
 /// ```
 public struct DiagnosticServer: Sendable {
+    /// Whether application work is in progress (S3 runs only while idle).
+    enum RequestState: Sendable {
+        /// No work in progress; S3 runs from `lastActivity`, the last request received
+        /// or final response sent.
+        case idle(lastActivity: Instant)
+        /// Application work handed out and not yet completed: new requests answer NRC
+        /// 0x21, S3 is held.
+        case busy(PendingWork)
+    }
+
     /// The configuration given at creation.
     public let configuration: DiagnosticServerConfiguration
     /// The active diagnostic session.
-    public internal(set) var session: DiagnosticSession = .defaultSession
-    /// Whether security access is unlocked.
-    public internal(set) var securityAccess: SecurityAccessState = .locked
-    /// Consecutive wrong keys (persisted by the shell); reset by a valid key or when the
-    /// delay ends.
-    public internal(set) var securityAttempts: Int
-    /// The end of the running security delay (requestSeed answers NRC 0x37 until then).
-    public internal(set) var securityDelayEnd: Instant?
+    public private(set) var session: DiagnosticSession = .defaultSession
+    /// Seed, wrong-key count, delay, unlocked.
+    var security: SecurityAccessMachine
+    /// Idle since the last activity, or busy with application work.
+    var requestState: RequestState
+    /// The token of the next application work.
+    var nextTokenValue: UInt64 = 1
 
+    /// Whether security access is unlocked.
+    public var securityAccess: SecurityAccessState { security.access }
     /// `true` when security access is unlocked.
     public var isUnlocked: Bool { securityAccess == .unlocked }
+    /// Consecutive wrong keys (persisted by the shell); reset by a valid key or when the
+    /// delay ends.
+    public var securityAttempts: Int { security.failedAttempts }
+    /// The end of the running security delay (requestSeed answers NRC 0x37 until then).
+    public var securityDelayEnd: Instant? { security.delayEnd }
     /// The token of the application work in progress, if any.
-    public var pendingToken: RequestToken? { pending?.token }
+    public var pendingToken: RequestToken? {
+        switch requestState {
+        case .idle: return nil
+        case .busy(let work): return work.token
+        }
+    }
 
     let seedSource: @Sendable () -> [UInt8]
     let keyFunction: @Sendable ([UInt8]) -> [UInt8]
@@ -68,12 +89,6 @@ public struct DiagnosticServer: Sendable {
     /// others answer NRC 0x12 before the RID is looked at): start always, stop and
     /// results only if some routine has them.
     let routineSubFunctions: Set<UInt8>
-    /// The seed handed out and not yet used by a sendKey.
-    var currentSeed: [UInt8]?
-    /// The last request received or final response sent: S3 runs from here.
-    var lastActivity: Instant
-    var pending: PendingWork?
-    var nextTokenValue: UInt64 = 1
 
     /// Creates a server in the default session, locked.
     ///
@@ -91,7 +106,10 @@ public struct DiagnosticServer: Sendable {
         self.configuration = configuration
         self.seedSource = seedSource
         self.keyFunction = keyFunction
-        self.lastActivity = now
+        requestState = .idle(lastActivity: now)
+        security = SecurityAccessMachine(persistedAttempts: persistedSecurityAttempts,
+                                         maxAttempts: configuration.securityMaxAttempts,
+                                         delay: configuration.securityDelay, now: now)
         var dids: [UInt16: DataIdentifierEntry] = [:]
         for entry in configuration.dataIdentifiers { dids[entry.identifier] = entry }
         self.dataIdentifierTable = dids
@@ -102,94 +120,119 @@ public struct DiagnosticServer: Sendable {
         if configuration.routines.contains(where: \.supportsStop) { routineTypes.insert(.stopRoutine) }
         if configuration.routines.contains(where: \.supportsResults) { routineTypes.insert(.requestRoutineResults) }
         self.routineSubFunctions = Set(routineTypes.map(\.rawValue))
-        let maxAttempts = max(1, configuration.securityMaxAttempts)
-        self.securityAttempts = min(max(0, persistedSecurityAttempts), maxAttempts)
-        if securityAttempts >= maxAttempts { securityDelayEnd = now + configuration.securityDelay }
     }
 
     /// The next instant at which `handleTimeout` has work: a 0x78 to send, the S3
     /// timeout, or the end of the security delay.
     public var nextDeadline: Instant? {
-        var deadline: Instant? = pending?.nextResponsePending
-        if pending == nil, session != .defaultSession {
-            deadline = deadline.earliest(lastActivity + configuration.s3Server)
+        let deadline: Instant?
+        switch requestState {
+        case .busy(let work):
+            deadline = work.nextResponsePending
+        case .idle(let lastActivity):
+            deadline = session == .defaultSession ? nil : lastActivity + configuration.s3Server
         }
-        return deadline.earliest(securityDelayEnd)
+        return deadline.earliest(security.delayEnd)
     }
 
     /// Handles one complete request message. An empty message is ignored.
     public mutating func handleRequest(_ bytes: [UInt8], addressing: RequestAddressing, now: Instant) -> [DiagnosticAction] {
         guard let sid = bytes.first else { return [] }
-        lastActivity = now
-        var actions = expireSecurityDelay(now: now)
-        if pending != nil {
-            let keepAlive = bytes == [ServiceIdentifier.testerPresent, ServiceIdentifier.suppressPositiveResponseBit]
-            return actions + (keepAlive ? [] : negativeResponse(sid, .busyRepeatRequest, addressing))
+        let actions = expireSecurityDelay(now: now)
+        switch requestState {
+        case .busy:
+            // S3 restarts when the work ends.
+            return actions + (bytes == Self.keepAlive ? [] : negativeResponse(sid, .busyRepeatRequest, addressing))
+        case .idle:
+            requestState = .idle(lastActivity: now)
+            return actions + dispatch(sid, bytes, addressing: addressing, now: now)
         }
-        actions += dispatch(sid, bytes, addressing: addressing, now: now)
-        return actions
     }
 
     /// Handles the passing of time: sends due NRC 0x78, ends the session after S3
     /// (default session, locked), ends the security delay (attempt count back to 0).
     public mutating func handleTimeout(now: Instant) -> [DiagnosticAction] {
         var actions = responsePendingIfDue(now: now)
-        if pending == nil, session != .defaultSession, now >= lastActivity + configuration.s3Server {
+        if case .idle(let lastActivity) = requestState, session != .defaultSession,
+           now >= lastActivity + configuration.s3Server {
             actions += changeSession(to: .defaultSession)
         }
         actions += expireSecurityDelay(now: now)
         return actions
     }
 
+    /// `3E 80`: TesterPresent without response, the one request that busy work does not
+    /// answer NRC 0x21.
+    static let keepAlive: [UInt8] = [ServiceIdentifier.testerPresent.rawValue,
+                                     TesterPresentType.zeroSubFunction.rawValue
+                                        | DiagnosticMessageFormat.suppressPositiveResponseBit]
+
     private mutating func dispatch(_ sid: UInt8, _ bytes: [UInt8], addressing: RequestAddressing, now: Instant) -> [DiagnosticAction] {
-        guard let sessions = configuration.serviceSessions[sid], var subFunctions = Self.subFunctions[sid] else {
+        guard let service = ServiceIdentifier(rawValue: sid), let sessions = configuration.serviceSessions[service] else {
             return negativeResponse(sid, .serviceNotSupported, addressing)
         }
         guard sessions.contains(session) else {
             return negativeResponse(sid, .serviceNotSupportedInActiveSession, addressing)
         }
-        if sid == ServiceIdentifier.routineControl { subFunctions = routineSubFunctions }
         var subFunction: UInt8 = 0
         var suppress = false
-        if !subFunctions.isEmpty {
+        if let subFunctions = subFunctions(of: service) {
             guard bytes.count >= 2 else { return negativeResponse(sid, .incorrectMessageLengthOrInvalidFormat, addressing) }
-            subFunction = bytes[1] & ~ServiceIdentifier.suppressPositiveResponseBit
-            suppress = bytes[1] & ServiceIdentifier.suppressPositiveResponseBit != 0
+            subFunction = bytes[1] & ~DiagnosticMessageFormat.suppressPositiveResponseBit
+            suppress = bytes[1] & DiagnosticMessageFormat.suppressPositiveResponseBit != 0
             guard subFunctions.contains(subFunction) else {
                 return negativeResponse(sid, .subFunctionNotSupported, addressing)
             }
         }
-        let request = Request(sid: sid, bytes: bytes, subFunction: subFunction, suppressPositiveResponse: suppress,
+        let request = Request(service: service, bytes: bytes, subFunction: subFunction, suppressPositiveResponse: suppress,
                               addressing: addressing, now: now)
-        switch sid {
-        case ServiceIdentifier.diagnosticSessionControl: return diagnosticSessionControl(request)
-        case ServiceIdentifier.ecuReset: return ecuReset(request)
-        case ServiceIdentifier.testerPresent: return testerPresent(request)
-        case ServiceIdentifier.securityAccess: return securityAccess(request)
-        case ServiceIdentifier.readDataByIdentifier: return readDataByIdentifier(request)
-        case ServiceIdentifier.writeDataByIdentifier: return writeDataByIdentifier(request)
-        case ServiceIdentifier.routineControl: return routineControl(request)
-        default: return negativeResponse(sid, .serviceNotSupported, addressing)
+        switch service {
+        case .diagnosticSessionControl: return diagnosticSessionControl(request)
+        case .ecuReset: return ecuReset(request)
+        case .testerPresent: return testerPresent(request)
+        case .securityAccess: return securityAccess(request)
+        case .readDataByIdentifier: return readDataByIdentifier(request)
+        case .writeDataByIdentifier: return writeDataByIdentifier(request)
+        case .routineControl: return routineControl(request)
         }
     }
 
-    /// The implemented services and their sub-functions (empty: no sub-function byte).
-    /// RoutineControl's set is narrowed to what the routine table supports
-    /// (`routineSubFunctions`).
-    static let subFunctions: [UInt8: Set<UInt8>] = [
-        ServiceIdentifier.diagnosticSessionControl: Set(DiagnosticSession.allCases.map(\.rawValue)),
-        ServiceIdentifier.ecuReset: [0x01],
-        ServiceIdentifier.readDataByIdentifier: [],
-        ServiceIdentifier.securityAccess: [0x01, 0x02],
-        ServiceIdentifier.writeDataByIdentifier: [],
-        ServiceIdentifier.routineControl: Set([RoutineControlType.startRoutine, .stopRoutine, .requestRoutineResults].map(\.rawValue)),
-        ServiceIdentifier.testerPresent: [0x00],
-    ]
+    /// The sub-functions of `service`; `nil` for a service without a sub-function byte.
+    /// RoutineControl's set is narrowed to what the routine table supports.
+    func subFunctions(of service: ServiceIdentifier) -> Set<UInt8>? {
+        switch service {
+        case .diagnosticSessionControl: return Self.sessionSubFunctions
+        case .ecuReset: return Self.resetSubFunctions
+        case .securityAccess: return Self.securityAccessSubFunctions
+        case .testerPresent: return Self.testerPresentSubFunctions
+        case .routineControl: return routineSubFunctions
+        case .readDataByIdentifier, .writeDataByIdentifier: return nil
+        }
+    }
+
+    static let sessionSubFunctions = Set(DiagnosticSession.allCases.map(\.rawValue))
+    static let resetSubFunctions = Set(ResetType.allCases.map(\.rawValue))
+    static let securityAccessSubFunctions = Set(SecurityAccessType.allCases.map(\.rawValue))
+    static let testerPresentSubFunctions = Set(TesterPresentType.allCases.map(\.rawValue))
+
+    /// Switches to `target`: every transition forgets the seed, leaving a non-default
+    /// session locks. Emits the changes.
+    mutating func changeSession(to target: DiagnosticSession) -> [DiagnosticAction] {
+        var actions: [DiagnosticAction] = []
+        if security.sessionTransition(lock: session != .defaultSession) {
+            actions.append(.securityAccessChanged(.locked))
+        }
+        if session != target {
+            session = target
+            actions.append(.sessionChanged(target))
+        }
+        return actions
+    }
 }
 
 /// A request that passed the generic checks, as the service handlers see it.
 struct Request {
-    let sid: UInt8
+    let service: ServiceIdentifier
     let bytes: [UInt8]
     /// The sub-function without the suppress bit (0 for services without one).
     let subFunction: UInt8
@@ -202,17 +245,17 @@ extension DiagnosticServer {
     /// `7F SID NRC`, or nothing for the codes a functional request never answers.
     func negativeResponse(_ sid: UInt8, _ code: NegativeResponseCode, _ addressing: RequestAddressing) -> [DiagnosticAction] {
         if addressing == .functional, NegativeResponseCode.suppressedOnFunctionalRequest.contains(code) { return [] }
-        return [.send([ServiceIdentifier.negativeResponse, sid, code.rawValue])]
+        return [.send(NegativeResponse(sid: sid, code: code).bytes)]
     }
 
     /// The negative response to `request`.
     func reject(_ request: Request, _ code: NegativeResponseCode) -> [DiagnosticAction] {
-        negativeResponse(request.sid, code, request.addressing)
+        negativeResponse(request.service.rawValue, code, request.addressing)
     }
 
     /// `SID+0x40` and `payload`, unless the request suppressed it.
     func positiveResponse(_ request: Request, _ payload: [UInt8]) -> [DiagnosticAction] {
-        request.suppressPositiveResponse ? [] : [.send([request.sid &+ ServiceIdentifier.positiveResponseOffset] + payload)]
+        request.suppressPositiveResponse ? [] : [.send([request.service.positiveResponseSID] + payload)]
     }
 
     /// The identifier at `offset` (two bytes, big-endian); the caller checks bounds.

@@ -28,15 +28,16 @@ public struct DiagnosticServerConfiguration: Sendable {
     /// The largest response the transport carries (ISO-TP classic: 4095); longer
     /// positive responses become NRC 0x14.
     public var maxResponseLength: Int = 4095
-    /// The sessions in which each service is supported (else NRC 0x7F).
-    public var serviceSessions: [UInt8: Set<DiagnosticSession>] = [
-        ServiceIdentifier.diagnosticSessionControl: Set(DiagnosticSession.allCases),
-        ServiceIdentifier.ecuReset: Set(DiagnosticSession.allCases),
-        ServiceIdentifier.readDataByIdentifier: Set(DiagnosticSession.allCases),
-        ServiceIdentifier.securityAccess: [.extendedDiagnosticSession],
-        ServiceIdentifier.writeDataByIdentifier: [.extendedDiagnosticSession],
-        ServiceIdentifier.routineControl: [.extendedDiagnosticSession],
-        ServiceIdentifier.testerPresent: Set(DiagnosticSession.allCases),
+    /// The sessions in which each service is supported (else NRC 0x7F); a service left
+    /// out answers NRC 0x11 like an unknown SID.
+    public var serviceSessions: [ServiceIdentifier: Set<DiagnosticSession>] = [
+        .diagnosticSessionControl: Set(DiagnosticSession.allCases),
+        .ecuReset: Set(DiagnosticSession.allCases),
+        .readDataByIdentifier: Set(DiagnosticSession.allCases),
+        .securityAccess: [.extendedDiagnosticSession],
+        .writeDataByIdentifier: [.extendedDiagnosticSession],
+        .routineControl: [.extendedDiagnosticSession],
+        .testerPresent: Set(DiagnosticSession.allCases),
     ]
     /// The DIDs that exist.
     public var dataIdentifiers: [DataIdentifierEntry]

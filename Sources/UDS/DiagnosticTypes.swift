@@ -29,28 +29,75 @@ public enum RequestAddressing: Hashable, Sendable {
     case functional
 }
 
-/// The service identifiers (SID) the server knows.
-public enum ServiceIdentifier {
-    /// DiagnosticSessionControl.
-    public static let diagnosticSessionControl: UInt8 = 0x10
-    /// ECUReset.
-    public static let ecuReset: UInt8 = 0x11
-    /// ReadDataByIdentifier.
-    public static let readDataByIdentifier: UInt8 = 0x22
-    /// SecurityAccess.
-    public static let securityAccess: UInt8 = 0x27
-    /// WriteDataByIdentifier.
-    public static let writeDataByIdentifier: UInt8 = 0x2E
-    /// RoutineControl.
-    public static let routineControl: UInt8 = 0x31
-    /// TesterPresent.
-    public static let testerPresent: UInt8 = 0x3E
-    /// The SID of every negative response.
-    public static let negativeResponse: UInt8 = 0x7F
-    /// Added to the request SID in a positive response.
+/// The services (SID, ISO 14229-1) the server implements. A request with any other first
+/// byte answers NRC 0x11 serviceNotSupported.
+public enum ServiceIdentifier: UInt8, Hashable, Sendable, CaseIterable, CustomStringConvertible {
+    /// 0x10 DiagnosticSessionControl.
+    case diagnosticSessionControl = 0x10
+    /// 0x11 ECUReset.
+    case ecuReset = 0x11
+    /// 0x22 ReadDataByIdentifier.
+    case readDataByIdentifier = 0x22
+    /// 0x27 SecurityAccess.
+    case securityAccess = 0x27
+    /// 0x2E WriteDataByIdentifier.
+    case writeDataByIdentifier = 0x2E
+    /// 0x31 RoutineControl.
+    case routineControl = 0x31
+    /// 0x3E TesterPresent.
+    case testerPresent = 0x3E
+
+    /// The first byte of this service's positive response (SID + 0x40).
+    public var positiveResponseSID: UInt8 { rawValue &+ DiagnosticMessageFormat.positiveResponseOffset }
+
+    /// The SID of every negative response (0x7F).
+    @available(*, deprecated, renamed: "DiagnosticMessageFormat.negativeResponseSID",
+               message: "parse a response with NegativeResponse(bytes:)")
+    public static let negativeResponse: UInt8 = DiagnosticMessageFormat.negativeResponseSID
+
+    public var description: String {
+        let name: String
+        switch self {
+        case .diagnosticSessionControl: name = "DiagnosticSessionControl"
+        case .ecuReset: name = "ECUReset"
+        case .readDataByIdentifier: name = "ReadDataByIdentifier"
+        case .securityAccess: name = "SecurityAccess"
+        case .writeDataByIdentifier: name = "WriteDataByIdentifier"
+        case .routineControl: name = "RoutineControl"
+        case .testerPresent: name = "TesterPresent"
+        }
+        return name + " (0x" + [rawValue].hexString + ")"
+    }
+}
+
+/// The bytes of the UDS message format that are not service identifiers (ISO 14229-1).
+public enum DiagnosticMessageFormat {
+    /// The first byte of every negative response (`7F SID NRC`).
+    public static let negativeResponseSID: UInt8 = 0x7F
+    /// Added to the request SID to make the positive response SID.
     public static let positiveResponseOffset: UInt8 = 0x40
-    /// The suppressPosRspMsgIndicationBit of a sub-function byte.
+    /// The suppressPosRspMsgIndicationBit of a sub-function byte: no positive response.
     public static let suppressPositiveResponseBit: UInt8 = 0x80
+}
+
+/// The sub-functions (securityAccessType) of service 0x27 at level 1 (ICD 5.3).
+public enum SecurityAccessType: UInt8, Hashable, Sendable, CaseIterable {
+    /// 0x01 requestSeed.
+    case requestSeed = 0x01
+    /// 0x02 sendKey.
+    case sendKey = 0x02
+}
+
+/// The sub-functions (resetType) of service 0x11 the server implements.
+public enum ResetType: UInt8, Hashable, Sendable, CaseIterable {
+    /// 0x01 hardReset.
+    case hardReset = 0x01
+}
+
+/// The sub-function of service 0x3E TesterPresent.
+public enum TesterPresentType: UInt8, Hashable, Sendable, CaseIterable {
+    /// 0x00 zeroSubFunction.
+    case zeroSubFunction = 0x00
 }
 
 /// A negative response code (NRC) of ISO 14229-1, Annex A.
@@ -104,4 +151,36 @@ public struct NegativeResponseCode: RawRepresentable, Hashable, Sendable, Error,
     ]
 
     public var description: String { "NRC 0x" + [rawValue].hexString }
+}
+
+/// A negative response message: `7F SID NRC` (ISO 14229-1), for users of responses.
+///
+/// ```swift
+/// if let negative = NegativeResponse(bytes: response), negative.code == .responsePending { ... }
+/// ```
+public struct NegativeResponse: Hashable, Sendable, CustomStringConvertible {
+    /// The SID of the rejected request (any byte: an unknown service is repeated too).
+    public var sid: UInt8
+    /// Why the request was rejected.
+    public var code: NegativeResponseCode
+
+    /// A negative response to the request with `sid`.
+    public init(sid: UInt8, code: NegativeResponseCode) {
+        self.sid = sid
+        self.code = code
+    }
+
+    /// Parses a response: `nil` unless it is exactly three bytes starting with 0x7F.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == 3, bytes[0] == DiagnosticMessageFormat.negativeResponseSID else { return nil }
+        self.init(sid: bytes[1], code: NegativeResponseCode(rawValue: bytes[2]))
+    }
+
+    /// The message: `7F SID NRC`.
+    public var bytes: [UInt8] { [DiagnosticMessageFormat.negativeResponseSID, sid, code.rawValue] }
+
+    /// The rejected service, if the server implements it.
+    public var service: ServiceIdentifier? { ServiceIdentifier(rawValue: sid) }
+
+    public var description: String { "7F " + [sid].hexString + " " + code.description }
 }
