@@ -1,4 +1,5 @@
 import EventLoop
+import Foundation
 import Glibc
 import Logging
 import SecureStore
@@ -169,7 +170,7 @@ final class ModuleRunner {
         let counter = FileMonotonicCounter(path: counterPath ?? FileMonotonicCounter.defaultPath(forStore: storePath))
         let store = FileSecureStore.openOrDegraded(directory: storePath, deviceKey: deviceKey,
                                                    monotonicCounter: counter, logger: logger)
-        return SpaakModule(configuration: configuration, store: store, now: now, logger: logger,
+        return SpaakModule(configuration: configuration, store: store, now: now, wallClock: { Date() }, logger: logger,
                            storeJobs: storeJobs ?? InlineStoreJobExecutor(), seedSource: { randomSeed() })
     }
 

@@ -43,7 +43,7 @@ import Testing
         try store.writeCounter(.ownerPairingFailures, 2)
         store.injectCorruption(.record(.ownerPairingFailures))
         let h = ModuleHarness(store: store)
-        let facts = h.module.application.provisioningMachine.facts
+        let facts = h.module.provisioning.machine.facts
         #expect(facts.failedPairingAttempts == 8)
         #expect(!facts.verifierPresent, "the verifier is not used")
         #expect(facts.pendingVerifierRequest == .verifierDeletedAfterFailedPairings)
@@ -59,7 +59,7 @@ import Testing
         try store.write(SecureStoreRecord(rawValue: "pp03-pending")!, [0x01])
         store.injectCorruption(.record(SecureStoreRecord(rawValue: "pp03-pending")!))
         let h = ModuleHarness(store: store)
-        #expect(h.module.application.provisioningMachine.facts.pendingVerifierRequest == .verifierMissingAtPairing)
+        #expect(h.module.provisioning.machine.facts.pendingVerifierRequest == .verifierMissingAtPairing)
         #expect(Self.conditions(h.uds([0x22, 0xD1, 0x20])) & 0x40 == 0x40)
     }
 
@@ -81,7 +81,7 @@ import Testing
         #expect(bench.control(.pushVerifier(serial: "SPK0000000001")).ok)
         bench.run(for: .seconds(2))
         #expect(bench.flags & 0x40 == 0, "the push was refused")
-        #expect(bench.h.module.application.c2vRejected >= 1)
+        #expect(bench.h.module.cloudLink.c2vRejected >= 1)
         let conditions = Self.conditions(bench.h.uds([0x22, 0xD1, 0x20]))
         #expect(conditions & 0x08 == 0x08, "C2V counter damaged")
         #expect(conditions & 0x04 == 0x04, "cloud use cases wait")

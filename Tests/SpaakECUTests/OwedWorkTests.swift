@@ -36,7 +36,7 @@ import Testing
         bench.h.advance(by: .milliseconds(200))
         #expect(store.status(.spake2Verifier) == .absent)
         bench.h.restart()
-        let facts = bench.h.module.application.provisioningMachine.facts
+        let facts = bench.h.module.provisioning.machine.facts
         #expect(!facts.verifierPresent, "the terminated owner's verifier is not live after a restart")
         #expect(facts.pendingVerifierRequest == .ownerKeyTermination)
     }
@@ -69,7 +69,7 @@ import Testing
         #expect(try store.readCounter(.ownerPairingFailures) == 8, "no failure forgotten")
         #expect(store.status(.spake2Verifier) == .absent, "the 8th failure deleted the verifier")
         bench.h.restart()
-        #expect(bench.h.module.application.provisioningMachine.facts.pendingVerifierRequest == .verifierDeletedAfterFailedPairings)
+        #expect(bench.h.module.provisioning.machine.facts.pendingVerifierRequest == .verifierDeletedAfterFailedPairings)
     }
 
     @Test func cloudUseCasesWaitForThePlantAndStartAfterTheLock() throws {

@@ -154,7 +154,7 @@ import Testing
         #expect(bench.control(.fault(.corruptSignature, count: 1)).ok)
         #expect(bench.control(.tbm(.online)).ok)
         bench.run(for: .seconds(12))
-        #expect(bench.h.module.application.c2vRejected == 1)
+        #expect(bench.h.module.cloudLink.c2vRejected == 1)
         #expect(bench.flags & 0x30 == 0x30)
     }
 }

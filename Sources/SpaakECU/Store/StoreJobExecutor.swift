@@ -1,5 +1,5 @@
+import Provisioning
 import Synchronization
-import UDS
 
 /// The number of a job handed to a `StoreJobExecutor`, unique within that executor.
 public struct StoreJobID: Hashable, Sendable, CustomStringConvertible {
@@ -28,15 +28,21 @@ public struct StoreJob: Sendable {
     public func run() -> StoreJobOutcome { work() }
 }
 
-/// What a finished `StoreJob` hands back to the module: the final UDS answer, the
-/// store as it is after the job, and the routine result (`31 03`) to record.
+/// What a finished `StoreJob` hands back to the module: its product and the store as it
+/// is after the job.
 public struct StoreJobOutcome: Sendable {
-    /// The answer to the UDS request that started the job.
-    let result: ApplicationResult
-    /// The store re-read after the job (`nil`: the job did not read it).
+    /// What the work produced, for the component that submitted it.
+    let product: StoreJobProduct
+    /// The store re-read after the job (`nil`: the job changed nothing).
     let snapshot: ProvisioningSnapshot?
-    /// The routine result to record, if the job was a routine.
-    let routineResult: (routine: UInt16, status: [UInt8])?
+}
+
+/// The product of a job, by the component that submitted it.
+enum StoreJobProduct: Sendable {
+    /// Plant work behind a UDS request (`PlantStoreWork`).
+    case plant(StoreWorkResult)
+    /// A task of the provisioning machine (`ProvisioningStoreWork`): its next input.
+    case provisioning(ProvisioningTaskResult)
 }
 
 /// A finished job and its outcome.
@@ -55,7 +61,7 @@ public struct StoreJobCompletion: Sendable {
 
 /// Runs the module's `StoreJob`s off the event-loop thread (or, for tests, when told).
 ///
-/// The module (single-threaded, sans I/O) calls `submit` and, in every `handleTimeout`,
+/// The module (single-threaded) calls `submit`, and `takeCompleted` right after submitting and in every `handleTimeout`;
 /// `takeCompleted`; the shell wakes the module when a job is done (for
 /// `ThreadedStoreJobExecutor`: its `wakeDescriptor` becomes readable). Both methods may
 /// be called from the module's thread while jobs run.

@@ -7,7 +7,9 @@ import Provisioning
 import SecureStore
 
 /// What the store holds, as the module reports it: the certificates KeyM sees, their
-/// status bytes (DID 0xD120, routine 0xD202) and the provisioning flags of `SPAAK_Status`.
+/// status bytes (DID 0xD120, routine 0xD202), the provisioning flags of `SPAAK_Status`, and
+/// the provisioning machine's `ProvisioningFacts` (one reading: the flags that say the same
+/// as a fact, drmUUID and verifier, are taken from the fact).
 ///
 /// Recomputed after every change of the store (not on every status frame): reading and
 /// checking certificates is far too slow for a 100 ms cycle.
@@ -66,10 +68,11 @@ struct ProvisioningSnapshot {
         if installed.ecuIdentityPublicKey != nil && present(.ecuIdentityCSR) { flags.insert(.ecuIdentityKeyAndCSRPresent) }
         if statuses[KeyMCertificateSlot.ecuIdentity.rawValue] == .valid { flags.insert(.ecuIdentityCertificateInstalled) }
         if plantLocked { flags.insert(.plantLocked) }
-        if present(.drmUUID) { flags.insert(.drmUUIDPresent) }
+        let facts = provisioningFacts
+        if facts.drmUUIDPresent { flags.insert(.drmUUIDPresent) }
         if statuses[KeyMCertificateSlot.vehicleIdentity.rawValue] == .valid { flags.insert(.vehicleIdentityCertificateInstalled) }
-        if readings.verifierUsable(limit: ProvisioningConfiguration().failedPairingLimit) { flags.insert(.spake2PlusVerifierPresent) }
-        for record in [SecureStoreRecord.vin, .subjectID, .spake2Verifier] { _ = present(record) }
+        if facts.verifierPresent { flags.insert(.spake2PlusVerifierPresent) }
+        for record in [SecureStoreRecord.drmUUID, .vin, .subjectID, .spake2Verifier] { _ = present(record) }
         for slot in [SecureStoreKeySlot.ecuIdentityPending, .vehicleIdentityPending] {
             if case .corrupt(let reason) = store.status(slot) { damaged.append("key \(slot): \(reason)") }
         }
@@ -87,6 +90,13 @@ struct ProvisioningSnapshot {
 
     init() {}
 
+    /// What the provisioning machine starts from after a (re)start, by the fail-closed
+    /// table (`StoreReadings`).
+    var provisioningFacts: ProvisioningFacts {
+        readings.provisioningFacts(limit: ProvisioningConfiguration().failedPairingLimit,
+                                   missingPreconditions: missingCloudPreconditions)
+    }
+
     private static func publicKey(_ store: any SecureStore, _ slot: SecureStoreKeySlot,
                                   damaged: inout [String]) -> P256.Signing.PublicKey? {
         do {
@@ -95,43 +105,5 @@ struct ProvisioningSnapshot {
             damaged.append("key \(slot): \(error)")
             return nil
         }
-    }
-}
-
-/// The module conditions byte that DID 0xD120 appends after the seven KeyM status bytes when
-/// it is not zero (docs/ICD-CHOICES.md): what the module refuses or owes because of its store.
-struct ModuleConditions: OptionSet, Sendable, Hashable {
-    let rawValue: UInt8
-
-    /// `plant-lock` is damaged or unreadable: the plant writes count as locked.
-    static let plantLockDamaged = ModuleConditions(rawValue: 1 << 0)
-    /// A store write that a cloud use case owes failed: it is retried every loop turn.
-    static let storeWriteOwed = ModuleConditions(rawValue: 1 << 1)
-    /// The module-initiated cloud use cases wait for their preconditions.
-    static let cloudUseCasesWait = ModuleConditions(rawValue: 1 << 2)
-    /// `counter-c2v` is damaged: every C2V message is refused.
-    static let c2vCounterDamaged = ModuleConditions(rawValue: 1 << 3)
-    /// `counter-v2c` is damaged: no V2C message is sent.
-    static let v2cCounterDamaged = ModuleConditions(rawValue: 1 << 4)
-    /// `owner-pairing-failures` is damaged: the limit counts as reached.
-    static let pairingFailuresDamaged = ModuleConditions(rawValue: 1 << 5)
-    /// `pp03-pending` is damaged: PP-03 counts as owed.
-    static let pendingVerifierRequestDamaged = ModuleConditions(rawValue: 1 << 6)
-    /// Another entry is damaged (a certificate, key, CSR, VIN, drmUUID, subject id or the
-    /// verifier): it is not used; the log names it.
-    static let otherEntryDamaged = ModuleConditions(rawValue: 1 << 7)
-
-    init(rawValue: UInt8) { self.rawValue = rawValue }
-
-    /// The conditions the store readings decide.
-    init(readings: StoreReadings, otherDamage: Bool) {
-        var conditions: ModuleConditions = []
-        if readings.plantLock.isDamaged { conditions.insert(.plantLockDamaged) }
-        if readings.c2vCounter.isDamaged { conditions.insert(.c2vCounterDamaged) }
-        if readings.v2cCounter.isDamaged { conditions.insert(.v2cCounterDamaged) }
-        if readings.ownerPairingFailures.isDamaged { conditions.insert(.pairingFailuresDamaged) }
-        if readings.pendingVerifierRequestDamaged { conditions.insert(.pendingVerifierRequestDamaged) }
-        if otherDamage { conditions.insert(.otherEntryDamaged) }
-        self = conditions
     }
 }
