@@ -61,8 +61,8 @@ public struct StoreJobCompletion: Sendable {
 
 /// Runs the module's `StoreJob`s off the event-loop thread (or, for tests, when told).
 ///
-/// The module (single-threaded) calls `submit`, and `takeCompleted` right after submitting and in every `handleTimeout`;
-/// `takeCompleted`; the shell wakes the module when a job is done (for
+/// The module (single-threaded) calls `submit`, and `takeCompleted` right after submitting
+/// and in every `handleTimeout`; the shell wakes the module when a job is done (for
 /// `ThreadedStoreJobExecutor`: its `wakeDescriptor` becomes readable). Both methods may
 /// be called from the module's thread while jobs run.
 public protocol StoreJobExecutor: AnyObject, Sendable {
