@@ -23,15 +23,13 @@ struct ISOTPReceiver {
         case receiving(Reception)
     }
 
+    private var state = State.idle
     private let configuration: ISOTPConfiguration
     private let builder: ISOTPFrameBuilder
-    private let maxLength: Int
-    private var state = State.idle
 
     init(configuration: ISOTPConfiguration) {
         self.configuration = configuration
         builder = ISOTPFrameBuilder(configuration)
-        maxLength = configuration.effectiveMaxMessageLength
     }
 
     /// N_Cr deadline; `nil` when no segmented reception is in progress.
@@ -64,7 +62,7 @@ struct ISOTPReceiver {
 
     /// A single frame: always accepted, ending any unfinished reception first.
     mutating func single(_ data: [UInt8], offset: Int, length: Int, out: inout [ISOTPOutput]) -> Bool {
-        guard length <= maxLength else { return false }
+        guard length <= configuration.effectiveMaxMessageLength else { return false }
         interrupt(&out)
         out.append(.received(Array(data[offset..<(offset + length)])))
         return true
@@ -75,6 +73,7 @@ struct ISOTPReceiver {
     mutating func first(_ data: [UInt8], offset: Int, length: Int, now: Instant, out: inout [ISOTPOutput]) -> Bool {
         guard !configuration.singleFrameOnly else { return false }
         interrupt(&out)
+        let maxLength = configuration.effectiveMaxMessageLength
         guard length <= maxLength else {
             out.append(.transmit(builder.flowControl(.overflow, blockSize: 0, separationTime: 0)))
             out.append(.failed(.messageTooLarge(length: length, maximum: maxLength)))

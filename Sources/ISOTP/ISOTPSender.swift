@@ -33,15 +33,13 @@ struct ISOTPSender {
         case sending(Transfer, peer: PeerParameters, framesLeftInBlock: Int, deadline: Instant)
     }
 
+    private var state = State.idle
     private let configuration: ISOTPConfiguration
     private let builder: ISOTPFrameBuilder
-    private let maxLength: Int
-    private var state = State.idle
 
     init(configuration: ISOTPConfiguration) {
         self.configuration = configuration
         builder = ISOTPFrameBuilder(configuration)
-        maxLength = configuration.effectiveMaxMessageLength
     }
 
     /// N_Bs while waiting for FC, the STmin gap while sending; `nil` when idle.
@@ -69,6 +67,7 @@ struct ISOTPSender {
     mutating func send(_ message: [UInt8], now: Instant, out: inout [ISOTPOutput]) {
         guard !isTransmitting else { out.append(.failed(.busy)); return }
         guard !message.isEmpty else { out.append(.failed(.emptyPayload)); return }
+        let maxLength = configuration.effectiveMaxMessageLength
         guard message.count <= maxLength else {
             out.append(.failed(.payloadTooLong(length: message.count, maximum: maxLength)))
             return
