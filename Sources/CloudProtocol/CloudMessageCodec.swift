@@ -41,6 +41,23 @@ public enum CloudMessageCodec {
         allowedTags(for: type).subtracting([.vin])
     }
 
+    /// The message type byte of a raw message, read from its first TLV without looking
+    /// further: tags are in ascending order and the type (0x01) is mandatory, so a message
+    /// starts with `01 00 01 type`. For routing and logs before (or instead of) `decode`,
+    /// which checks everything else, the version included. `nil` if the message does not
+    /// start with a type TLV of length 1; any byte otherwise, even one no type has.
+    public static func peekRawMessageType(_ bytes: [UInt8]) -> UInt8? {
+        let header = [CloudTag.messageType.rawValue, 0x00, 0x01]
+        guard bytes.count > header.count, bytes.starts(with: header) else { return nil }
+        return bytes[header.count]
+    }
+
+    /// The message type of a raw message, as `peekRawMessageType` reads it; `nil` also for
+    /// a byte no type has.
+    public static func peekMessageType(_ bytes: [UInt8]) -> CloudMessageType? {
+        peekRawMessageType(bytes).flatMap(CloudMessageType.init(rawValue:))
+    }
+
     /// Decodes and checks `bytes`; throws the first fault found, in this order: size, TLV
     /// framing and tag order, each value's length and text, message type, version, tags
     /// allowed for the type, tags missing for the type, field values.

@@ -247,8 +247,8 @@ public final class CloudSimulator {
             case .transmit(let frame):
                 step.frames.append(frame)
             case .v2cMessage(let bytes):
-                // A Spake2VerifierRequest (type TLV first: 01 00 01 09) waits for a prepared verifier.
-                if bytes.starts(with: [0x01, 0x00, 0x01, CloudMessageType.spake2VerifierRequest.rawValue]), mustWait {
+                // A Spake2VerifierRequest waits for a prepared verifier.
+                if CloudMessageCodec.peekMessageType(bytes) == .spake2VerifierRequest, mustWait {
                     var event = CloudEvent(from: .spaak, to: .vos, outcome: .info, direction: "V2C",
                                            type: CloudMessageType.spake2VerifierRequest.rawValue,
                                            name: CloudMessageType.spake2VerifierRequest.description)
@@ -266,7 +266,7 @@ public final class CloudSimulator {
             case .v2cDiscarded(let bytes, let state):
                 var event = CloudEvent(from: .spaak, to: .tbm, outcome: .discarded, direction: "V2C",
                                        detail: "\(bytes.count) bytes, TBM \(state): not relayed")
-                event.type = bytes.count > 3 && bytes[0] == 0x01 ? bytes[3] : nil
+                event.type = CloudMessageCodec.peekRawMessageType(bytes)
                 append([event], now: now, into: &step)
             case .c2vSent(let bytes):
                 append([transitEvent(bytes, outcome: .delivered, detail: nil)], now: now, into: &step)

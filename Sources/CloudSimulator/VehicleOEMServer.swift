@@ -113,7 +113,7 @@ public final class VehicleOEMServer {
             decoded = try CloudMessageCodec.decode(bytes)
         } catch {
             result.events.append(CloudEvent(from: .spaak, to: .vos, outcome: .refused, direction: "V2C",
-                                            type: bytes.count > 3 && bytes[0] == 0x01 ? bytes[3] : nil,
+                                            type: CloudMessageCodec.peekRawMessageType(bytes),
                                             detail: "malformed (\(error)), \(bytes.count) bytes: discarded"))
             return result
         }
