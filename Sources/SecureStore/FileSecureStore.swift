@@ -30,7 +30,7 @@ import Synchronization
 /// One process at a time may open a folder. A folder whose device key is damaged cannot be
 /// opened (the initializer throws); `FileSecureStore.openOrDegraded` then gives a
 /// `DegradedSecureStore` instead, so that the module still starts.
-public final class FileSecureStore: SecureStore {
+public final class FileSecureStore: EntryPayloadStore {
     struct Health: Sendable {
         var needsRecovery = false
     }
@@ -229,11 +229,7 @@ public final class FileSecureStore: SecureStore {
 
     func payload(_ entry: SecureStoreEntry) throws(SecureStoreError) -> [UInt8]? {
         try locked { () throws(SecureStoreError) -> [UInt8]? in
-            switch try load(entry) {
-            case .absent: return nil
-            case .present(let bytes): return bytes
-            case .corrupt(let reason): throw .corrupt(entry, reason: reason)
-            }
+            try load(entry).payload(of: entry)
         }
     }
 
@@ -289,25 +285,18 @@ public final class FileSecureStore: SecureStore {
     }
 
     /// The record's content; `nil` if absent; `.corrupt` if damaged.
-    public func read(_ record: SecureStoreRecord) throws(SecureStoreError) -> [UInt8]? {
-        try payload(.record(record))
-    }
+    public func read(_ record: SecureStoreRecord) throws(SecureStoreError) -> [UInt8]? { try payload(.record(record)) }
 
     /// The slot's public key; `nil` if empty; `.corrupt` if damaged.
-    public func publicKey(_ slot: SecureStoreKeySlot) throws(SecureStoreError) -> P256.Signing.PublicKey? {
-        guard let raw = try payload(.key(slot)) else { return nil }
-        return try KeyMaterial.privateKey(raw).publicKey
-    }
+    public func publicKey(_ slot: SecureStoreKeySlot) throws(SecureStoreError) -> P256.Signing.PublicKey? { try publicKey(of: slot) }
 
     /// ECDSA-with-SHA256 signature (DER) by the slot's key.
     public func sign(_ slot: SecureStoreKeySlot, message: [UInt8]) throws(SecureStoreError) -> [UInt8] {
-        guard let raw = try payload(.key(slot)) else { throw .keyAbsent(slot) }
-        return try KeyMaterial.sign(raw, message: message)
+        try signature(by: slot, of: message)
     }
 
     /// PKCS#10 CSR (DER) for the slot's key, `CN=<commonName>`, ecdsa-with-SHA256.
     public func makeCSR(_ slot: SecureStoreKeySlot, commonName: String) throws(SecureStoreError) -> [UInt8] {
-        guard let raw = try payload(.key(slot)) else { throw .keyAbsent(slot) }
-        return try KeyMaterial.csr(raw, commonName: commonName)
+        try certificateSigningRequest(for: slot, commonName: commonName)
     }
 }

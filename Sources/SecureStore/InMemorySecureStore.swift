@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// Tests can damage an entry (`injectCorruption`) to exercise KeyM NOT_AVAILABLE versus
 /// invalid-format paths, and make commits fail (`commitFailure`) to exercise NRC 0x72.
-public final class InMemorySecureStore: SecureStore {
+public final class InMemorySecureStore: EntryPayloadStore {
     struct State: Sendable {
         var entries: [SecureStoreEntry: EntryState] = [:]
         var commitFailure: SecureStoreError?
@@ -58,26 +58,19 @@ public final class InMemorySecureStore: SecureStore {
     }
 
     /// The record's content; `nil` if absent; `.corrupt` if damaged.
-    public func read(_ record: SecureStoreRecord) throws(SecureStoreError) -> [UInt8]? {
-        try payload(.record(record))
-    }
+    public func read(_ record: SecureStoreRecord) throws(SecureStoreError) -> [UInt8]? { try payload(.record(record)) }
 
     /// The slot's public key; `nil` if empty; `.corrupt` if damaged.
-    public func publicKey(_ slot: SecureStoreKeySlot) throws(SecureStoreError) -> P256.Signing.PublicKey? {
-        guard let raw = try payload(.key(slot)) else { return nil }
-        return try KeyMaterial.privateKey(raw).publicKey
-    }
+    public func publicKey(_ slot: SecureStoreKeySlot) throws(SecureStoreError) -> P256.Signing.PublicKey? { try publicKey(of: slot) }
 
     /// ECDSA-with-SHA256 signature (DER) by the slot's key.
     public func sign(_ slot: SecureStoreKeySlot, message: [UInt8]) throws(SecureStoreError) -> [UInt8] {
-        guard let raw = try payload(.key(slot)) else { throw .keyAbsent(slot) }
-        return try KeyMaterial.sign(raw, message: message)
+        try signature(by: slot, of: message)
     }
 
     /// PKCS#10 CSR (DER) for the slot's key, `CN=<commonName>`, ecdsa-with-SHA256.
     public func makeCSR(_ slot: SecureStoreKeySlot, commonName: String) throws(SecureStoreError) -> [UInt8] {
-        guard let raw = try payload(.key(slot)) else { throw .keyAbsent(slot) }
-        return try KeyMaterial.csr(raw, commonName: commonName)
+        try certificateSigningRequest(for: slot, commonName: commonName)
     }
 
     func entryState(_ entry: SecureStoreEntry) -> EntryState {
@@ -85,10 +78,6 @@ public final class InMemorySecureStore: SecureStore {
     }
 
     func payload(_ entry: SecureStoreEntry) throws(SecureStoreError) -> [UInt8]? {
-        switch entryState(entry) {
-        case .absent: return nil
-        case .present(let bytes): return bytes
-        case .corrupt(let reason): throw .corrupt(entry, reason: reason)
-        }
+        try entryState(entry).payload(of: entry)
     }
 }
