@@ -26,10 +26,14 @@ struct ISOTPReceiver {
     private var state = State.idle
     private let configuration: ISOTPConfiguration
     private let builder: ISOTPFrameBuilder
+    /// Our FC.CTS with our BS and STmin: the same frame every time.
+    private let continueToSend: CANFrame
 
     init(configuration: ISOTPConfiguration) {
         self.configuration = configuration
         builder = ISOTPFrameBuilder(configuration)
+        continueToSend = builder.flowControl(.continueToSend, blockSize: configuration.blockSize,
+                                             separationTime: configuration.separationTime)
     }
 
     /// N_Cr deadline; `nil` when no segmented reception is in progress.
@@ -84,7 +88,7 @@ struct ISOTPReceiver {
         buffer.append(contentsOf: data[offset...])
         state = .receiving(Reception(buffer: buffer, messageLength: length, rxDataLength: data.count,
                                      deadline: now + configuration.nCr))
-        out.append(.transmit(continueToSend()))
+        out.append(.transmit(continueToSend))
         return true
     }
 
@@ -117,7 +121,7 @@ struct ISOTPReceiver {
             reception.framesInBlock += 1
             if reception.framesInBlock == Int(configuration.blockSize) {
                 reception.framesInBlock = 0
-                out.append(.transmit(continueToSend()))
+                out.append(.transmit(continueToSend))
             }
         }
         state = .receiving(reception)
@@ -129,10 +133,5 @@ struct ISOTPReceiver {
         guard case .receiving(let reception) = state, now >= reception.deadline else { return }
         state = .idle
         out.append(.failed(.timeoutCr))
-    }
-
-    private func continueToSend() -> CANFrame {
-        builder.flowControl(.continueToSend, blockSize: configuration.blockSize,
-                            separationTime: configuration.separationTime)
     }
 }
