@@ -52,31 +52,28 @@ public final class InMemoryCloudRepository: CloudRepository {
         }
 
         func certificates(serial: String) -> [CertificateRecord] { state.certificates.filter { $0.serial == serial } }
-        func insertCertificate(_ record: CertificateRecord) -> Int64 {
-            var record = record
-            record.id = takeId()
-            state.certificates.append(record)
-            return record.id ?? 0
-        }
-        func updateCertificate(_ record: CertificateRecord) throws {
-            guard let index = state.certificates.firstIndex(where: { $0.id == record.id }) else {
-                throw CloudRepositoryError.notFound("certificate \(record.id.map(String.init) ?? "nil")")
-            }
-            state.certificates[index] = record
-        }
+        func insertCertificate(_ record: CertificateRecord) -> Int64 { insert(record, into: \.certificates) }
+        func updateCertificate(_ record: CertificateRecord) throws { try update(record, in: \.certificates, "certificate") }
 
         func verifiers(serial: String) -> [VerifierRecord] { state.verifiers.filter { $0.serial == serial } }
-        func insertVerifier(_ record: VerifierRecord) -> Int64 {
+        func insertVerifier(_ record: VerifierRecord) -> Int64 { insert(record, into: \.verifiers) }
+        func updateVerifier(_ record: VerifierRecord) throws { try update(record, in: \.verifiers, "verifier") }
+
+        /// Appends `record` to `table` with the next id; returns the id.
+        private func insert<Record: NumberedRecord>(_ record: Record, into table: WritableKeyPath<State, [Record]>) -> Int64 {
             var record = record
             record.id = takeId()
-            state.verifiers.append(record)
+            state[keyPath: table].append(record)
             return record.id ?? 0
         }
-        func updateVerifier(_ record: VerifierRecord) throws {
-            guard let index = state.verifiers.firstIndex(where: { $0.id == record.id }) else {
-                throw CloudRepositoryError.notFound("verifier \(record.id.map(String.init) ?? "nil")")
+
+        /// Replaces the record of `table` with the same id; `.notFound` naming `what` if none.
+        private func update<Record: NumberedRecord>(_ record: Record, in table: WritableKeyPath<State, [Record]>,
+                                                    _ what: String) throws {
+            guard let index = state[keyPath: table].firstIndex(where: { $0.id == record.id }) else {
+                throw CloudRepositoryError.notFound("\(what) \(record.id.map(String.init) ?? "nil")")
             }
-            state.verifiers[index] = record
+            state[keyPath: table][index] = record
         }
 
         func password(verifierId: Int64) -> PasswordRecord? { state.passwords[verifierId] }
@@ -111,3 +108,12 @@ public enum CloudRepositoryError: Error, Equatable, Sendable, CustomStringConver
         }
     }
 }
+
+/// A record the repository numbers when it is inserted.
+protocol NumberedRecord {
+    /// The number; `nil` until inserted.
+    var id: Int64? { get set }
+}
+
+extension CertificateRecord: NumberedRecord {}
+extension VerifierRecord: NumberedRecord {}
