@@ -1,5 +1,3 @@
-import SecureStore
-
 /// The module conditions byte that DID 0xD120 appends after the seven KeyM status bytes when
 /// it is not zero (docs/ICD-CHOICES.md): what the module refuses or owes because of its store.
 struct ModuleConditions: OptionSet, Sendable, Hashable {
