@@ -26,8 +26,8 @@ enum UDSFuzz {
                 case .send(let response):
                     precondition(!response.isEmpty && response.count <= server.configuration.maxResponseLength,
                                  "UDS response of \(response.count) bytes")
-                    if response[0] == ServiceIdentifier.negativeResponse {
-                        precondition(response.count == 3, "UDS negative response \(response)")
+                    if response[0] == DiagnosticMessageFormat.negativeResponseSID {
+                        precondition(NegativeResponse(bytes: response) != nil, "UDS negative response \(response)")
                     }
                 case .persistSecurityAttempts(let count):
                     precondition(count >= 0 && count <= max(1, server.configuration.securityMaxAttempts), "attempts \(count)")

@@ -50,11 +50,6 @@ public enum ServiceIdentifier: UInt8, Hashable, Sendable, CaseIterable, CustomSt
     /// The first byte of this service's positive response (SID + 0x40).
     public var positiveResponseSID: UInt8 { rawValue &+ DiagnosticMessageFormat.positiveResponseOffset }
 
-    /// The SID of every negative response (0x7F).
-    @available(*, deprecated, renamed: "DiagnosticMessageFormat.negativeResponseSID",
-               message: "parse a response with NegativeResponse(bytes:)")
-    public static let negativeResponse: UInt8 = DiagnosticMessageFormat.negativeResponseSID
-
     public var description: String {
         let name: String
         switch self {
