@@ -73,7 +73,7 @@ public final class ModuleBench {
         let end = clock.now + limit
         func done() -> Bool {
             guard let last = responses.last else { return false }
-            return !(last.count == 3 && last[0] == 0x7F && last[2] == 0x78)
+            return NegativeResponse(bytes: last)?.code != .responsePending
         }
         func fromModule(_ frames: [CANFrame]) {
             sent += frames

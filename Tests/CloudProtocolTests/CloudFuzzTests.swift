@@ -1,3 +1,4 @@
+import SpaakCore
 import CloudProtocol
 import Testing
 

@@ -19,11 +19,11 @@ let sharedPKI: TestPKIHierarchy = {
 
 /// Deterministic random bytes (SplitMix64), or a script of byte strings served first.
 final class ScriptedRandom: @unchecked Sendable {
-    private var state: UInt64
+    private var generator: SplitMix64
     private var script: [[UInt8]]
 
     init(seed: UInt64 = 1, script: [[UInt8]] = []) {
-        state = seed
+        generator = SplitMix64(seed: seed)
         self.script = script
     }
 
@@ -32,13 +32,7 @@ final class ScriptedRandom: @unchecked Sendable {
             let next = script.removeFirst()
             return Array((next + Array(repeating: 0x55, count: max(0, n - next.count))).prefix(n))
         }
-        return (0..<n).map { _ in
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return UInt8(truncatingIfNeeded: z ^ (z >> 31))
-        }
+        return (0..<n).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
     }
 }
 

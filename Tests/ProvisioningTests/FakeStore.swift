@@ -85,19 +85,6 @@ struct FakeStore: Equatable {
     }
 }
 
-/// SplitMix64: a seeded generator, so transaction ids are reproducible.
-struct SeededRandom: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Verifier records: the ICD 7.6 test vector and an invalid one.
 enum Records {
     /// password `0123456789012`, salt 00…0f, N 4096, r 8, p 1 (ICD 7.6).

@@ -51,11 +51,11 @@ final class Harness {
     var cloudCounter: UInt32 = 100
     var lastAcceptedCounter: UInt32?
     var v2cCounter: UInt32 = 0
-    var pushRandom = SeededRandom(seed: 99)
+    var pushRandom = SplitMix64(seed: 99)
 
     init(store: FakeStore = FakeStore(), seed: UInt64 = 1, configuration: ProvisioningConfiguration = .init()) {
         self.store = store
-        machine = ProvisioningMachine(facts: store.facts, configuration: configuration, random: SeededRandom(seed: seed))
+        machine = ProvisioningMachine(facts: store.facts, configuration: configuration, random: SplitMix64(seed: seed))
     }
 
     // MARK: Inputs

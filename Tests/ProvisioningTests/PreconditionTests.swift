@@ -9,7 +9,7 @@ struct PreconditionTests {
     func waitsThenStarts() {
         let h = Harness()
         h.machine = ProvisioningMachine(facts: ProvisioningFacts(missingPreconditions: ["ECU identity key", "plant lock"]),
-                                        random: SeededRandom(seed: 1))
+                                        random: SplitMix64(seed: 1))
         h.online()
         h.offline()
         h.online()
@@ -24,7 +24,7 @@ struct PreconditionTests {
     func offlineStartsNothing() {
         let h = Harness()
         h.machine = ProvisioningMachine(facts: ProvisioningFacts(missingPreconditions: ["plant lock"]),
-                                        random: SeededRandom(seed: 1))
+                                        random: SplitMix64(seed: 1))
         h.feed(.preconditionsChanged(missing: []))
         #expect(h.sent.isEmpty)
         h.online()
