@@ -13,21 +13,22 @@ from typing import Callable, Optional
 
 import can
 import isotp
-from cryptography.hazmat.primitives.ciphers import algorithms
-from cryptography.hazmat.primitives.cmac import CMAC
 
-from .common import IFACE, bin_path, bus_packets, scratch, spawn, stop, tool
+from spaaklib.process import Child
+from spaaklib.uds import DEFAULT_PLANT_KEY, PADDING, security_key
 
-PLANT_KEY = bytes(range(16))
-PADDING = 0xCC
+from .common import IFACE, adopt, bin_path, bus_packets, scratch, spawn, stop, tool
 #: The ids the module's socket filter lets through (ICD 2), for a module on 0x7A0.
 MODULE_RX_IDS = (0x3A0, 0x6A8, 0x7A0, 0x7DF)
 
 
 # --- the module ---------------------------------------------------------------------------
 
-class Module:
-    """One spaak-ecu process; its output goes to a log file in its scratch folder."""
+class Module(Child):
+    """One spaak-ecu process (spaaklib's ``Child``, started with --ready-fd); its output goes
+    to a log file in its scratch folder. Stopped at exit with the other children."""
+
+    error = RuntimeError
 
     def __init__(self, serial: str = "SPK0000000001", request_id: int = 0x7A0, store: Optional[str] = None,
                  log_level: str = "notice", extra: tuple = (), wait_ready: bool = True):
@@ -37,43 +38,21 @@ class Module:
         self.log_path = os.path.join(self.dir, "ecu.log")
         cmd = [bin_path("spaak-ecu"), "--interface", IFACE, "--serial", serial, "--store", self.store,
                "--log-level", log_level, "--uds-request-id", f"{request_id:X}", *extra]
-        self._log = open(self.log_path, "w", encoding="utf-8")
         self.started_wall = time.time()
         self.started = time.perf_counter()
-        self.proc = spawn(cmd, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
+        super().__init__("spaak-ecu", cmd, ready_fd=True, log_path=self.log_path, log_header=False)
+        adopt(self.proc)
         if wait_ready:
-            self.wait_for("ready", timeout=60)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
+            self.wait_ready(timeout=60)
 
     @property
     def response_id(self) -> int:
         return self.request_id + 8
 
-    def text(self) -> str:
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def wait_for(self, needle: str, timeout: float) -> str:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for line in self.text().splitlines():
-                if needle in line:
-                    return line
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"spaak-ecu exited ({self.proc.returncode}) before '{needle}': {self.text()[-800:]}")
-            time.sleep(0.02)
-        raise RuntimeError(f"spaak-ecu: no '{needle}' within {timeout:.0f} s: {self.text()[-800:]}")
-
     def stop(self) -> dict:
         """SIGTERM; the counters it logs at exit (empty when it logs none)."""
         stop(self.proc)
-        self._log.close()
+        super().stop()
         return parse_counters(self.text())
 
 
@@ -171,14 +150,12 @@ class UDS:
             raise UDSError(f"{payload[:4].hex()}: NRC 0x{answer[2]:02X}")
         return answer
 
-    def unlock(self, plant_key: bytes = PLANT_KEY) -> None:
+    def unlock(self, plant_key: bytes = DEFAULT_PLANT_KEY) -> None:
         """Extended session and security access (ICD 5.3)."""
         self.positive(b"\x10\x03")
         seed = self.positive(b"\x27\x01")[2:]
         if any(seed):
-            mac = CMAC(algorithms.AES(plant_key))
-            mac.update(seed)
-            self.positive(b"\x27\x02" + mac.finalize())
+            self.positive(b"\x27\x02" + security_key(plant_key, seed))
 
     def read(self, *dids: int) -> bytes:
         return self.positive(b"\x22" + b"".join(d.to_bytes(2, "big") for d in dids))[1:]
@@ -299,16 +276,3 @@ def calibrate_load(share: float = 0.5, extra: tuple = ()) -> tuple:
             break
         burst = max(1, round(burst * target / rate))
     return full, best[0], best[1]
-
-
-def tbm_frame(counter: int, online: bool = True) -> bytes:
-    """TBM_Status (ICD 3) with an independent CRC-8/SAE-J1850."""
-    body = bytes([counter % 15, 3 if online else 0, 0, 0, 0, 0, 0])
-    crc = 0xFF
-    for b in bytes([0xA0, 0x03]) + body:
-        crc ^= b
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1D) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
-    return bytes([crc ^ 0xFF]) + body
-
-

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+from spaaklib.process import find_binary
+
 ROOT = Path(__file__).resolve().parents[2]
 IFACE = os.environ.get("SPAAK_IFACE", "vcan0")
 
@@ -28,9 +30,7 @@ IFACE = os.environ.get("SPAAK_IFACE", "vcan0")
 
 def bin_path(name: str) -> Optional[str]:
     """A release executable: $SPAAK_BIN_DIR/<name>, else .build/release/<name>; None if absent."""
-    base = Path(os.environ.get("SPAAK_BIN_DIR") or ROOT / ".build" / "release")
-    path = base / name
-    return str(path) if os.access(path, os.X_OK) else None
+    return find_binary(name, builds=("release",))
 
 
 def require_bins(*names: str) -> Optional[str]:
@@ -96,7 +96,11 @@ _children: list = []
 
 def spawn(cmd: Sequence[str], **kw) -> subprocess.Popen:
     """Popen, remembered so that it is stopped at exit."""
-    proc = subprocess.Popen(list(cmd), **kw)
+    return adopt(subprocess.Popen(list(cmd), **kw))
+
+
+def adopt(proc: subprocess.Popen) -> subprocess.Popen:
+    """A child started elsewhere (a spaaklib Child's process), stopped at exit like the others."""
     _children.append(proc)
     return proc
 

@@ -24,7 +24,7 @@ def one_batch(run_no: int, modules: int, parallel: int, timeout: float) -> dict:
                for i in range(modules)]
     try:
         for m in started:
-            m.wait_for("ready", timeout=120)
+            m.wait_ready(timeout=120)
         out = scratch("eol")
         report = os.path.join(out, "result.json")
         cmd = [str(ROOT / "scripts" / "eol-tester"), "--pki", pki(), "--out", out, "--spaak-pki", bin_path("spaak-pki"),

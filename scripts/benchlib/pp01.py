@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 
+from spaaklib.process import Child
+
 from .canbus import Module, Sniffer, calibrate_load, cangen
-from .common import (ROOT, Table, bin_path, human, load_result, ms, require_bins, run, save_result, scratch, skipped,
-                     spawn, stop)
+from .common import (ROOT, Table, adopt, bin_path, human, load_result, ms, require_bins, run, save_result, scratch,
+                     skipped, stop)
 from .plant import pki
 
 TITLE = "6. PP-01 (SP-02 + PP-01) from TBM online to the completion ack"
@@ -68,16 +69,15 @@ def one_run(store_template: str, certs: str, load_args, timeout: float) -> dict:
     shutil.copytree(store_template, store)
     sniffer = Sniffer(ids=[0x3A0, 0x3A8, 0x6A0, 0x6A8])
     control = os.path.join(work, "cloud.sock")
-    log = open(os.path.join(work, "cloud.log"), "w", encoding="utf-8")
-    cloud = spawn([bin_path("spaak-cloud"), "serve", "--pki", pki(), "--db", os.path.join(work, "cloud.sqlite"),
-                   "--control", control, "--ecu-certs", certs, "--tbm", "offline", "--scrypt-n", "1024"],
-                  stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    cloud = Child("spaak-cloud", [bin_path("spaak-cloud"), "serve", "--pki", pki(), "--db",
+                                  os.path.join(work, "cloud.sqlite"), "--control", control, "--ecu-certs", certs,
+                                  "--tbm", "offline", "--scrypt-n", "1024"],
+                  ready_fd=True, log_path=os.path.join(work, "cloud.log"), log_header=False)
+    adopt(cloud.proc)
     module = Module(serial=SERIAL, store=store)
     gen = None
     try:
-        end = time.monotonic() + 30
-        while not os.path.exists(control) and time.monotonic() < end:
-            time.sleep(0.05)
+        cloud.wait_ready(timeout=30)
         time.sleep(1.5)
         if load_args:
             gen = cangen(*load_args)
@@ -94,8 +94,8 @@ def one_run(store_template: str, certs: str, load_args, timeout: float) -> dict:
     finally:
         stop(gen, timeout=3)
         module.stop()
-        stop(cloud)
-        log.close()
+        stop(cloud.proc)
+        cloud.stop()
         sniffer.close()
     if online is None:
         raise RuntimeError("no online TBM_Status after 'ctl tbm online'")

@@ -13,37 +13,11 @@ from typing import Callable, Optional
 
 import cantools
 
+from spaaklib.e2e import e2e_valid as e2e_ok
+from spaaklib.signals import FLAGS, USE_CASES
+from spaaklib.signals import flag_short_words as flag_words  # the live trace's words
+
 from .procs import Children, Console, DemoError
-
-#: SPAAK_Status byte 2, bit by bit (ICD 3): signal name in the DBC, short word.
-FLAGS = (("AllRootCertificatesInstalled", "roots"), ("EcuIdentityKeyAndCsrPresent", "ECU key+CSR"),
-         ("EcuIdentityCertificateInstalled", "ECU cert"), ("PlantLocked", "plant locked"),
-         ("DrmUuidPresent", "drmUUID"), ("VehicleIdentityCertificateKInstalled", "[K]"),
-         ("Spake2PlusVerifierPresent", "verifier"), ("TbmOnline", "TBM online"))
-ROOTS, CSR, ECU_CERT, LOCKED, DRM, K_CERT, VERIFIER, TBM_ONLINE = (1 << i for i in range(8))
-#: SPAAK_Status byte 3 (ICD 3).
-USE_CASES = {0: "none", 1: "RP-01", 2: "RP-02", 3: "PP-01", 4: "PP-02", 5: "PP-03", 6: "SP-02"}
-
-
-def flag_words(flags: int) -> list:
-    """The short names of the set bits, in bit order."""
-    return [word for bit, (_, word) in enumerate(FLAGS) if flags & (1 << bit)]
-
-
-def crc8_sae_j1850(data: bytes) -> int:
-    """CRC-8/SAE-J1850 (ICD 3)."""
-    crc = 0xFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1D) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
-    return crc ^ 0xFF
-
-
-def e2e_ok(can_id: int, data: bytes) -> bool:
-    """CRC over the data id (low, high byte) and bytes 1..7; counter 0..14."""
-    return (len(data) == 8 and data[0] == crc8_sae_j1850(bytes([can_id & 0xFF, can_id >> 8]) + data[1:])
-            and (data[1] & 0x0F) != 15)
 
 
 @dataclass(frozen=True)
@@ -59,7 +33,7 @@ class Status:
 
     @classmethod
     def from_signals(cls, s: dict, t: float) -> "Status":
-        flags = sum(int(s[name]) << bit for bit, (name, _) in enumerate(FLAGS))
+        flags = sum(int(s[f.signal]) << f.bit for f in FLAGS)
         return cls(flags, int(s["ActiveUseCase"]), int(s["UseCaseStep"]), int(s["LastErrorCode"]),
                    int(s["FailedPairingAttempts"]), t)
 

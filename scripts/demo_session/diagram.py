@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from typing import Iterator
 
 #: Lifelines: id, name.
 PARTICIPANTS = (("P", "PKI"), ("T", "Tester (EOL / diag)"), ("S", "SpaaK module"), ("G", "SGW/TBM"),
@@ -57,41 +58,37 @@ class Merged:
         return label
 
 
+#: Plant requests drawn, by their first bytes.
+REQUESTS = ((b"\x10\x03", "extended session (10 03)"),
+            (b"\x27\x01", "security access: request seed (27 01)"),
+            (b"\x27\x02", "send key = AES-CMAC(K_plant, seed) (27 02)"),
+            *((b"\x2E" + did.to_bytes(2, "big"), "RP-01 write roots [J] [J1] [J_PhysicalKey] [Z1] [ZZ2] (2E D110-D114)")
+              for did in ROOT_NAMES),
+            (b"\x2E\xF1\x90", "write VIN (2E F190)"),
+            (b"\x2E\xD1\x01", "write ECU identity certificate (2E D101)"),
+            (b"\x31\x01\xD2\x00", "RP-02 generate ECU identity key pair + CSR (31 01 D200)"),
+            (b"\x31\x01\xD2\x01", "lock plant provisioning (31 01 D201)"),
+            (b"\x22\xD1\x00", "read CSR (22 D100)"))
+#: Answers drawn, by their first bytes: (prefix, only once the plant locks, label).
+REPLIES = ((b"\x62\xD1\x00", False, "CSR (PKCS 10, CN = serial)"),
+           (b"\x71\x01\xD2\x00", False, "key pair + CSR generated (71 01 D200)"),
+           (b"\x71\x01\xD2\x01", True, "plant locked (71 01 D201)"),
+           (b"\x62\xD1\x20", True, "D120: roots, ECU cert VALID, locked"))
+
+
 def uds_label(payload: bytes, request: bool, locked: bool) -> tuple:
     """(label, kind) of a plant UDS message, or None to leave it out."""
-    p = payload
+    p = bytes(payload)
     if request:
-        if p[:2] == b"\x10\x03":
-            return "extended session (10 03)", "msg"
-        if p[:2] == b"\x27\x01":
-            return "security access: request seed (27 01)", "msg"
-        if p[:2] == b"\x27\x02":
-            return "send key = AES-CMAC(K_plant, seed) (27 02)", "msg"
-        if p[:1] == b"\x2E" and len(p) >= 3:
-            did = int.from_bytes(p[1:3], "big")
-            if did in ROOT_NAMES:
-                return "RP-01 write roots [J] [J1] [J_PhysicalKey] [Z1] [ZZ2] (2E D110-D114)", "msg"
-            if did == 0xF190:
-                return "write VIN (2E F190)", "msg"
-            if did == 0xD101:
-                return "write ECU identity certificate (2E D101)", "msg"
-        if p[:4] == b"\x31\x01\xD2\x00":
-            return "RP-02 generate ECU identity key pair + CSR (31 01 D200)", "msg"
-        if p[:4] == b"\x31\x01\xD2\x01":
-            return "lock plant provisioning (31 01 D201)", "msg"
-        if p[:3] == b"\x22\xD1\x00":
-            return "read CSR (22 D100)", "msg"
+        label = next((text for prefix, text in REQUESTS if p.startswith(prefix)), None)
+        if label:
+            return label, "msg"
         if p[:3] == b"\x22\xF1\x8C" or p[:3] == b"\x22\xD1\x20":
             return ("read back status (22 D120)" if locked else "identify: serial, status (22 F18C, D120)"), "msg"
         return None
-    if p[:3] == b"\x62\xD1\x00":
-        return "CSR (PKCS 10, CN = serial)", "reply"
-    if p[:4] == b"\x71\x01\xD2\x00":
-        return "key pair + CSR generated (71 01 D200)", "reply"
-    if p[:4] == b"\x71\x01\xD2\x01" and locked:
-        return "plant locked (71 01 D201)", "reply"
-    if p[:3] == b"\x62\xD1\x20" and locked:
-        return "D120: roots, ECU cert VALID, locked", "reply"
+    for prefix, once_locked, text in REPLIES:
+        if p.startswith(prefix) and (locked or not once_locked):
+            return text, "reply"
     if p[:1] == b"\x7F" and len(p) >= 3 and p[2] != 0x78:
         return f"NRC 0x{p[2]:02X} to 0x{p[1]:02X}", "bad"
     return None
@@ -182,47 +179,59 @@ def _ascii_safe(text: str) -> str:
     return text.replace("→", "->").replace("…", "...").replace("—", "-").encode("ascii", "replace").decode()
 
 
-def mermaid(items: list, phases: list, modules: int) -> str:
-    """``sequenceDiagram`` text."""
-    out = ["sequenceDiagram"] + [f"    participant {pid} as {name}" for pid, name in PARTICIPANTS]
+def _walk(items: list, phases: list, modules: int, quote) -> Iterator[tuple]:
+    """What every renderer draws, in order: (quoted phase title, None) where a phase starts,
+    (quoted label, the arrow) for each arrow."""
     phase = None
     for m in items:
         if m.phase != phase:
             phase = m.phase
-            out.append(f"    Note over P,K: {_mermaid_text(phases[phase])}")
-        text = _mermaid_text(m.text(modules))
-        if m.kind == "note":
-            out.append(f"    Note over {m.src}: {text}")
+            yield quote(phases[phase]), None
+        yield quote(m.text(modules)), m
+
+
+#: The two text forms of the diagram: a template per line kind, the arrow of each kind.
+MERMAID = {"phase": "    Note over P,K: {text}", "note": "    Note over {src}: {text}",
+           "arrow": "    {src}{arrow}{dst}: {text}", "arrows": {"reply": "-->>", "bad": "-x", "msg": "->>"}}
+MSC = {"phase": '  --- [label="{text}"];', "note": '  {src} note {dst} [label="{text}"];',
+       "arrow": '  {src}{arrow}{dst} [label="{text}"{color}];', "arrows": {"reply": ">>", "bad": "-x", "msg": "=>"},
+       "bad": ', linecolor="red", textcolor="red"'}
+
+
+def _lines(items: list, phases: list, modules: int, quote, form: dict) -> list:
+    """One line of ``form`` per phase title and arrow."""
+    out = []
+    for text, m in _walk(items, phases, modules, quote):
+        if m is None:
+            out.append(form["phase"].format(text=text))
+        elif m.kind == "note":
+            out.append(form["note"].format(src=m.src, dst=m.dst, text=text))
         else:
-            arrow = {"reply": "-->>", "bad": "-x"}.get(m.kind, "->>")
-            out.append(f"    {m.src}{arrow}{m.dst}: {text}")
-    return "\n".join(out) + "\n"
+            out.append(form["arrow"].format(src=m.src, dst=m.dst, text=text,
+                                            arrow=form["arrows"].get(m.kind, form["arrows"]["msg"]),
+                                            color=form.get("bad", "") if m.kind == "bad" else ""))
+    return out
+
+
+def mermaid(items: list, phases: list, modules: int) -> str:
+    """``sequenceDiagram`` text."""
+    out = ["sequenceDiagram"] + [f"    participant {pid} as {name}" for pid, name in PARTICIPANTS]
+    return "\n".join(out + _lines(items, phases, modules, _mermaid_text, MERMAID)) + "\n"
 
 
 def _mermaid_text(text: str) -> str:
     return _ascii_safe(text).replace(";", ",").replace("#", "#35;")
 
 
+def _msc_text(text: str) -> str:
+    return _ascii_safe(text).replace("\\", "/").replace('"', "'")
+
+
 def msc(items: list, phases: list, modules: int) -> str:
     """mscgen input."""
-    def q(text: str) -> str:
-        return _ascii_safe(text).replace("\\", "/").replace('"', "'")
     out = ["msc {", '  hscale = "2.4", wordwraparcs = "true";',
-           "  " + ", ".join(f'{pid} [label="{q(name)}"]' for pid, name in PARTICIPANTS) + ";"]
-    phase = None
-    for m in items:
-        if m.phase != phase:
-            phase = m.phase
-            out.append(f'  --- [label="{q(phases[phase])}"];')
-        text = q(m.text(modules))
-        if m.kind == "note":
-            out.append(f'  {m.src} note {m.dst} [label="{text}"];')
-        else:
-            arrow = {"reply": ">>", "bad": "-x"}.get(m.kind, "=>")
-            color = ', linecolor="red", textcolor="red"' if m.kind == "bad" else ""
-            out.append(f'  {m.src}{arrow}{m.dst} [label="{text}"{color}];')
-    out.append("}")
-    return "\n".join(out) + "\n"
+           "  " + ", ".join(f'{pid} [label="{_msc_text(name)}"]' for pid, name in PARTICIPANTS) + ";"]
+    return "\n".join(out + _lines(items, phases, modules, _msc_text, MSC) + ["}"]) + "\n"
 
 
 def ascii_art(items: list, phases: list, modules: int, gap: int = 22) -> str:
@@ -242,13 +251,11 @@ def ascii_art(items: list, phases: list, modules: int, gap: int = 22) -> str:
         start = max(0, cols[pid] - len(short) // 2)
         head[start:start + len(short)] = short
     lines = ["".join(head).rstrip(), "".join(base()).rstrip()]
-    phase = None
-    for m in items:
-        if m.phase != phase:
-            phase = m.phase
-            title = f" {_ascii_safe(phases[phase])} "
+    for text, m in _walk(items, phases, modules, _ascii_safe):
+        if m is None:
+            title = f" {text} "
             lines.append("=" * 4 + title + "=" * max(4, width - 4 - len(title)))
-        text = _ascii_safe(m.text(modules))
+            continue
         if m.kind == "note" or m.src == m.dst:
             line = base()
             x = cols[m.src] + 2

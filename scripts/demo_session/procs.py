@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
 import signal
 import subprocess
@@ -16,6 +15,8 @@ import sys
 import threading
 import time
 from typing import Callable, Optional
+
+from spaaklib.process import Child
 
 
 class DemoError(Exception):
@@ -89,96 +90,20 @@ def swift_log_text(line: str) -> tuple:
     return (m.group(1), m.group(3)) if m else ("", line)
 
 
-class Proc:
-    """A running child: its output lines are kept, copied to ``log_path`` and handed to
-    ``on_line``; ``wait_for`` waits for a line containing a text."""
+class Proc(Child):
+    """A running child (spaaklib's ``Child``): its output lines are kept, copied to
+    ``log_path`` and handed to ``on_line``; ``wait_for`` waits for a line, ``wait_ready`` for
+    the READY=1 of a child started with ``ready_fd`` (spaak-ecu, spaak-cloud serve). Its
+    failures are DemoErrors."""
+
+    error = DemoError
+    tail = 15
 
     def __init__(self, name: str, cmd: list, log_path: str, on_line: Optional[Callable[[str], None]] = None,
-                 env: Optional[dict] = None, cwd: Optional[str] = None, header: bool = True, flush: bool = True):
-        self.name, self.cmd = name, [str(c) for c in cmd]
-        self.flush = flush
-        self.lines: list = []
-        self.on_line = on_line
-        self._cv = threading.Condition()
-        self._log = open(log_path, "a", encoding="utf-8")
-        if header:
-            self._log.write(f"$ {' '.join(self.cmd)}\n")
-            self._log.flush()
-        try:
-            self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                         errors="replace", env={**os.environ, **(env or {})}, cwd=cwd,
-                                         stdin=subprocess.DEVNULL)
-        except OSError as error:
-            self._log.close()
-            raise DemoError(f"cannot start {name} ({self.cmd[0]}): {error}") from None
-        self._reader = threading.Thread(target=self._read, name=f"read-{name}", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            line = line.rstrip("\n")
-            with self._cv:
-                self.lines.append(line)
-                self._log.write(line + "\n")
-                if self.flush:
-                    self._log.flush()
-                self._cv.notify_all()
-            if self.on_line:
-                try:
-                    self.on_line(line)
-                except Exception as error:  # a display problem must not stop the reader
-                    print(f"demo: display of a {self.name} line failed: {error!r}", file=sys.stderr)
-        with self._cv:
-            self._cv.notify_all()
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def wait_for(self, text: str, timeout: float, start: int = 0, predicate=None, what: str = "") -> str:
-        """The first line from ``start`` on containing ``text`` (or satisfying ``predicate``);
-        DemoError on timeout or exit."""
-        end = time.monotonic() + timeout
-        match = predicate or (lambda line: text in line)
-        text = what or text
-        with self._cv:
-            while True:
-                for line in self.lines[start:]:
-                    if match(line):
-                        return line
-                if self.proc.poll() is not None and not self._reader.is_alive():
-                    tail = "\n    ".join(self.lines[-15:])
-                    raise DemoError(f"{self.name} exited with status {self.proc.returncode} before '{text}':"
-                                    f"\n    {tail}")
-                left = end - time.monotonic()
-                if left <= 0:
-                    tail = "\n    ".join(self.lines[-15:])
-                    raise DemoError(f"{self.name}: no '{text}' within {timeout:.0f} s; its last lines:\n    {tail}")
-                self._cv.wait(min(left, 0.2))
-
-    def wait_exit(self, timeout: float) -> int:
-        """The exit status; DemoError when it runs longer than ``timeout``."""
-        try:
-            status = self.proc.wait(timeout=max(timeout, 0.01))
-        except subprocess.TimeoutExpired:
-            raise DemoError(f"{self.name} did not finish within {timeout:.0f} s") from None
-        self._reader.join(timeout=5)
-        return status
-
-    def stop(self, timeout: float = 10.0) -> Optional[int]:
-        """SIGTERM, then SIGKILL after ``timeout``; the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(timeout=5)
-        with self._cv:
-            if not self._log.closed:
-                self._log.close()
-        return self.proc.returncode
+                 env: Optional[dict] = None, cwd: Optional[str] = None, header: bool = True, flush: bool = True,
+                 ready_fd: bool = False):
+        super().__init__(name, cmd, ready_fd=ready_fd, log_path=log_path, log_header=header, flush=flush,
+                         on_line=on_line, env=env, cwd=cwd)
 
 
 class Children:

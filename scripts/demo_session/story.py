@@ -10,17 +10,18 @@ import time
 
 from eol.cli import main as eol_main
 from eol.model import StepError
-from eol.security import DEFAULT_PLANT_KEY_HEX, parse_plant_key
 from eol.status import SLOTS, status_name
+from spaaklib.process import find_binary
+from spaaklib.signals import DRM_UUID, K_CERT, PLANT_DONE, TBM_ONLINE, VERIFIER
+from spaaklib.uds import DEFAULT_PLANT_KEY_HEX, parse_plant_key
 
 from . import diagram, report
-from .bus import CSR, DRM, ECU_CERT, K_CERT, LOCKED, ROOTS, TBM_ONLINE, VERIFIER, BusMonitor, flag_words
+from .bus import BusMonitor, flag_words
 from .procs import Children, Console, Deadline, DemoError, run_in_process, run_tool
 from .vehicle import (MAX_MODULES, PLANT_IFACE, Cloud, fail_pairing, make_modules, read_d120, start_module,
                       uds_client, wait_ready)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PLANT_FLAGS = ROOTS | CSR | ECU_CERT | LOCKED
 FAILED_PAIRINGS = 8  # the 8th failure deletes the verifier (ICD 5.4, seed PP-03 2a)
 MARKER = ".spaak-demo"
 
@@ -36,10 +37,10 @@ def in_vm() -> bool:
 
 def find_binaries(names=("spaak-ecu", "spaak-pki", "spaak-cloud")) -> dict:
     """$SPAAK_BIN_DIR, else .build/release."""
-    folder = os.environ.get("SPAAK_BIN_DIR") or os.path.join(ROOT, ".build", "release")
-    bins = {name: os.path.join(folder, name) for name in names}
-    missing = [name for name, path in bins.items() if not os.access(path, os.X_OK)]
+    bins = {name: find_binary(name, builds=("release",)) for name in names}
+    missing = [name for name, path in bins.items() if path is None]
     if missing:
+        folder = os.environ.get("SPAAK_BIN_DIR") or os.path.join(ROOT, ".build", "release")
         raise DemoError(f"not built: {', '.join(missing)} in {folder} (run: swift build -c release)")
     return bins
 
@@ -169,7 +170,7 @@ class Story:
             raise DemoError(f"the EOL tester did not discover {', '.join(missing)} (no answer to 22 F18C on 0x7DF)")
         for m in self.modules:
             m.vin, m.plant_outcome = results[m.serial]["vin"], results[m.serial]["outcome"]
-            self.wait_flags(m, PLANT_FLAGS, "roots, ECU key, ECU certificate and plant lock in SPAAK_Status")
+            self.wait_flags(m, PLANT_DONE, "roots, ECU key, ECU certificate and plant lock in SPAAK_Status")
 
     def into_vehicles(self) -> None:
         self.phase("Into the vehicles: module k on vcan k with its own TBM and VOS (spaak-cloud)")
@@ -193,14 +194,14 @@ class Story:
             cert = os.path.join(self.out, "plant", f"{cloud.module.serial}.crt.der")
             cloud.ctl("register-ecu", cert, timeout=self.left(30))  # spaak-cloud logs it
         for m in self.modules:
-            self.wait_flags(m, PLANT_FLAGS, "plant provisioning kept across the power cycle", idle=False)
+            self.wait_flags(m, PLANT_DONE, "plant provisioning kept across the power cycle", idle=False)
 
     def tbm_online(self) -> None:
         self.phase("TBM online: SP-02 (drmUUID), then PP-01 (vehicle identity [K])")
         for cloud in self.clouds:
             cloud.ctl("tbm", "online")  # spaak-cloud logs the command
         for m in self.modules:
-            self.wait_flags(m, TBM_ONLINE | DRM | K_CERT, "drmUUID and [K] installed (SP-02, PP-01)")
+            self.wait_flags(m, TBM_ONLINE | DRM_UUID | K_CERT, "drmUUID and [K] installed (SP-02, PP-01)")
 
     def push_verifier(self) -> None:
         self.phase("PP-02: the VOS pushes a SPAKE2+ verifier")

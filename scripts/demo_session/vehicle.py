@@ -11,7 +11,8 @@ from typing import Optional
 
 from eol.model import ModuleAddress, StepError
 from eol.status import ProvisioningStatus
-from eol.uds import ModuleClient, kernel_isotp_available
+from eol.uds import ModuleClient
+from spaaklib.uds import kernel_isotp_available
 
 from .procs import Children, Console, DemoError, Proc, run_tool, swift_log_text
 
@@ -104,12 +105,14 @@ def start_module(module: Module, where: str, bins: dict, children: Children, con
             console.line(module.tag, short(text))
 
     log = os.path.join(log_dir, f"spaak-ecu-{module.number}.log")
-    module.proc = children.start(f"spaak-ecu {module.serial}", args, log, on_line=dedup(show))
+    module.proc = children.start(f"spaak-ecu {module.serial}", args, log, on_line=dedup(show), ready_fd=True)
 
 
 def wait_ready(module: Module, console: Console, timeout: float) -> None:
-    """Waits for the 'ready' line of the module's spaak-ecu."""
-    ready = module.proc.wait_for("ready", timeout)
+    """Waits for the READY=1 of the module's spaak-ecu (--ready-fd); shows its start line."""
+    module.proc.wait_ready(timeout)
+    # printed before READY=1: at most a moment behind in the reader
+    ready = module.proc.wait_for(" — ready", 5, what="its start line")
     console.line(module.tag, short(ready.split(" — ")[0].replace(f"spaak-ecu {module.serial} ", "spaak-ecu ")))
 
 
@@ -166,10 +169,12 @@ class Cloud:
         args = [self.bin, "serve", "--interface", module.vehicle_iface, "--pki", pki, "--db", db,
                 "--control", control, "--trace", trace, "--tbm", "offline", "--scrypt-n", str(scrypt_n)]
         self.proc = children.start(f"spaak-cloud {module.vehicle_iface}", args,
-                                   os.path.join(log_dir, f"spaak-cloud-{module.number}.log"), on_line=show)
+                                   os.path.join(log_dir, f"spaak-cloud-{module.number}.log"), on_line=show,
+                                   ready_fd=True)
 
     def wait_ready(self, timeout: float) -> None:
-        self.proc.wait_for("ready", timeout)
+        """READY=1 on its --ready-fd: the CAN and control sockets are open."""
+        self.proc.wait_ready(timeout)
 
     def wait_line(self, predicate, timeout: float, what: str, start: int = 0) -> str:
         """The first output line from ``start`` on that satisfies ``predicate``."""

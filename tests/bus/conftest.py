@@ -31,22 +31,23 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture
-def module():
-    m = Module(*os.environ.get("SPAAK_ECU_ARGS", "").split())
+def _running(*args: str):
+    """A module for one test; it must still run at the end (then it is stopped)."""
+    m = Module(*args)
     yield m
     alive = m.alive
     m.stop()
     assert alive, "spaak-ecu died during the test:\n" + "\n".join(m.lines[-40:])
+
+
+@pytest.fixture
+def module():
+    yield from _running(*os.environ.get("SPAAK_ECU_ARGS", "").split())
 
 
 @pytest.fixture
 def module_with_vin():
-    m = Module("--vin", "ZFA25000001234567")
-    yield m
-    alive = m.alive
-    m.stop()
-    assert alive, "spaak-ecu died during the test:\n" + "\n".join(m.lines[-40:])
+    yield from _running("--vin", "ZFA25000001234567")
 
 
 @pytest.fixture
