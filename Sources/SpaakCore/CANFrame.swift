@@ -57,3 +57,13 @@ extension String {
         self = padding + digits
     }
 }
+
+extension CANFrame {
+    /// An 11-bit identifier written in hex, as on a command line or in can-utils
+    /// (`7A0`, `0x7A0`); `nil` when the text is not one.
+    public static func standardIdentifier(hex text: String) -> UInt32? {
+        let digits = text.hasPrefix("0x") || text.hasPrefix("0X") ? String(text.dropFirst(2)) : text
+        guard let value = UInt32(digits, radix: 16), value <= 0x7FF else { return nil }
+        return value
+    }
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import CloudSimulator
 import EventLoop
 import Foundation
+import SpaakCore
 import TestPKI
 
 /// `spaak-cloud`: the simulated TBM and Vehicle OEM Server on a SocketCAN bus.
@@ -186,8 +187,7 @@ struct RegisterECU: ParsableCommand {
 /// CAN identifiers on the command line (`6A0`, `0x6A0`).
 enum HexID {
     static func parse(_ text: String) throws -> UInt32 {
-        let digits = text.hasPrefix("0x") || text.hasPrefix("0X") ? String(text.dropFirst(2)) : text
-        guard let value = UInt32(digits, radix: 16), value <= 0x7FF else {
+        guard let value = CANFrame.standardIdentifier(hex: text) else {
             throw ValidationError("'\(text)' is not an 11-bit CAN identifier in hex (e.g. 6A0)")
         }
         return value

@@ -134,8 +134,7 @@ struct RunModuleCommand: ParsableCommand {
 /// Parsing of CAN identifiers and bytes given on the command line (`7A0`, `0x7A0`).
 enum CANIdOption {
     static func parse(_ text: String) throws -> UInt32 {
-        let digits = text.hasPrefix("0x") || text.hasPrefix("0X") ? String(text.dropFirst(2)) : text
-        guard let value = UInt32(digits, radix: 16), value <= 0x7FF else {
+        guard let value = CANFrame.standardIdentifier(hex: text) else {
             throw ValidationError("'\(text)' is not an 11-bit CAN identifier in hex (e.g. 7A0)")
         }
         return value

@@ -26,6 +26,20 @@ import Testing
         #expect(CANFrame.validLength(atLeast: 9) == 12)
     }
 
+    @Test func standardIdentifierInHex() {
+        #expect(CANFrame.standardIdentifier(hex: "7A0") == 0x7A0)
+        #expect(CANFrame.standardIdentifier(hex: "0x6a8") == 0x6A8)
+        #expect(CANFrame.standardIdentifier(hex: "7FF") == 0x7FF)
+        for bad in ["800", "", "0x", "G12", "-1", "1 2"] { #expect(CANFrame.standardIdentifier(hex: bad) == nil) }
+    }
+
+    @Test func splitMix64IsReproducible() {
+        var a = SplitMix64(seed: 7), b = SplitMix64(state: 7)
+        #expect((0..<4).map { _ in a.next() } == (0..<4).map { _ in b.next() })
+        var zero = SplitMix64(seed: 0)
+        #expect(zero.next() == 0xE220_A839_7B1D_CDAF)
+    }
+
     @Test func virtualClock() {
         let clock = VirtualClock()
         clock.advance(by: .milliseconds(5))
