@@ -49,16 +49,10 @@ extension DiagnosticApplication {
     /// 0x31 for the plant's routines; `nil` when the answer comes later.
     func routine(_ type: RoutineControlType, _ routine: PlantRoutine, token: RequestToken, now: Instant,
                  status: ModuleStatus) -> ApplicationResult? {
-        switch type {
-        case .requestRoutineResults:
-            if routine == .checkCertificates { return .positive(RoutineResult.done.record + status.certificateStatusBytes) }
-            guard let result = routineResults[routine] else { return .negative(.requestSequenceError) }
-            return .positive(result.record)
-        case .stopRoutine:
-            return .negative(.subFunctionNotSupported)
-        case .startRoutine:
-            break
+        if type == .requestRoutineResults, routine == .checkCertificates {
+            return .positive(RoutineResult.done.record + status.certificateStatusBytes)
         }
+        if let answer = RoutineResult.answer(to: type, latest: routineResults[routine]) { return answer }
         switch routine {
         case .generateECUIdentityKeyPair:
             guard !storeView.snapshot.plantLocked, keyGeneration == nil else { return .negative(.conditionsNotCorrect) }

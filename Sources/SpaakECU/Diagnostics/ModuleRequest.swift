@@ -99,4 +99,19 @@ enum RoutineResult: Equatable, Sendable {
         case .failed(let code): return [0x02, code]
         }
     }
+
+    /// The answer to a stop or results request (`31 02`, `31 03`) of a routine whose latest
+    /// result is `latest`: its status record, NRC 0x24 before its first start, NRC 0x12 for a
+    /// stop (no routine of the ICD stops). `nil` for a start: the routine's owner answers it.
+    static func answer(to type: RoutineControlType, latest: RoutineResult?) -> ApplicationResult? {
+        switch type {
+        case .requestRoutineResults:
+            guard let latest else { return .negative(.requestSequenceError) }
+            return .positive(latest.record)
+        case .stopRoutine:
+            return .negative(.subFunctionNotSupported)
+        case .startRoutine:
+            return nil
+        }
+    }
 }

@@ -9,15 +9,7 @@ import UDS
 extension VehicleProvisioning {
     /// 0x31 for one of these routines.
     func routine(_ type: RoutineControlType, _ routine: ProvisioningRoutine, now: Instant) -> ApplicationResult {
-        switch type {
-        case .requestRoutineResults:
-            guard let result = routineResults[routine] else { return .negative(.requestSequenceError) }
-            return .positive(result.record)
-        case .stopRoutine:
-            return .negative(.subFunctionNotSupported)
-        case .startRoutine:
-            break
-        }
+        if let answer = RoutineResult.answer(to: type, latest: routineResults[routine]) { return answer }
         let owedBefore = owedWrites
         switch routine {
         case .ownerChange:
