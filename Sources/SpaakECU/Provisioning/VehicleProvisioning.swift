@@ -21,8 +21,9 @@ final class VehicleProvisioning {
     /// What `SPAAK_Status` shows: the status of the last `.statusChanged` carried out (a
     /// held one waits, like every action behind an owed write).
     private(set) var shownStatus: ProvisioningStatus
-    /// The task the machine waits for (at most one at a time).
-    private var task: StoreJobID?
+    /// The tasks the machine waits for, in the order it asked for them (one at a time, as
+    /// the machine works today; a second one waits its turn, it is never lost).
+    private var tasks: [StoreJobID] = []
     /// Store writes the use cases owe (they failed): retried every loop turn, in order.
     private var owedCommits: [OwedCommit] = []
     /// When the owed writes are tried next.
@@ -88,7 +89,7 @@ final class VehicleProvisioning {
             switch action {
             case .send(let request): cloudLink.send(request)
             case .perform(let work):
-                task = jobs.submit(storeView.work.job(for: work, installed: storeView.snapshot.installed))
+                tasks.append(jobs.submit(storeView.work.job(for: work, installed: storeView.snapshot.installed)))
             case .persist(let operations): persist(operations, now: now)
             case .statusChanged(let status): shownStatus = status
             case .useCaseEnded(let useCase, let status): useCaseEnded(useCase, status)
@@ -104,12 +105,14 @@ final class VehicleProvisioning {
     /// threaded executor the turn after the work (its fsyncs) is done, so the timers of the
     /// next step start after it, never in the past.
     private func collectTask(now: Instant) {
-        guard let id = task, let product = jobs.take(id) else { return }
-        task = nil
-        guard case .provisioning(let result) = product else {
-            return logger.error("a provisioning task got another component's job product")
+        while let id = tasks.first, let product = jobs.take(id) {
+            tasks.removeFirst()
+            guard case .provisioning(let result) = product else {
+                logger.error("a provisioning task got another component's job product")
+                continue
+            }
+            handle(.taskCompleted(result), now: now)
         }
-        handle(.taskCompleted(result), now: now)
     }
 
     /// A store change the machine counts on (verifier deleted, PP-03 owed, failed pairings):
