@@ -13,25 +13,29 @@ final class ModuleHarness {
 
     let store: any SecureStore
     let configuration: ECUConfiguration
+    /// Every line the module logged at info level or above, restarts included.
+    let log = LogRecorder()
     static let wallTime = Date(timeIntervalSince1970: 1_800_000_000)
 
     init(configuration: ECUConfiguration = ECUConfiguration(serial: "SPK0000000001"),
          store: any SecureStore = InMemorySecureStore()) {
         self.store = store
         self.configuration = configuration
-        module = ModuleHarness.start(configuration, store, clock.now)
+        module = ModuleHarness.start(configuration, store, clock.now, log: log)
         record(module.handleTimeout(now: clock.now))
     }
 
-    static func start(_ configuration: ECUConfiguration, _ store: any SecureStore, _ now: Instant) -> SpaakModule {
+    static func start(_ configuration: ECUConfiguration, _ store: any SecureStore, _ now: Instant,
+                      log: LogRecorder = LogRecorder()) -> SpaakModule {
         let counter = SeedCounter()
         return SpaakModule(configuration: configuration, store: store, now: now, wallClock: { wallTime },
-                           logger: Logger(label: "test"), seedSource: { counter.next() })
+                           logger: Logger(label: "test") { _ in RecordingLogHandler(recorder: log) },
+                           seedSource: { counter.next() })
     }
 
     /// Restarts the module from its store, as after ECUReset or a power cycle.
     func restart() {
-        module = ModuleHarness.start(configuration, store, clock.now)
+        module = ModuleHarness.start(configuration, store, clock.now, log: log)
         record(module.handleTimeout(now: clock.now))
     }
 
@@ -71,5 +75,36 @@ final class SeedCounter: @unchecked Sendable {
     func next() -> [UInt8] {
         value &+= 1
         return Array(repeating: value, count: 16)
+    }
+}
+
+/// The lines a module logged, for tests of what it logs and how often.
+final class LogRecorder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [String] = []
+
+    /// The messages, in order.
+    var lines: [String] { lock.withLock { storage } }
+
+    func append(_ line: String) { lock.withLock { storage.append(line) } }
+
+    /// How many lines are exactly `text`.
+    func count(_ text: String) -> Int { lines.filter { $0 == text }.count }
+}
+
+/// A swift-log handler that keeps the messages (info and above) in a `LogRecorder`.
+struct RecordingLogHandler: LogHandler {
+    let recorder: LogRecorder
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        recorder.append(message.description)
     }
 }

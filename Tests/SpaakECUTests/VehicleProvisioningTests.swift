@@ -118,6 +118,20 @@ import Testing
         }
     }
 
+    @Test("Each event is logged once, by the layer that owns it")
+    func eachEventIsLoggedOnce() throws {
+        let bench = try Bench()
+        bench.run(for: .seconds(3))
+        #expect(bench.flags & 0x20 == 0x20, "[K] installed")
+        let log = bench.h.log
+        #expect(log.count("TBM online") == 1, "\(log.lines)")
+        #expect(log.count("SP-02 completed") == 1)
+        #expect(log.count("PP-01 completed") == 1)
+        let lines = log.lines
+        let repeated = zip(lines, lines.dropFirst()).filter { $0.0 == $0.1 }.map(\.0)
+        #expect(repeated.isEmpty, "logged twice in a row: \(repeated)")
+    }
+
     @Test func pp02PushAndFailedPairingsLeadToPP03() throws {
         let bench = try Bench()
         bench.run(for: .seconds(3))
