@@ -33,20 +33,9 @@ def short(text: str) -> str:
 
 #: Module log lines worth showing live (the rest is in out/demo/logs/).
 QUIET = ("UDS session", "UDS security access", "UDS negative response 7f3178", "counters:", "stopped by signal",
-         "stored provisioning state", "owner pairing attempt failed (simulated)", "TBM offline: requests wait")
+         "owner pairing attempt failed (simulated)")
 #: Fields of spaak-cloud's log lines left out on the console (the trace file has them all).
 CLOUD_NOISE = re.compile(r" (serial|vin|txn)=\S+")
-
-
-def dedup(show):
-    """``show`` without the immediate repeats of a line."""
-    last = [None]
-
-    def wrapper(line: str) -> None:
-        if line != last[0]:
-            last[0] = line
-            show(line)
-    return wrapper
 
 
 @dataclass
@@ -105,7 +94,7 @@ def start_module(module: Module, where: str, bins: dict, children: Children, con
             console.line(module.tag, short(text))
 
     log = os.path.join(log_dir, f"spaak-ecu-{module.number}.log")
-    module.proc = children.start(f"spaak-ecu {module.serial}", args, log, on_line=dedup(show), ready_fd=True)
+    module.proc = children.start(f"spaak-ecu {module.serial}", args, log, on_line=show, ready_fd=True)
 
 
 def wait_ready(module: Module, console: Console, timeout: float) -> None:
