@@ -38,9 +38,6 @@ final class StoreJobs {
         return finished.removeValue(forKey: id)
     }
 
-    /// Whether a job is running or waits to be taken (for logs and tests).
-    var isBusy: Bool { !inFlight.isEmpty || !finished.isEmpty }
-
     private func collect() {
         for completion in executor.takeCompleted() {
             guard let generation = inFlight.removeValue(forKey: completion.id) else {
