@@ -66,4 +66,8 @@ extension CANFrame {
         guard let value = UInt32(digits, radix: 16), value <= 0x7FF else { return nil }
         return value
     }
+
+    /// An identifier in upper-case hex without padding or prefix (`7A0`), for logs and
+    /// messages; the inverse of `standardIdentifier(hex:)`.
+    public static func hexText(_ id: UInt32) -> String { String(id, radix: 16, uppercase: true) }
 }

@@ -75,8 +75,8 @@ struct Serve: ParsableCommand {
                 interface: interface, canFD: canFd, receiveIDs: [v2cId], controlPath: control,
                 trace: try trace.map { try TraceWriter(path: $0) }, verifierPool: pool,
                 readiness: try readyFd.map { try ReadinessNotifier(descriptor: $0) })
-            try runner.run(banner: "spaak-cloud on \(interface)\(canFd ? " (CAN FD)" : ""): TBM_Status 0x\(HexID.text(tbmStatusId)) "
-                           + "every 100 ms (\(linkState)), V2C 0x\(HexID.text(v2cId)) → VOS, C2V 0x\(HexID.text(c2vId)), "
+            try runner.run(banner: "spaak-cloud on \(interface)\(canFd ? " (CAN FD)" : ""): TBM_Status 0x\(CANFrame.hexText(tbmStatusId)) "
+                           + "every 100 ms (\(linkState)), V2C 0x\(CANFrame.hexText(v2cId)) → VOS, C2V 0x\(CANFrame.hexText(c2vId)), "
                            + "db \(db), control \(control), scrypt N=\(scryptN) r=\(scryptR) p=\(scryptP)")
         } catch let error as ExitCode {
             throw error
@@ -192,6 +192,4 @@ enum HexID {
         }
         return value
     }
-
-    static func text(_ id: UInt32) -> String { String(id, radix: 16, uppercase: true) }
 }

@@ -122,9 +122,9 @@ final class ModuleRunner {
 
         let ids = configuration.ids
         print("spaak-ecu \(configuration.serial) on \(interface)\(configuration.canFD ? " (CAN FD)" : ""): "
-              + "status 0x\(hex(ids.spaakStatus)) every \(Int(configuration.statusPeriod.milliseconds)) ms, "
-              + "UDS 0x\(hex(ids.udsRequest))/0x\(hex(ids.udsResponse)) functional 0x\(hex(ids.udsFunctional)), "
-              + "cloud 0x\(hex(ids.v2c))/0x\(hex(ids.c2v)), store \(storePath) — ready")
+              + "status 0x\(CANFrame.hexText(ids.spaakStatus)) every \(Int(configuration.statusPeriod.milliseconds)) ms, "
+              + "UDS 0x\(CANFrame.hexText(ids.udsRequest))/0x\(CANFrame.hexText(ids.udsResponse)) functional 0x\(CANFrame.hexText(ids.udsFunctional)), "
+              + "cloud 0x\(CANFrame.hexText(ids.v2c))/0x\(CANFrame.hexText(ids.c2v)), store \(storePath) — ready")
         fflush(nil)
         do { try readiness?.notifyReady() } catch { logger.warning("\(error)") }
         if let socket = link.socket { loop.watch(socket.fileDescriptor) }
@@ -174,7 +174,6 @@ final class ModuleRunner {
                            storeJobs: storeJobs ?? InlineStoreJobExecutor(), seedSource: { randomSeed() })
     }
 
-    private func hex(_ id: UInt32) -> String { String(id, radix: 16, uppercase: true) }
 }
 
 /// 16 bytes from the system's cryptographic random source.

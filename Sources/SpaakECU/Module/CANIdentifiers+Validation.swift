@@ -1,3 +1,5 @@
+import SpaakCore
+
 /// Why a set of CAN identifiers cannot be used (checked once, at start).
 public enum CANIdentifierError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The identifier does not fit in 11 bits (0x000-0x7FF).
@@ -11,9 +13,9 @@ public enum CANIdentifierError: Error, Equatable, Sendable, CustomStringConverti
         case .notStandard(let name, let id, let derivedFrom):
             let origin = derivedFrom.map { " (derived: \($0))" } ?? ""
             let fix = derivedFrom == nil ? "" : "; give it explicitly with --uds-response-id"
-            return "\(name) 0x\(CANIdentifiers.hex(id))\(origin) is not an 11-bit CAN identifier (0x000-0x7FF)\(fix)"
+            return "\(name) 0x\(CANFrame.hexText(id))\(origin) is not an 11-bit CAN identifier (0x000-0x7FF)\(fix)"
         case .shared(let first, let second, let id):
-            return "\(first) and \(second) are both 0x\(CANIdentifiers.hex(id)): every role needs its own identifier"
+            return "\(first) and \(second) are both 0x\(CANFrame.hexText(id)): every role needs its own identifier"
         }
     }
 }
@@ -41,7 +43,7 @@ extension CANIdentifiers {
         for (name, id) in named where id > 0x7FF {
             let derived = responseDerived && id == udsResponse && name.hasPrefix("UDS response")
             throw .notStandard(name: name, id: id,
-                               derivedFrom: derived ? "UDS request id 0x\(Self.hex(udsRequest)) + 8" : nil)
+                               derivedFrom: derived ? "UDS request id 0x\(CANFrame.hexText(udsRequest)) + 8" : nil)
         }
         let all = named
         for (index, first) in all.enumerated() {
@@ -66,6 +68,4 @@ extension CANIdentifiers {
         try ids.validate(responseDerived: udsResponse == nil)
         return ids
     }
-
-    static func hex(_ id: UInt32) -> String { String(id, radix: 16, uppercase: true) }
 }
