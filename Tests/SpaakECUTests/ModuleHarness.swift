@@ -103,8 +103,7 @@ struct RecordingLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
-        recorder.append(message.description)
+    func log(event: LogEvent) {
+        recorder.append(event.message.description)
     }
 }
