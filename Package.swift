@@ -40,6 +40,9 @@ let package = Package(
         .target(name: "SecureStore", dependencies: ["SpaakCore", crypto, x509, asn1, logging]),
         .target(name: "CloudProtocol", dependencies: ["SpaakCore", crypto, cryptoExtras]),
         .target(name: "Provisioning", dependencies: ["SpaakCore", "CloudProtocol"]),
+        // SPAKE2+ (RFC 9383) for owner pairing (ICD 8.4): P-256 point arithmetic from OpenSSL's
+        // libcrypto (Debian libssl-dev, through pkg-config), the rest with swift-crypto.
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The module.
         .target(name: "SpaakECU", dependencies: ["SpaakCore", "E2E", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",
                                                 "Provisioning", crypto, cryptoExtras, logging]),
