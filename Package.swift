@@ -40,6 +40,10 @@ let package = Package(
         .target(name: "SecureStore", dependencies: ["SpaakCore", crypto, x509, asn1, logging]),
         .target(name: "CloudProtocol", dependencies: ["SpaakCore", crypto, cryptoExtras]),
         .target(name: "Provisioning", dependencies: ["SpaakCore", "CloudProtocol"]),
+        // SPAKE2+ (RFC 9383) for owner pairing (ICD 8.4): P-256 point arithmetic from OpenSSL's
+        // libcrypto (Debian libssl-dev, through pkg-config), the rest with swift-crypto.
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .target(name: "SPAKE2Plus", dependencies: ["CLibCrypto", crypto]),
         // The module.
         .target(name: "SpaakECU", dependencies: ["SpaakCore", "E2E", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",
                                                 "Provisioning", crypto, cryptoExtras, logging]),
@@ -70,6 +74,7 @@ let package = Package(
                                                          "UDS", "ISOTP", "CloudProtocol", "CloudSimulator", crypto, x509, asn1, logging]),
         .testTarget(name: "SecureStoreTests", dependencies: ["SecureStore", "SpaakCore", crypto, x509, asn1, logging]),
         .testTarget(name: "CloudProtocolTests", dependencies: ["CloudProtocol", "SpaakCore", crypto]),
+        .testTarget(name: "SPAKE2PlusTests", dependencies: ["SPAKE2Plus", "CloudProtocol", "SpaakCore", crypto]),
         .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning", "CloudProtocol", "SpaakCore", crypto]),
         .testTarget(name: "CloudSimulatorTests",
                     dependencies: ["CloudSimulator", "CloudProtocol", "Provisioning", "SpaakCore", "E2E", "ISOTP", "TestPKI", x509, crypto]),

@@ -11,6 +11,8 @@ VR_APT_PACKAGES=(
     iproute2          # ip link add ... type vcan
     util-linux        # setsid, used in the VM
     mscgen            # scripts/demo: the sequence diagram of the run as a PNG
+    libssl-dev        # swift build: libcrypto's P-256 arithmetic for SPAKE2+ (target CLibCrypto)
+    pkgconf           # swift build: finds libcrypto (pkg-config name libcrypto)
 )
 
 # vr_apt_missing PKG...: print the packages not installed (one dpkg-query for all).
