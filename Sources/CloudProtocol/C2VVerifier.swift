@@ -55,7 +55,8 @@ public struct C2VExpectation: Sendable, Hashable {
     public var responseTypes: Set<CloudMessageType>
     /// The transaction id of the request awaiting an answer, `nil` when none.
     public var outstandingTransactionID: [UInt8]?
-    /// Types the cloud may push unsolicited with a new transaction id (PP-02 0x0A, 0x0C).
+    /// Types the cloud may push unsolicited with a new transaction id (PP-02 0x0A, 0x0C,
+    /// OP-01 0x0E; `CloudMessageType.pushTypes` lists them all).
     public var pushTypes: Set<CloudMessageType>
 
     /// Creates an expectation.
@@ -97,7 +98,9 @@ public enum C2VVerdict: Sendable, Hashable {
 ///   outstanding request (a type in both sets matching the outstanding id is a response);
 ///   a push passes rule 6 with any transaction id. Every other message is a response.
 /// - `lastCounter == nil` means no C2V message was accepted yet: any counter passes.
-/// - OwnerKeyTermination: the signature is checked with `trust.ownerKeyTerminationKey()`;
+/// - OwnerKeyTermination: the signature is checked with `trust.ownerKeyTerminationKey()`
+///   (every other C2V type, OwnerPairingModeRequest 0x0E included, comes from the VOS and
+///   is checked under its signer certificate and [Z1]);
 ///   when [ZZ2] is missing or invalid there is no key, and the rule reported is
 ///   `.signerCertificate` (3), since the trust anchor, not the signature, is at fault.
 /// - An unreadable signer certificate (no P-256 key) fails `.signature` (2): the signature

@@ -58,7 +58,7 @@ public struct CloudMessage: Sendable, Hashable {
         elements.append(CloudTLV(.transactionID, transactionID))
         elements.append(CloudTLV(.counter, counter.bigEndianBytes))
         elements.append(CloudTLV(.useCase, [useCase.rawValue]))
-        if let tag = type.payloadTag, let value = payload.value { elements.append(CloudTLV(tag, value)) }
+        elements += payload.elements
         if let signerCertificate {
             guard type.carriesSignerCertificate else { throw .tagNotAllowed(.signerCertificate, type: type) }
             elements.append(CloudTLV(.signerCertificate, signerCertificate))
@@ -68,6 +68,7 @@ public struct CloudMessage: Sendable, Hashable {
         for element in elements {
             if let tag = CloudTag(rawValue: element.tag) { try CloudMessageCodec.checkValue(tag, element.value) }
         }
+        try payload.checkConsistency()
         let bytes = CloudTLV.encode(elements)
         // Room for at least the signature header and one byte.
         guard bytes.count + 4 <= CloudTLV.maximumMessageSize else { throw .tooLarge(count: bytes.count + 4) }

@@ -6,7 +6,9 @@ import SpaakCore
 /// - The tag set is closed: an unknown tag is malformed (`.unknownTag`), not skipped.
 /// - The VIN 0x04 is optional in every message: only the sender knows whether it knows the
 ///   VIN, so the decoder accepts a message with or without it (never checks it against a VIN).
-/// - Every payload tag of ICD 7.2 is mandatory for its type; no other payload tag is allowed.
+/// - Every payload tag of ICD 7.2 is mandatory for its type but the owner key id 0x18 of
+///   0x0D, which is present exactly when the state 0x19 has a key (2 pending, 3 active);
+///   no other payload tag is allowed.
 /// - 0x20 is mandatory for every C2V type from the VOS and forbidden otherwise, including
 ///   OwnerKeyTermination 0x0C, which the KTS signs and the module checks with [ZZ2].
 /// - Text fields (serial, VIN, subject id) are printable ASCII 0x20…0x7E; serial and subject
@@ -31,14 +33,15 @@ public enum CloudMessageCodec {
     /// The tags a message of `type` may carry.
     public static func allowedTags(for type: CloudMessageType) -> Set<CloudTag> {
         var tags: Set<CloudTag> = [.messageType, .version, .serial, .vin, .transactionID, .counter, .useCase, .signature]
-        if let payload = type.payloadTag { tags.insert(payload) }
+        tags.formUnion(type.payloadTags)
         if type.carriesSignerCertificate { tags.insert(.signerCertificate) }
         return tags
     }
 
-    /// The tags a message of `type` must carry (all allowed tags but the VIN).
+    /// The tags a message of `type` must carry (all allowed tags but the VIN and the
+    /// optional payload tags).
     public static func mandatoryTags(for type: CloudMessageType) -> Set<CloudTag> {
-        allowedTags(for: type).subtracting([.vin])
+        allowedTags(for: type).subtracting([.vin]).subtracting(type.optionalPayloadTags)
     }
 
     /// The message type byte of a raw message, read from its first TLV without looking
@@ -84,7 +87,7 @@ public enum CloudMessageCodec {
         guard let useCaseByte = useCaseValue.first, let useCase = UseCase(rawValue: useCaseByte), useCase.isCloudUseCase else {
             throw .unknownUseCase(useCaseValue.first ?? 0)
         }
-        let payload = try CloudPayload.parse(type: type, value: type.payloadTag.flatMap { fields[$0] })
+        let payload = try CloudPayload.parse(type: type, fields: fields)
         let counterBytes = fields[.counter] ?? []
         let message = CloudMessage(
             serial: String(decoding: fields[.serial] ?? [], as: UTF8.self),

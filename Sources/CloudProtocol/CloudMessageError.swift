@@ -27,12 +27,17 @@ public enum CloudMessageError: Error, Sendable, Hashable, CustomStringConvertibl
     case unsupportedVersion(UInt8)
     /// A message type outside ICD 7.2.
     case unknownMessageType(UInt8)
-    /// A use case outside 3…6.
+    /// A use case outside 3…7.
     case unknownUseCase(UInt8)
     /// A status outside ICD 7.5 (0…9).
     case unknownStatus(UInt8)
     /// A PP-03 reason outside 1…3.
     case unknownPP03Reason(UInt8)
+    /// An owner pairing state outside ICD 3 byte 7 (0…3).
+    case unknownOwnerPairingState(UInt8)
+    /// A 0x0D whose owner key id 0x18 is present without a key in its state (0, 1) or
+    /// absent with one (2, 3).
+    case ownerKeyIDMismatch(state: OwnerPairingState, present: Bool)
     /// The message type TLV 0x01, which must come first, is absent.
     case missingMessageType
     /// A tag this message type must carry is absent.
@@ -65,6 +70,10 @@ public enum CloudMessageError: Error, Sendable, Hashable, CustomStringConvertibl
         case .unknownUseCase(let u): return "unknown use case \(u)"
         case .unknownStatus(let s): return "unknown status \(s)"
         case .unknownPP03Reason(let r): return "unknown PP-03 reason \(r)"
+        case .unknownOwnerPairingState(let s): return "unknown owner pairing state \(s)"
+        case .ownerKeyIDMismatch(let state, let present):
+            return present ? "owner key id 0x18 with state \(state.rawValue) (\(state)), which has no key"
+                : "no owner key id 0x18 with state \(state.rawValue) (\(state))"
         case .missingMessageType: return "no message type TLV 0x01"
         case .missingTag(let tag, let type): return "\(type) lacks tag \(tag)"
         case .tagNotAllowed(let tag, let type): return "\(type) must not carry tag \(tag)"

@@ -34,6 +34,12 @@ public enum CloudMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStr
     case spake2VerifierStatus = 0x0B
     /// Owner key termination from the KTS, C2V, no payload, signed by [ZZ2].
     case ownerKeyTermination = 0x0C
+    /// Owner pairing status (ICD 8.5), V2C, payload 0x19 state, 0x18 owner key id (exactly
+    /// when the state has a key), 0x13 status.
+    case ownerPairingStatus = 0x0D
+    /// Owner pairing mode request: open the pairing window (OP-01), C2V push from the VOS,
+    /// no payload.
+    case ownerPairingModeRequest = 0x0E
     /// Error from the cloud, C2V, payload 0x17 result code.
     case errorResponse = 0x7F
 
@@ -41,30 +47,38 @@ public enum CloudMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStr
     public var direction: CloudDirection {
         switch self {
         case .vehicleSubjectIdRequest, .vehicleIdentityCSRRequest, .vehicleIdentityCertStatus,
-             .remoteServiceProvisioningRequest, .spake2VerifierRequest, .spake2VerifierStatus:
+             .remoteServiceProvisioningRequest, .spake2VerifierRequest, .spake2VerifierStatus, .ownerPairingStatus:
             return .vehicleToCloud
         case .vehicleSubjectIdResponse, .vehicleIdentityCSRResponse, .c2vUsecaseCompletionAck,
              .remoteServiceProvisioningResponse, .spake2VerifierProvisioning, .ownerKeyTermination,
-             .errorResponse:
+             .ownerPairingModeRequest, .errorResponse:
             return .cloudToVehicle
         }
     }
 
-    /// The payload tag this type carries (every payload tag is mandatory), `nil` for none.
-    public var payloadTag: CloudTag? {
+    /// The payload tags this type may carry, ascending; all mandatory but those in
+    /// `optionalPayloadTags`.
+    public var payloadTags: [CloudTag] {
         switch self {
         case .vehicleSubjectIdRequest, .c2vUsecaseCompletionAck, .remoteServiceProvisioningRequest,
-             .ownerKeyTermination:
-            return nil
-        case .vehicleSubjectIdResponse: return .subjectID
-        case .vehicleIdentityCSRRequest: return .csr
-        case .vehicleIdentityCSRResponse: return .certificate
-        case .vehicleIdentityCertStatus, .spake2VerifierStatus: return .status
-        case .remoteServiceProvisioningResponse: return .drmUUID
-        case .spake2VerifierRequest: return .pp03Reason
-        case .spake2VerifierProvisioning: return .verifierRecord
-        case .errorResponse: return .resultCode
+             .ownerKeyTermination, .ownerPairingModeRequest:
+            return []
+        case .vehicleSubjectIdResponse: return [.subjectID]
+        case .vehicleIdentityCSRRequest: return [.csr]
+        case .vehicleIdentityCSRResponse: return [.certificate]
+        case .vehicleIdentityCertStatus, .spake2VerifierStatus: return [.status]
+        case .remoteServiceProvisioningResponse: return [.drmUUID]
+        case .spake2VerifierRequest: return [.pp03Reason]
+        case .spake2VerifierProvisioning: return [.verifierRecord]
+        case .ownerPairingStatus: return [.status, .ownerKeyID, .ownerPairingState]
+        case .errorResponse: return [.resultCode]
         }
+    }
+
+    /// The payload tags that may be absent: the owner key id 0x18 of 0x0D (present exactly
+    /// when the state 0x19 has a key, checked with the payload).
+    public var optionalPayloadTags: Set<CloudTag> {
+        self == .ownerPairingStatus ? [.ownerKeyID] : []
     }
 
     /// Whether the message carries the signer certificate 0x20: every C2V type from the VOS;
@@ -89,6 +103,8 @@ public enum CloudMessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStr
         case .spake2VerifierProvisioning: return "Spake2VerifierProvisioning"
         case .spake2VerifierStatus: return "Spake2VerifierStatus"
         case .ownerKeyTermination: return "OwnerKeyTermination"
+        case .ownerPairingStatus: return "OwnerPairingStatus"
+        case .ownerPairingModeRequest: return "OwnerPairingModeRequest"
         case .errorResponse: return "ErrorResponse"
         }
     }

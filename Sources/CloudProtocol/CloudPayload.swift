@@ -25,6 +25,11 @@ public enum CloudPayload: Sendable, Hashable {
     case spake2VerifierStatus(CloudStatus)
     /// 0x0C OwnerKeyTermination.
     case ownerKeyTermination
+    /// 0x0D OwnerPairingStatus (ICD 8.5): the state after the request was handled, the
+    /// owner key id (8 bytes, exactly when `state.hasOwnerKey`), the status.
+    case ownerPairingStatus(state: OwnerPairingState, ownerKeyID: [UInt8]?, status: CloudStatus)
+    /// 0x0E OwnerPairingModeRequest: open the pairing window (OP-01).
+    case ownerPairingModeRequest
     /// 0x7F ErrorResponse: the cloud's result code (0 ok; any byte is carried as is).
     case errorResponse(resultCode: UInt8)
 
@@ -43,52 +48,82 @@ public enum CloudPayload: Sendable, Hashable {
         case .spake2VerifierProvisioning: return .spake2VerifierProvisioning
         case .spake2VerifierStatus: return .spake2VerifierStatus
         case .ownerKeyTermination: return .ownerKeyTermination
+        case .ownerPairingStatus: return .ownerPairingStatus
+        case .ownerPairingModeRequest: return .ownerPairingModeRequest
         case .errorResponse: return .errorResponse
         }
     }
 
-    /// The payload TLV value, `nil` for a type without payload.
-    var value: [UInt8]? {
+    /// The payload TLVs in ascending tag order, none for a type without payload. The values
+    /// are checked by the encoder (`CloudMessageCodec.checkValue`, then `checkConsistency`).
+    var elements: [CloudTLV] {
         switch self {
         case .vehicleSubjectIdRequest, .c2vUsecaseCompletionAck, .remoteServiceProvisioningRequest,
-             .ownerKeyTermination:
-            return nil
-        case .vehicleSubjectIdResponse(let subjectID): return Array(subjectID.utf8)
-        case .vehicleIdentityCSRRequest(let csr): return csr
-        case .vehicleIdentityCSRResponse(let certificate): return certificate
-        case .vehicleIdentityCertStatus(let status), .spake2VerifierStatus(let status): return [status.rawValue]
-        case .remoteServiceProvisioningResponse(let drmUUID): return drmUUID
-        case .spake2VerifierRequest(let reason): return [reason.rawValue]
-        case .spake2VerifierProvisioning(let record): return record.bytes
-        case .errorResponse(let code): return [code]
+             .ownerKeyTermination, .ownerPairingModeRequest:
+            return []
+        case .vehicleSubjectIdResponse(let subjectID): return [CloudTLV(.subjectID, Array(subjectID.utf8))]
+        case .vehicleIdentityCSRRequest(let csr): return [CloudTLV(.csr, csr)]
+        case .vehicleIdentityCSRResponse(let certificate): return [CloudTLV(.certificate, certificate)]
+        case .vehicleIdentityCertStatus(let status), .spake2VerifierStatus(let status):
+            return [CloudTLV(.status, [status.rawValue])]
+        case .remoteServiceProvisioningResponse(let drmUUID): return [CloudTLV(.drmUUID, drmUUID)]
+        case .spake2VerifierRequest(let reason): return [CloudTLV(.pp03Reason, [reason.rawValue])]
+        case .spake2VerifierProvisioning(let record): return [CloudTLV(.verifierRecord, record.bytes)]
+        case .ownerPairingStatus(let state, let ownerKeyID, let status):
+            return [CloudTLV(.status, [status.rawValue])]
+                + (ownerKeyID.map { [CloudTLV(.ownerKeyID, $0)] } ?? [])
+                + [CloudTLV(.ownerPairingState, [state.rawValue])]
+        case .errorResponse(let code): return [CloudTLV(.resultCode, [code])]
         }
     }
 
-    /// Parses the payload of `type` from its TLV value (already length- and ASCII-checked),
-    /// `nil` value for a type without payload.
-    static func parse(type: CloudMessageType, value: [UInt8]?) throws(CloudMessageError) -> CloudPayload {
-        guard let tag = type.payloadTag else { return try payloadless(type) }
-        guard let value else { throw .missingTag(tag, type: type) }
+    /// Checks what spans fields: a 0x0D carries the owner key id exactly when its state has
+    /// a key (2 pending, 3 active). Shared by the encoder and the decoder.
+    func checkConsistency() throws(CloudMessageError) {
+        if case .ownerPairingStatus(let state, let ownerKeyID, _) = self, state.hasOwnerKey != (ownerKeyID != nil) {
+            throw .ownerKeyIDMismatch(state: state, present: ownerKeyID != nil)
+        }
+    }
+
+    /// Parses the payload of `type` from the message's fields (each already length- and
+    /// ASCII-checked, the type's mandatory tags present, no tag the type does not allow).
+    static func parse(type: CloudMessageType, fields: [CloudTag: [UInt8]]) throws(CloudMessageError) -> CloudPayload {
+        func field(_ tag: CloudTag) throws(CloudMessageError) -> [UInt8] {
+            guard let value = fields[tag] else { throw .missingTag(tag, type: type) }
+            return value
+        }
+        let payload: CloudPayload
         switch type {
+        case .vehicleSubjectIdRequest, .c2vUsecaseCompletionAck, .remoteServiceProvisioningRequest,
+             .ownerKeyTermination, .ownerPairingModeRequest:
+            return try payloadless(type)
         case .vehicleSubjectIdResponse:
-            return .vehicleSubjectIdResponse(subjectID: String(decoding: value, as: UTF8.self))
-        case .vehicleIdentityCSRRequest: return .vehicleIdentityCSRRequest(csr: value)
-        case .vehicleIdentityCSRResponse: return .vehicleIdentityCSRResponse(certificate: value)
-        case .vehicleIdentityCertStatus: return .vehicleIdentityCertStatus(try status(value[0]))
-        case .spake2VerifierStatus: return .spake2VerifierStatus(try status(value[0]))
-        case .remoteServiceProvisioningResponse: return .remoteServiceProvisioningResponse(drmUUID: value)
+            return .vehicleSubjectIdResponse(subjectID: String(decoding: try field(.subjectID), as: UTF8.self))
+        case .vehicleIdentityCSRRequest: return .vehicleIdentityCSRRequest(csr: try field(.csr))
+        case .vehicleIdentityCSRResponse: return .vehicleIdentityCSRResponse(certificate: try field(.certificate))
+        case .vehicleIdentityCertStatus: return .vehicleIdentityCertStatus(try status(try field(.status)[0]))
+        case .spake2VerifierStatus: return .spake2VerifierStatus(try status(try field(.status)[0]))
+        case .remoteServiceProvisioningResponse: return .remoteServiceProvisioningResponse(drmUUID: try field(.drmUUID))
         case .spake2VerifierRequest:
-            guard let reason = PP03Reason(rawValue: value[0]) else { throw .unknownPP03Reason(value[0]) }
+            let byte = try field(.pp03Reason)[0]
+            guard let reason = PP03Reason(rawValue: byte) else { throw .unknownPP03Reason(byte) }
             return .spake2VerifierRequest(reason)
         case .spake2VerifierProvisioning:
+            let value = try field(.verifierRecord)
             do {
                 return .spake2VerifierProvisioning(try SpakeVerifierRecord(bytes: value))
             } catch {
                 throw .wrongLength(.verifierRecord, length: value.count, allowed: CloudTag.verifierRecord.allowedLengths)
             }
-        case .errorResponse: return .errorResponse(resultCode: value[0])
-        default: return try payloadless(type)
+        case .ownerPairingStatus:
+            let byte = try field(.ownerPairingState)[0]
+            guard let state = OwnerPairingState(rawValue: byte) else { throw .unknownOwnerPairingState(byte) }
+            payload = .ownerPairingStatus(state: state, ownerKeyID: fields[.ownerKeyID],
+                                          status: try status(try field(.status)[0]))
+        case .errorResponse: return .errorResponse(resultCode: try field(.resultCode)[0])
         }
+        try payload.checkConsistency()
+        return payload
     }
 
     private static func payloadless(_ type: CloudMessageType) throws(CloudMessageError) -> CloudPayload {
@@ -97,6 +132,7 @@ public enum CloudPayload: Sendable, Hashable {
         case .c2vUsecaseCompletionAck: return .c2vUsecaseCompletionAck
         case .remoteServiceProvisioningRequest: return .remoteServiceProvisioningRequest
         case .ownerKeyTermination: return .ownerKeyTermination
+        case .ownerPairingModeRequest: return .ownerPairingModeRequest
         default: throw .unknownMessageType(type.rawValue)  // unreachable: every other type has a payload tag
         }
     }

@@ -30,6 +30,10 @@ public enum CloudTag: UInt8, Sendable, Hashable, CaseIterable, Comparable, Custo
     case pp03Reason = 0x16
     /// 0x17 result code from the cloud, 1 byte.
     case resultCode = 0x17
+    /// 0x18 owner key id (ICD 8.3: the first 8 bytes of SHA-256 of the endpoint key), 8 bytes.
+    case ownerKeyID = 0x18
+    /// 0x19 owner pairing state, as byte 7 of `SPAAK_Status` (ICD 3, 8.5), 1 byte.
+    case ownerPairingState = 0x19
     /// 0x20 signer certificate, DER, not empty.
     case signerCertificate = 0x20
     /// 0xFF ECDSA P-256 / SHA-256 signature, DER, not empty; always last.
@@ -38,8 +42,9 @@ public enum CloudTag: UInt8, Sendable, Hashable, CaseIterable, Comparable, Custo
     /// The allowed value lengths of this tag.
     public var allowedLengths: ClosedRange<Int> {
         switch self {
-        case .messageType, .version, .useCase, .status, .pp03Reason, .resultCode: return 1...1
+        case .messageType, .version, .useCase, .status, .pp03Reason, .resultCode, .ownerPairingState: return 1...1
         case .counter: return 4...4
+        case .ownerKeyID: return 8...8
         case .transactionID, .drmUUID: return 16...16
         case .vin: return 17...17
         case .serial: return 1...32
@@ -74,6 +79,8 @@ public enum CloudTag: UInt8, Sendable, Hashable, CaseIterable, Comparable, Custo
         case .verifierRecord: return hex + " SPAKE2+ verifier record"
         case .pp03Reason: return hex + " PP-03 reason"
         case .resultCode: return hex + " result code"
+        case .ownerKeyID: return hex + " owner key id"
+        case .ownerPairingState: return hex + " owner pairing state"
         case .signerCertificate: return hex + " signer certificate"
         case .signature: return hex + " signature"
         }

@@ -29,7 +29,8 @@ public struct SpaakProvisioningFlags: OptionSet, Hashable, Sendable {
 public struct SpaakStatusSignals: Hashable, Sendable {
     /// Byte 2: provisioning flags.
     public var provisioningFlags: SpaakProvisioningFlags
-    /// Byte 3: the active use case (`nil`: none, sent as 0).
+    /// Byte 3: the active use case (`nil`: none, sent as 0; owner pairing is sent as 0 too,
+    /// `UseCase.statusByte`).
     public var activeUseCase: UseCase?
     /// Byte 4: step of the active use case (PP-01: 1...19 as in the seed), 0 when none.
     public var useCaseStep: UInt8
@@ -55,14 +56,14 @@ public struct SpaakStatusSignals: Hashable, Sendable {
 
     /// Bytes 2...7 of the frame.
     public var signalBytes: [UInt8] {
-        [provisioningFlags.rawValue, activeUseCase?.rawValue ?? 0, useCaseStep, lastErrorCode, failedPairingAttempts, 0]
+        [provisioningFlags.rawValue, activeUseCase?.statusByte ?? 0, useCaseStep, lastErrorCode, failedPairingAttempts, 0]
     }
 
     /// Decodes bytes 2...6 of a whole frame payload (a tester's view); `nil` if the payload
     /// is shorter than 7 bytes or the use case value is unknown. Byte 7 is ignored.
     public init?(frameData data: [UInt8]) {
         guard data.count >= 7 else { return nil }
-        let useCase = UseCase(rawValue: data[3])
+        let useCase = UseCase(statusByte: data[3])
         guard useCase != nil || data[3] == 0 else { return nil }
         self.init(
             provisioningFlags: SpaakProvisioningFlags(rawValue: data[2]),

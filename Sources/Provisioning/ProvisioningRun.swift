@@ -97,7 +97,7 @@ extension UseCase {
         switch self {
         case .pp01, .sp02: return .vehicleIdentity
         case .pp03: return .verifierRequest
-        case .pp02, .rp01, .rp02: return nil
+        case .pp02, .rp01, .rp02, .ownerPairing: return nil
         }
     }
 }

@@ -138,3 +138,44 @@ struct C2VVerifierTests {
                                                    .replayedCounter, .unexpectedMessage, .unexpectedMessage])
     }
 }
+
+/// ICD 7.4 for OwnerPairingModeRequest 0x0E: a VOS push, verified under [Z1] like every VOS message.
+@Suite("C2V verification of 0x0E (ICD 7.4, 8.5)")
+struct C2VOwnerPairingVerifierTests {
+    static let idle = C2VExpectation.idle(pushTypes: CloudMessageType.pushTypes)
+
+    static func push(certificate: [UInt8]? = Fixtures.vosCertificate, key: P256.Signing.PrivateKey? = nil,
+                     counter: UInt32 = 7) throws -> [UInt8] {
+        try Fixtures.c2v(.ownerPairingModeRequest, counter: counter, transactionID: Fixtures.otherTransactionID,
+                         certificate: certificate, key: key)
+    }
+
+    @Test("accepted as a push with any transaction id when the step takes it")
+    func accepted() throws {
+        let verdict = C2VVerifierTests.verify(try Self.push(), expectation: Self.idle)
+        #expect(verdict.message?.payload == .ownerPairingModeRequest)
+        #expect(verdict.message?.transactionID == Fixtures.otherTransactionID)
+    }
+
+    @Test("verified under the VOS signer certificate and [Z1], never with [ZZ2]")
+    func chain() throws {
+        C2VVerifierTests.expectRejected(C2VVerifierTests.verify(try Self.push(key: Fixtures.ktsKey), expectation: Self.idle),
+                                        .signature, .signatureInvalid)
+        C2VVerifierTests.expectRejected(
+            C2VVerifierTests.verify(try Self.push(certificate: Fixtures.untrustedCertificate), expectation: Self.idle),
+            .signerCertificate, .chainOfTrustInvalid)
+        // Without [ZZ2] a 0x0E still verifies (it does not depend on the KTS key).
+        #expect(C2VVerifierTests.verify(try Self.push(), expectation: Self.idle, trust: Fixtures.trust(zz2Installed: false))
+            .message != nil)
+    }
+
+    @Test("rules 5 and 7: a replayed counter; a step that takes no 0x0E")
+    func rules() throws {
+        C2VVerifierTests.expectRejected(C2VVerifierTests.verify(try Self.push(counter: 6), expectation: Self.idle),
+                                        .counter, .replayedCounter)
+        C2VVerifierTests.expectRejected(C2VVerifierTests.verify(try Self.push()), .transactionID, .unexpectedMessage)
+        let idleWithoutPush = C2VExpectation.idle(pushTypes: [.ownerKeyTermination])
+        C2VVerifierTests.expectRejected(C2VVerifierTests.verify(try Self.push(), expectation: idleWithoutPush),
+                                        .transactionID, .unexpectedMessage)
+    }
+}

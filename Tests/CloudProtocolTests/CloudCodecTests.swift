@@ -23,15 +23,15 @@ struct CloudCodecTests {
 
     @Test("the types, tags and names of ICD 7.2")
     func typeTable() {
-        #expect(CloudMessageType.allCases.map(\.rawValue) == Array(0x01...0x0C) + [0x7F])
+        #expect(CloudMessageType.allCases.map(\.rawValue) == Array(0x01...0x0E) + [0x7F])
         #expect(Set(Fixtures.payloads.map(\.type)) == Set(CloudMessageType.allCases))
         #expect(CloudMessageType.spake2VerifierProvisioning.description == "Spake2VerifierProvisioning")
         #expect(CloudMessageType.c2vUsecaseCompletionAck.description == "C2VUsecaseCompletionAck")
         let v2c = CloudMessageType.allCases.filter { $0.direction == .vehicleToCloud }.map(\.rawValue)
-        #expect(v2c == [0x01, 0x03, 0x05, 0x07, 0x09, 0x0B])
+        #expect(v2c == [0x01, 0x03, 0x05, 0x07, 0x09, 0x0B, 0x0D])
         #expect(CloudMessageType.allCases.filter(\.carriesSignerCertificate).map(\.rawValue)
-                == [0x02, 0x04, 0x06, 0x08, 0x0A, 0x7F])
-        #expect(UseCase.cloudUseCases.map(\.rawValue) == [3, 4, 5, 6])
+                == [0x02, 0x04, 0x06, 0x08, 0x0A, 0x0E, 0x7F])
+        #expect(UseCase.cloudUseCases.map(\.rawValue) == [3, 4, 5, 6, 7])
         #expect(CloudStatus.allCases.map(\.rawValue) == Array(0...9))
         #expect(PP03Reason.allCases.map(\.rawValue) == [1, 2, 3])
     }

@@ -6,6 +6,8 @@ import Testing
 @Suite("Cloud message codec: malformed input (ICD 7.1, 7.2)")
 struct CloudMalformedTests {
     static let signature: [UInt8] = [0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02]
+    /// A 0x0D with an owner key pending.
+    static let pending = CloudPayload.ownerPairingStatus(state: .ownerKeyPending, ownerKeyID: Fixtures.ownerKeyID, status: .ok)
 
     /// The TLVs of a valid message of `payload`.
     static func valid(_ payload: CloudPayload, vin: String? = Fixtures.vin) -> [CloudTLV] {
@@ -64,7 +66,7 @@ struct CloudMalformedTests {
         elements = Self.valid(.vehicleSubjectIdRequest)
         elements.swapAt(4, 5)  // 0x05 ↔ 0x06
         Self.expect(CloudTLV.encode(elements), .tagOutOfOrder(.transactionID, after: .counter))
-        for unknown: UInt8 in [0x00, 0x08, 0x0F, 0x18, 0x21, 0xFE] {
+        for unknown: UInt8 in [0x00, 0x08, 0x0F, 0x1A, 0x21, 0xFE] {
             Self.expect(Self.inserting(.vehicleSubjectIdRequest, CloudTLV(tag: unknown, value: [1])), .unknownTag(unknown))
         }
     }
@@ -84,6 +86,8 @@ struct CloudMalformedTests {
             (.spake2VerifierProvisioning(Fixtures.vectorRecord), .verifierRecord, 122),
             (.spake2VerifierRequest(.ownerKeyTermination), .pp03Reason, 2),
             (.errorResponse(resultCode: 0), .resultCode, 2),
+            (Self.pending, .ownerKeyID, 7), (Self.pending, .ownerKeyID, 9),
+            (Self.pending, .ownerPairingState, 2), (Self.pending, .ownerPairingState, 0),
             (.vehicleSubjectIdResponse(subjectID: "S"), .subjectID, 0),
             (.vehicleSubjectIdResponse(subjectID: "S"), .subjectID, 65),
             (.vehicleIdentityCSRRequest(csr: Fixtures.csr), .csr, 0),
@@ -108,10 +112,10 @@ struct CloudMalformedTests {
     func values() throws {
         Self.expect(Self.changed(.vehicleSubjectIdRequest, .version) { $0 = [2] }, .unsupportedVersion(2))
         Self.expect(Self.changed(.vehicleSubjectIdRequest, .version) { $0 = [0] }, .unsupportedVersion(0))
-        for type: UInt8 in [0x00, 0x0D, 0x7E, 0x80, 0xFF] {
+        for type: UInt8 in [0x00, 0x0F, 0x7E, 0x80, 0xFF] {
             Self.expect(Self.changed(.vehicleSubjectIdRequest, .messageType) { $0 = [type] }, .unknownMessageType(type))
         }
-        for useCase: UInt8 in [0, 1, 2, 7, 0xFF] {
+        for useCase: UInt8 in [0, 1, 2, 8, 0xFF] {
             Self.expect(Self.changed(.vehicleSubjectIdRequest, .useCase) { $0 = [useCase] }, .unknownUseCase(useCase))
         }
         Self.expect(Self.changed(.vehicleIdentityCertStatus(.ok), .status) { $0 = [10] }, .unknownStatus(10))
@@ -140,7 +144,7 @@ struct CloudMalformedTests {
             Self.expect(Self.removing(.vehicleSubjectIdRequest, tag.rawValue), .missingTag(tag, type: .vehicleSubjectIdRequest))
         }
         for payload in Fixtures.payloads {
-            if let tag = payload.type.payloadTag {
+            for tag in payload.type.payloadTags where !payload.type.optionalPayloadTags.contains(tag) {
                 Self.expect(Self.removing(payload, tag.rawValue), .missingTag(tag, type: payload.type))
             }
             if payload.type.carriesSignerCertificate {

@@ -36,8 +36,13 @@ enum Fixtures {
         .spake2VerifierProvisioning(vectorRecord),
         .spake2VerifierStatus(.ok),
         .ownerKeyTermination,
+        .ownerPairingStatus(state: .ownerKeyActive, ownerKeyID: ownerKeyID, status: .ok),
+        .ownerPairingModeRequest,
         .errorResponse(resultCode: 9),
     ]
+
+    /// An owner key id (ICD 8.3: 8 bytes).
+    static let ownerKeyID: [UInt8] = [0x5A, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]
 
     /// The VOS signing key and its (stand-in) certificate; the KTS ([ZZ2]) key.
     static let vosKey = P256.Signing.PrivateKey()

@@ -15,8 +15,8 @@ struct SpaakStatusTransmitterTests {
         #expect(SpaakProvisioningFlags.drmUUIDPresent.rawValue == 0x10)
         #expect(SpaakProvisioningFlags.vehicleIdentityCertificateInstalled.rawValue == 0x20)
         #expect(SpaakProvisioningFlags.spake2PlusVerifierPresent.rawValue == 0x40)
-        #expect([nil as UseCase?] + UseCase.allCases.map { $0 } == [nil, .rp01, .rp02, .pp01, .pp02, .pp03, .sp02])
-        #expect(([nil] + UseCase.allCases).map { SpaakStatusSignals(activeUseCase: $0).signalBytes[1] } == [0, 1, 2, 3, 4, 5, 6])
+        #expect([nil as UseCase?] + UseCase.statusUseCases.map { $0 } == [nil, .rp01, .rp02, .pp01, .pp02, .pp03, .sp02])
+        #expect(([nil] + UseCase.allCases).map { SpaakStatusSignals(activeUseCase: $0).signalBytes[1] } == [0, 1, 2, 3, 4, 5, 6, 0])
         let frame = [UInt8](hex: "00 00 89 03 13 06 07 00") ?? []
         #expect(SpaakStatusSignals(frameData: frame) == signals)
         #expect(SpaakStatusSignals(frameData: Array(frame.prefix(6))) == nil)
