@@ -44,6 +44,10 @@ let package = Package(
         // libcrypto (Debian libssl-dev, through pkg-config), the rest with swift-crypto.
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "SPAKE2Plus", dependencies: ["CLibCrypto", crypto]),
+        // The APDU channel of owner pairing (ICD 8.3): ISO 7816-4 APDUs, BER-TLV, the pairing commands.
+        .target(name: "APDU"),
+        // Owner pairing on the module's side (ICD 8): window, phase 2/3 sessions, reports.
+        .target(name: "OwnerPairing", dependencies: ["APDU", "SPAKE2Plus", "CloudProtocol", "SpaakCore", crypto]),
         // The module.
         .target(name: "SpaakECU", dependencies: ["SpaakCore", "E2E", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",
                                                 "Provisioning", crypto, cryptoExtras, logging]),
@@ -74,6 +78,8 @@ let package = Package(
                                                          "UDS", "ISOTP", "CloudProtocol", "CloudSimulator", crypto, x509, asn1, logging]),
         .testTarget(name: "SecureStoreTests", dependencies: ["SecureStore", "SpaakCore", crypto, x509, asn1, logging]),
         .testTarget(name: "CloudProtocolTests", dependencies: ["CloudProtocol", "SpaakCore", crypto]),
+        .testTarget(name: "APDUTests", dependencies: ["APDU"]),
+        .testTarget(name: "OwnerPairingTests", dependencies: ["OwnerPairing", "APDU", "SPAKE2Plus", "CloudProtocol", "SpaakCore", crypto]),
         .testTarget(name: "SPAKE2PlusTests", dependencies: ["SPAKE2Plus", "CloudProtocol", "SpaakCore", crypto]),
         .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning", "CloudProtocol", "SpaakCore", crypto]),
         .testTarget(name: "CloudSimulatorTests",

@@ -58,6 +58,20 @@ public struct P256Scalar: Sendable, Equatable {
         try self.init(bytes: reduced)
     }
 
+    /// A random scalar in [1, n − 1] from `generator`: 48 bytes reduced mod n (bias below
+    /// 2^-128), drawn again in the (2^-256) case of 0. For machines that take their
+    /// randomness as an input.
+    public static func random(using generator: inout some RandomNumberGenerator) -> P256Scalar {
+        while true {
+            var bytes: [UInt8] = []
+            for _ in 0..<6 {
+                let word = generator.next()
+                bytes += (0..<8).map { UInt8(truncatingIfNeeded: word >> ($0 * 8)) }
+            }
+            if let scalar = try? P256Scalar(reducing: bytes) { return scalar }
+        }
+    }
+
     /// A uniformly random scalar in [1, n − 1] (swift-crypto's key generation).
     public static func random() -> P256Scalar {
         let raw = Array(P256.KeyAgreement.PrivateKey().rawRepresentation)
