@@ -812,6 +812,10 @@ class Device:
     def key_id(self) -> bytes:
         return self.card.key_id
 
+    def use_password(self, password: str | bytes):
+        """A new pairing password (from the VOS) for the next phase 2."""
+        self.card.password = password.encode() if isinstance(password, str) else bytes(password)
+
     def tap(self):
         self.reader.tap()
 
