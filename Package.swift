@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "OwnerPairing", dependencies: ["APDU", "SPAKE2Plus", "CloudProtocol", "SpaakCore", crypto]),
         // The module.
         .target(name: "SpaakECU", dependencies: ["SpaakCore", "E2E", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",
-                                                "Provisioning", crypto, cryptoExtras, logging]),
+                                                "Provisioning", "OwnerPairing", "APDU", crypto, cryptoExtras, logging]),
         .executableTarget(name: "spaak-ecu", dependencies: ["SpaakECU", "SocketCAN", "EventLoop", argumentParser, logging]),
         // The simulated OEM PKI.
         .target(name: "TestPKI", dependencies: [x509, crypto, asn1]),

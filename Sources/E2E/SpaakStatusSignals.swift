@@ -25,7 +25,7 @@ public struct SpaakProvisioningFlags: OptionSet, Hashable, Sendable {
     public static let tbmOnline = SpaakProvisioningFlags(rawValue: 1 << 7)
 }
 
-/// The signals of `SPAAK_Status` (CAN id 0x3A8), bytes 2...7 (byte 7 is 0).
+/// The signals of `SPAAK_Status` (CAN id 0x3A8), bytes 2...7.
 public struct SpaakStatusSignals: Hashable, Sendable {
     /// Byte 2: provisioning flags.
     public var provisioningFlags: SpaakProvisioningFlags
@@ -38,6 +38,9 @@ public struct SpaakStatusSignals: Hashable, Sendable {
     public var lastErrorCode: UInt8
     /// Byte 6: failed owner-pairing attempts since the last verifier provisioning.
     public var failedPairingAttempts: UInt8
+    /// Byte 7: owner pairing (ICD 8): 0 no owner key, 1 pairing window open, 2 owner key
+    /// pending, 3 owner key active.
+    public var ownerPairing: UInt8
 
     /// Creates the signals (all zero by default).
     public init(
@@ -45,8 +48,10 @@ public struct SpaakStatusSignals: Hashable, Sendable {
         activeUseCase: UseCase? = nil,
         useCaseStep: UInt8 = 0,
         lastErrorCode: UInt8 = 0,
-        failedPairingAttempts: UInt8 = 0
+        failedPairingAttempts: UInt8 = 0,
+        ownerPairing: UInt8 = 0
     ) {
+        self.ownerPairing = ownerPairing
         self.provisioningFlags = provisioningFlags
         self.activeUseCase = activeUseCase
         self.useCaseStep = useCaseStep
@@ -56,13 +61,13 @@ public struct SpaakStatusSignals: Hashable, Sendable {
 
     /// Bytes 2...7 of the frame.
     public var signalBytes: [UInt8] {
-        [provisioningFlags.rawValue, activeUseCase?.statusByte ?? 0, useCaseStep, lastErrorCode, failedPairingAttempts, 0]
+        [provisioningFlags.rawValue, activeUseCase?.statusByte ?? 0, useCaseStep, lastErrorCode, failedPairingAttempts, ownerPairing]
     }
 
-    /// Decodes bytes 2...6 of a whole frame payload (a tester's view); `nil` if the payload
-    /// is shorter than 7 bytes or the use case value is unknown. Byte 7 is ignored.
+    /// Decodes bytes 2...7 of a whole frame payload (a tester's view); `nil` if the payload
+    /// is shorter than 8 bytes or the use case value is unknown.
     public init?(frameData data: [UInt8]) {
-        guard data.count >= 7 else { return nil }
+        guard data.count >= 8 else { return nil }
         let useCase = UseCase(statusByte: data[3])
         guard useCase != nil || data[3] == 0 else { return nil }
         self.init(
@@ -70,7 +75,8 @@ public struct SpaakStatusSignals: Hashable, Sendable {
             activeUseCase: useCase,
             useCaseStep: data[4],
             lastErrorCode: data[5],
-            failedPairingAttempts: data[6]
+            failedPairingAttempts: data[6],
+            ownerPairing: data[7]
         )
     }
 }

@@ -16,6 +16,13 @@ public enum ProvisioningAction: Hashable, Sendable {
     case useCaseEnded(UseCase, CloudStatus)
     /// A line for the log.
     case log(ProvisioningLogLevel, String)
+    /// An accepted OwnerPairingModeRequest 0x0E: owner pairing decides and answers with
+    /// `.ownerPairingReport` (echoing this transaction id).
+    case ownerPairingModeRequested(transactionID: [UInt8])
+    /// The owner key was deleted in the commit just asked for (0x0C, 0xD203): the window closes.
+    case ownerKeyDeleted(reason: String)
+    /// The verifier was replaced or deleted: a pairing session using it ends.
+    case verifierChanged
 }
 
 /// One V2C message to send: give it to `SpaakRequest.build` with serial, VIN, the next V2C
@@ -77,6 +84,8 @@ public enum ProvisioningStoreOperation: Hashable, Sendable {
     case setFailedPairingAttempts(UInt8)
     /// Write (or with `nil` delete) the owed PP-03 and its reason.
     case setPendingVerifierRequest(PP03Reason?)
+    /// Delete the owner key, pending or active (ICD 8.5: 0x0C, 0xD203).
+    case deleteOwnerKey
 }
 
 /// Severity of a log line.

@@ -21,6 +21,35 @@ public enum ProvisioningInput: Sendable {
     /// `ProvisioningFacts.missingPreconditions`): empty when they all hold, which starts an
     /// owed use case if the TBM is online.
     case preconditionsChanged(missing: [String])
+    /// Owner pairing (ICD 8.3): a real failed attempt, counted like 0xF011 (the 8th deletes the
+    /// verifier, PP-03 reason 2).
+    case pairingAttemptFailed
+    /// Owner pairing found no verifier in a phase 2 session: PP-03 reason 3, like 0xF010.
+    case pairingWithoutVerifier
+    /// Phase 2 completed: the pairing's own commit deleted the verifier and reset the count.
+    case verifierConsumedByPairing
+    /// Send OwnerPairingStatus 0x0D (ICD 8.5) when the TBM is online and no use case runs.
+    case ownerPairingReport(OwnerPairingStatusReport)
+}
+
+/// An OwnerPairingStatus 0x0D the machine owes the VOS (ICD 8.5).
+public struct OwnerPairingStatusReport: Hashable, Sendable {
+    /// Tag 0x19.
+    public var state: OwnerPairingState
+    /// Tag 0x18, when a key exists.
+    public var ownerKeyID: [UInt8]?
+    /// Tag 0x13.
+    public var status: CloudStatus
+    /// The 0x0E's transaction id when this answers one; `nil`: a new step, a fresh id.
+    public var pushTransactionID: [UInt8]?
+
+    /// Creates a report.
+    public init(state: OwnerPairingState, ownerKeyID: [UInt8]?, status: CloudStatus, pushTransactionID: [UInt8]?) {
+        self.state = state
+        self.ownerKeyID = ownerKeyID
+        self.status = status
+        self.pushTransactionID = pushTransactionID
+    }
 }
 
 /// The routines of ICD 5.4 that concern the cloud use cases.

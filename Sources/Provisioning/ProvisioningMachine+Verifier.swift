@@ -45,6 +45,7 @@ extension ProvisioningMachine {
             facts.failedPairingAttempts = 0
             facts.pendingVerifierRequest = nil
             log(.info, "verifier stored")
+            output.append(.verifierChanged)
         }
         reportVerifierStatus(success ? .ok : .storeFailure, now: now)
     }
@@ -57,10 +58,12 @@ extension ProvisioningMachine {
                 transactionID: run?.pushTransactionID, now: now)
     }
 
-    /// OwnerKeyTermination (0x0C): the verifier is deleted and PP-03 (reason 1) owed.
+    /// OwnerKeyTermination (0x0C): the owner key and the verifier are deleted (one commit)
+    /// and PP-03 (reason 1) owed (ICD 8.5).
     mutating func ownerKeyTermination(now: Instant) {
-        log(.info, "owner key termination: verifier deleted")
-        verifierDeleted(reason: .ownerKeyTermination, alongWith: [], now: now)
+        log(.info, "owner key termination: owner key and verifier deleted")
+        verifierDeleted(reason: .ownerKeyTermination, alongWith: [.deleteOwnerKey], now: now)
+        output.append(.ownerKeyDeleted(reason: "owner key termination"))
     }
 
     /// Starts a routine of ICD 5.4.
@@ -79,9 +82,11 @@ extension ProvisioningMachine {
         facts.vehicleCertificatePresent = false
         facts.verifierPresent = false
         facts.pendingVerifierRequest = nil
-        output.append(.persist([.deleteVehicleIdentity, .deleteVerifier, .setPendingVerifierRequest(nil)]))
+        output.append(.persist([.deleteVehicleIdentity, .deleteVerifier, .setPendingVerifierRequest(nil), .deleteOwnerKey]))
+        output.append(.verifierChanged)
+        output.append(.ownerKeyDeleted(reason: "owner change"))
         restartAt.removeAll()
-        log(.info, "owner change: [K], subject id and verifier deleted")
+        log(.info, "owner change: [K], subject id, verifier and owner key deleted")
         publishStatus()
         schedule(now: now)
     }
@@ -123,6 +128,7 @@ extension ProvisioningMachine {
         facts.pendingVerifierRequest = reason
         restartAt[.verifierRequest] = nil
         output.append(.persist(alongWith + [.deleteVerifier, .setPendingVerifierRequest(reason)]))
+        output.append(.verifierChanged)
         if run?.useCase == .pp02 || run?.useCase == .pp03 {
             abort(because: "verifier deleted", now: now)
             resumeOrSchedule(now: now)

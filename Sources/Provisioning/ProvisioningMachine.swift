@@ -37,6 +37,8 @@ public struct ProvisioningMachine: Sendable {
     var publishedStatus: ProvisioningStatus
     /// The missing preconditions last logged as a wait (logged once per change).
     var announcedWait: [String] = []
+    /// OwnerPairingStatus reports waiting to be sent, oldest first.
+    var ownerPairingReports: [OwnerPairingStatusReport] = []
 
     /// Creates the machine after a start or restart: idle, the TBM offline.
     ///
@@ -61,7 +63,7 @@ public struct ProvisioningMachine: Sendable {
     /// unexpected message (ICD 7.5 code 8). An ErrorResponse (0x7F) to the outstanding
     /// request is always taken; an owner key termination (0x0C) always as a push.
     public var expectation: C2VExpectation {
-        var expectation = C2VExpectation.idle(pushTypes: [.ownerKeyTermination])
+        var expectation = C2VExpectation.idle(pushTypes: [.ownerKeyTermination, .ownerPairingModeRequest])
         if let request = run?.request {
             expectation.responseTypes = [request.answer, .errorResponse]
             expectation.outstandingTransactionID = request.message.transactionID
@@ -88,6 +90,10 @@ public struct ProvisioningMachine: Sendable {
         case .taskCompleted(let result): taskCompleted(result, now: now)
         case .routine(let routine): start(routine, now: now)
         case .preconditionsChanged(let missing): preconditionsChanged(missing, now: now)
+        case .pairingAttemptFailed: ownerPairingFailed(now: now)
+        case .pairingWithoutVerifier: ownerPairingStarted(now: now)
+        case .verifierConsumedByPairing: verifierConsumedByPairing()
+        case .ownerPairingReport(let report): queueOwnerPairingReport(report, now: now)
         }
         return drain()
     }
@@ -127,6 +133,10 @@ public struct ProvisioningMachine: Sendable {
         case (.push?, .ownerKeyTermination):
             counters.messagesAccepted += 1
             ownerKeyTermination(now: now)
+        case (.push?, .ownerPairingModeRequest):
+            counters.messagesAccepted += 1
+            log(.info, "OwnerPairingModeRequest 0x0E accepted")
+            output.append(.ownerPairingModeRequested(transactionID: message.transactionID))
         default:
             counters.messagesIgnored += 1
             lastErrorCode = CloudStatus.unexpectedMessage.rawValue
@@ -144,6 +154,7 @@ public struct ProvisioningMachine: Sendable {
             enter(.completed)
             finish(status, now: now)
         case .verifierStatusSent(let status)?: finish(status, now: now)
+        case .ownerPairingStatusSent?: finish(.ok, now: now)
         case .verifierRequested?: verifierReceived(message, now: now)
         default: log(.warning, "answer 0x\([message.type.rawValue].hexString) fits no step")
         }

@@ -11,6 +11,8 @@ struct Run: Sendable {
     var request: PendingRequest?
     /// PP-02: the push's transaction id, echoed by the status reply.
     var pushTransactionID: [UInt8]?
+    /// OP: the report being sent (queued again when it times out).
+    var ownerPairingReport: OwnerPairingStatusReport?
 
     /// `SPAAK_Status` byte 4.
     var stepNumber: UInt8 {
@@ -31,6 +33,7 @@ struct Run: Sendable {
         case .verifierRequested: return 1
         case .verifierStoring: return useCase == .pp02 ? 1 : 2
         case .verifierStatusSent: return useCase == .pp02 ? 2 : 3
+        case .ownerPairingStatusSent: return 1
         }
     }
 }
@@ -69,6 +72,8 @@ enum Step: Hashable, Sendable {
     case verifierStoring
     /// PP-02 step 2 / PP-03 step 3: Spake2VerifierStatus (0x0B) sent, waiting for 0x06.
     case verifierStatusSent(CloudStatus)
+    /// OP phase 4: OwnerPairingStatus (0x0D) sent, waiting for 0x06.
+    case ownerPairingStatusSent
 }
 
 /// A V2C request waiting for its answer.
@@ -89,6 +94,8 @@ enum RestartGroup: Hashable, Sendable {
     case vehicleIdentity
     /// PP-03.
     case verifierRequest
+    /// OwnerPairingStatus reports.
+    case ownerPairingReport
 }
 
 extension UseCase {
@@ -97,7 +104,8 @@ extension UseCase {
         switch self {
         case .pp01, .sp02: return .vehicleIdentity
         case .pp03: return .verifierRequest
-        case .pp02, .rp01, .rp02, .ownerPairing: return nil
+        case .ownerPairing: return .ownerPairingReport
+        case .pp02, .rp01, .rp02: return nil
         }
     }
 }
@@ -181,7 +189,8 @@ extension ProvisioningMachine {
         guard run == nil, isTBMOnline else { return }
         let startsPP01 = (!facts.drmUUIDPresent || !facts.vehicleCertificatePresent) && restartAt[.vehicleIdentity] == nil
         let startsPP03 = facts.pendingVerifierRequest != nil && restartAt[.verifierRequest] == nil
-        guard startsPP01 || startsPP03 else { return }
+        let startsReport = !ownerPairingReports.isEmpty && restartAt[.ownerPairingReport] == nil
+        guard startsPP01 || startsPP03 || startsReport else { return }
         guard facts.missingPreconditions.isEmpty else {
             if announcedWait != facts.missingPreconditions {
                 announcedWait = facts.missingPreconditions
@@ -189,7 +198,13 @@ extension ProvisioningMachine {
             }
             return
         }
-        if startsPP01 { startPP01(now: now) } else { startPP03(now: now) }
+        if startsReport {
+            startOwnerPairingReport(now: now)
+        } else if startsPP01 {
+            startPP01(now: now)
+        } else {
+            startPP03(now: now)
+        }
     }
 
     /// The preconditions of the module-initiated use cases changed; when they all hold, an
@@ -216,6 +231,7 @@ extension ProvisioningMachine {
             counters.useCasesFailed += 1
             lastErrorCode = result.rawValue
             if let group = ended.useCase.restartGroup { restartAt[group] = now + configuration.restartDelay }
+            if result == .timeout, let report = ended.ownerPairingReport { ownerPairingReports.insert(report, at: 0) }
             log(.warning, "\(ended.useCase) failed with error \(result.rawValue) (\(result))")
         }
         output.append(.useCaseEnded(ended.useCase, result))

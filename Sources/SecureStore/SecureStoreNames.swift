@@ -60,6 +60,9 @@ public struct SecureStoreRecord: RawRepresentable, Hashable, Sendable, Comparabl
     public static let ownerPairingFailures = SecureStoreRecord(known: "owner-pairing-failures")
     /// The plant provisioning lock (routine 0xD201).
     public static let plantLock = SecureStoreRecord(known: "plant-lock")
+    /// The owner's endpoint public key with its state and friendly name (ICD 8.3, DID 0xD125):
+    /// public data, authenticated in clear.
+    public static let ownerKey = SecureStoreRecord(known: "owner-key")
 
     /// Well-known records that are encrypted at rest (the others are authenticated in clear).
     public static let secretRecords: Set<SecureStoreRecord> = [.spake2Verifier]
@@ -84,7 +87,7 @@ public struct SecureStoreRecord: RawRepresentable, Hashable, Sendable, Comparabl
     public static let wellKnown: [SecureStoreRecord] = [
         .rootJ, .rootJ1, .rootJPhysicalKey, .rootZ1, .rootZZ2, .ecuIdentityCertificate, .vehicleIdentityCertificate,
         .ecuIdentityCSR, .vin, .drmUUID, .subjectID, .spake2Verifier, .v2cCounter, .c2vCounter,
-        .securityAccessAttempts, .ownerPairingFailures, .plantLock,
+        .securityAccessAttempts, .ownerPairingFailures, .plantLock, .ownerKey,
     ]
 
     /// Every record with a bound key slot.

@@ -37,6 +37,11 @@ public enum DataIdentifier: UInt16, CaseIterable, Sendable, CustomStringConverti
     case drmUUID = 0xD122
     /// 0xD123: SPAKE2+ verifier metadata: salt, scrypt N, r, p (never w0 or L). Read: any.
     case spake2VerifierMetadata = 0xD123
+    /// 0xD124: owner pairing status: byte 7 of `SPAAK_Status`, seconds left in the pairing
+    /// window (2 bytes), owner key id (8 bytes, zeros when none), friendly name. Read: any.
+    case ownerPairingStatus = 0xD124
+    /// 0xD125: owner endpoint public key, 65 bytes uncompressed (pending or active). Read: any.
+    case ownerEndpointPublicKey = 0xD125
 
     /// The five root certificates of RP-01 (ICD 5.5), in the order of D120's status bytes.
     public static let roots: [DataIdentifier] = [.rootJ, .rootJ1, .rootJPhysicalKey, .rootZ1, .rootZZ2]

@@ -10,7 +10,7 @@ extension DataIdentifier {
     public var entry: DataIdentifierEntry {
         switch self {
         case .ecuSerialNumber, .softwareVersion, .ecuIdentityCSR, .provisioningStatus, .vehicleIdentityCertificate,
-             .drmUUID, .spake2VerifierMetadata:
+             .drmUUID, .spake2VerifierMetadata, .ownerPairingStatus, .ownerEndpointPublicKey:
             return DataIdentifierEntry(rawValue)
         case .vin:
             return DataIdentifierEntry(rawValue, write: .extendedUnlocked, writeLength: 17)

@@ -124,7 +124,9 @@ final class ModuleRunner {
         print("spaak-ecu \(configuration.serial) on \(interface)\(configuration.canFD ? " (CAN FD)" : ""): "
               + "status 0x\(CANFrame.hexText(ids.spaakStatus)) every \(Int(configuration.statusPeriod.milliseconds)) ms, "
               + "UDS 0x\(CANFrame.hexText(ids.udsRequest))/0x\(CANFrame.hexText(ids.udsResponse)) functional 0x\(CANFrame.hexText(ids.udsFunctional)), "
-              + "cloud 0x\(CANFrame.hexText(ids.v2c))/0x\(CANFrame.hexText(ids.c2v)), store \(storePath) — ready")
+              + "cloud 0x\(CANFrame.hexText(ids.v2c))/0x\(CANFrame.hexText(ids.c2v)), "
+              + "NFC 0x\(CANFrame.hexText(ids.nfcStatus)) HU 0x\(CANFrame.hexText(ids.huRequest)) "
+              + "APDU 0x\(CANFrame.hexText(ids.apduCommand))/0x\(CANFrame.hexText(ids.apduResponse)), store \(storePath) — ready")
         fflush(nil)
         do { try readiness?.notifyReady() } catch { logger.warning("\(error)") }
         if let socket = link.socket { loop.watch(socket.fileDescriptor) }

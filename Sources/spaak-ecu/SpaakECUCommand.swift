@@ -47,6 +47,12 @@ struct RunModuleCommand: ParsableCommand {
     @Option(help: "SPAAK_Status id (hex).", transform: CANIdOption.parse) var spaakStatusId: UInt32 = 0x3A8
     @Option(help: "Vehicle-to-cloud ISO-TP id (hex).", transform: CANIdOption.parse) var v2cId: UInt32 = 0x6A0
     @Option(help: "Cloud-to-vehicle ISO-TP id (hex).", transform: CANIdOption.parse) var c2vId: UInt32 = 0x6A8
+    @Option(help: "NFC_Status id of the NFC reader (hex).", transform: CANIdOption.parse) var nfcStatusId: UInt32 = 0x3B0
+    @Option(help: "HU_Request id of the head unit (hex).", transform: CANIdOption.parse) var huRequestId: UInt32 = 0x3C0
+    @Option(help: "ISO-TP id of the command APDUs to the device (hex).", transform: CANIdOption.parse)
+    var apduCommandId: UInt32 = 0x6B0
+    @Option(help: "ISO-TP id of the response APDUs from the device (hex).", transform: CANIdOption.parse)
+    var apduResponseId: UInt32 = 0x6B8
 
     @Flag(help: "Use CAN FD (64-byte frames) on the ISO-TP channels.") var canFd = false
     @Option(help: "Block size the module asks for in its flow control.") var blockSize: UInt8 = 0
@@ -90,7 +96,9 @@ struct RunModuleCommand: ParsableCommand {
         guard hsmLatencyMs >= 0, hsmLatencyMs <= 60_000 else { throw ValidationError("--hsm-latency-ms must be 0...60000") }
         do {
             _ = try CANIdentifiers.validated(udsRequest: udsRequestId, udsResponse: udsResponseId, udsFunctional: udsFunctionalId,
-                                             tbmStatus: tbmStatusId, spaakStatus: spaakStatusId, v2c: v2cId, c2v: c2vId)
+                                             tbmStatus: tbmStatusId, spaakStatus: spaakStatusId, v2c: v2cId, c2v: c2vId,
+                                             nfcStatus: nfcStatusId, huRequest: huRequestId, apduCommand: apduCommandId,
+                                             apduResponse: apduResponseId)
         } catch { throw ValidationError(error.description) }
         if let readyFd {
             do { _ = try ReadinessNotifier(descriptor: readyFd) } catch { throw ValidationError("--ready-fd: \(error)") }
@@ -107,6 +115,10 @@ struct RunModuleCommand: ParsableCommand {
         ids.spaakStatus = spaakStatusId
         ids.v2c = v2cId
         ids.c2v = c2vId
+        ids.nfcStatus = nfcStatusId
+        ids.huRequest = huRequestId
+        ids.apduCommand = apduCommandId
+        ids.apduResponse = apduResponseId
         let config = ECUConfiguration(
             serial: serial, vin: vin, ids: ids, canFD: canFd, blockSize: blockSize, separationTime: stmin,
             hsmLatency: .milliseconds(hsmLatencyMs), plantKey: resolved.plantKey)

@@ -77,7 +77,7 @@ final class InteropBench {
                 actions += machine.handle(.taskCompleted(try perform(task)), now: now)
             case .useCaseEnded(let useCase, let status):
                 ended.append((useCase, status))
-            case .persist, .statusChanged, .log:
+            case .persist, .statusChanged, .log, .ownerPairingModeRequested, .ownerKeyDeleted, .verifierChanged:
                 break
             }
         }

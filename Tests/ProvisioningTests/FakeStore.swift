@@ -13,6 +13,8 @@ struct FakeStore: Equatable {
     var verifier: SpakeVerifierRecord?
     var attempts: UInt8 = 0
     var pendingReason: PP03Reason?
+    /// Whether an owner key is stored (only deleted here: owner pairing writes it).
+    var ownerKeyPresent = false
     var nextKey: UInt8 = 1
     /// Task kinds that fail.
     var failing: Set<String> = []
@@ -80,6 +82,7 @@ struct FakeStore: Equatable {
             case .deleteVerifier: verifier = nil
             case .setFailedPairingAttempts(let count): attempts = count
             case .setPendingVerifierRequest(let reason): pendingReason = reason
+            case .deleteOwnerKey: ownerKeyPresent = false
             }
         }
     }

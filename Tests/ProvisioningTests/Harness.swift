@@ -148,6 +148,9 @@ final class Harness {
         }
     }
 
+    /// The actions for owner pairing, in order.
+    var pairingEvents: [ProvisioningAction] = []
+
     private func run(_ actions: [ProvisioningAction]) {
         for action in actions {
             switch action {
@@ -173,6 +176,8 @@ final class Harness {
                 ended.append(Ended(useCase, result))
             case .log(_, let text):
                 logs.append(text)
+            case .ownerPairingModeRequested, .ownerKeyDeleted, .verifierChanged:
+                pairingEvents.append(action)
             }
         }
     }

@@ -10,15 +10,16 @@ struct MessageTests {
     @Test("the expectation follows the step")
     func expectation() throws {
         let h = Harness(store: Self.drm)
-        #expect(h.machine.expectation == .idle(pushTypes: [.spake2VerifierProvisioning, .ownerKeyTermination]))
+        #expect(h.machine.expectation == .idle(pushTypes: [.spake2VerifierProvisioning, .ownerKeyTermination,
+                                                           .ownerPairingModeRequest]))
         h.online()
         let request = try #require(h.sent.first)
         #expect(h.machine.expectation == C2VExpectation(
             responseTypes: [.vehicleSubjectIdResponse, .errorResponse], outstandingTransactionID: request.transactionID,
-            pushTypes: [.spake2VerifierProvisioning, .ownerKeyTermination]))
+            pushTypes: [.spake2VerifierProvisioning, .ownerKeyTermination, .ownerPairingModeRequest]))
         h.autoTasks = false
         h.answer(.vehicleSubjectIdResponse(subjectID: "S"))
-        #expect(h.machine.expectation == .idle(pushTypes: [.ownerKeyTermination]))
+        #expect(h.machine.expectation == .idle(pushTypes: [.ownerKeyTermination, .ownerPairingModeRequest]))
     }
 
     @Test("a wrong transaction id, type or a replayed counter is rejected and changes nothing")

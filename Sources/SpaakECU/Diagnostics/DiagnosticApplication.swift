@@ -54,16 +54,6 @@ final class DiagnosticApplication {
 
     // MARK: - Reads (0x22)
 
-    /// The records of the DIDs, or the NRC of the first that has no value yet (0x22).
-    func read(_ dids: [DataIdentifier], status: ModuleStatus) -> ApplicationResult {
-        var records: [[UInt8]] = []
-        for did in dids {
-            guard let value = value(of: did, status: status) else { return .negative(.conditionsNotCorrect) }
-            records.append(value)
-        }
-        return .dataRecords(records)
-    }
-
     /// The value of a DID; `nil` when it has none (absent or damaged).
     func value(of did: DataIdentifier, status: ModuleStatus) -> [UInt8]? {
         switch did {
@@ -81,6 +71,8 @@ final class DiagnosticApplication {
             return storeView.readRecord(Self.rootSlots[did]!.record)
         case .vehicleIdentityCertificate: return storeView.readRecord(.vehicleIdentityCertificate)
         case .drmUUID: return storeView.readRecord(.drmUUID)
+        case .ownerPairingStatus, .ownerEndpointPublicKey:
+            return nil  // owner pairing's (`SpaakModule+UDS`)
         }
     }
 

@@ -29,7 +29,9 @@ extension CANIdentifiers {
         [("TBM_Status id (--tbm-status-id)", tbmStatus), ("C2V id (--c2v-id)", c2v),
          ("UDS request id (--uds-request-id)", udsRequest), ("UDS functional id (--uds-functional-id)", udsFunctional),
          ("SPAAK_Status id (--spaak-status-id)", spaakStatus), ("V2C id (--v2c-id)", v2c),
-         ("UDS response id (--uds-response-id)", udsResponse)]
+         ("NFC_Status id (--nfc-status-id)", nfcStatus), ("HU_Request id (--hu-request-id)", huRequest),
+         ("APDU response id (--apdu-response-id)", apduResponse),
+         ("UDS response id (--uds-response-id)", udsResponse), ("APDU command id (--apdu-command-id)", apduCommand)]
     }
 
     /// Checks the identifiers before the module starts (a pure function): every one fits in
@@ -56,8 +58,14 @@ extension CANIdentifiers {
     /// The identifiers given on the command line, checked: the UDS response id is derived
     /// from the request id (`defaultUDSResponse`) when `udsResponse` is `nil`.
     public static func validated(udsRequest: UInt32, udsResponse: UInt32?, udsFunctional: UInt32, tbmStatus: UInt32,
-                                 spaakStatus: UInt32, v2c: UInt32, c2v: UInt32) throws(CANIdentifierError) -> CANIdentifiers {
+                                 spaakStatus: UInt32, v2c: UInt32, c2v: UInt32, nfcStatus: UInt32 = 0x3B0,
+                                 huRequest: UInt32 = 0x3C0, apduCommand: UInt32 = 0x6B0,
+                                 apduResponse: UInt32 = 0x6B8) throws(CANIdentifierError) -> CANIdentifiers {
         var ids = CANIdentifiers()
+        ids.nfcStatus = nfcStatus
+        ids.huRequest = huRequest
+        ids.apduCommand = apduCommand
+        ids.apduResponse = apduResponse
         ids.udsRequest = udsRequest
         ids.udsResponse = udsResponse ?? defaultUDSResponse(forRequest: udsRequest)
         ids.udsFunctional = udsFunctional

@@ -66,10 +66,18 @@ public struct CANIdentifiers: Sendable, Equatable {
     public var udsResponse: UInt32 = 0x7A8
     /// UDS functional requests (single frames), received.
     public var udsFunctional: UInt32 = 0x7DF
+    /// `NFC_Status` of the NFC reader, received (ICD 8.1).
+    public var nfcStatus: UInt32 = 0x3B0
+    /// `HU_Request` of the head unit, received (ICD 8.1).
+    public var huRequest: UInt32 = 0x3C0
+    /// ISO-TP command APDUs to the device, sent (ICD 8.3).
+    public var apduCommand: UInt32 = 0x6B0
+    /// ISO-TP response APDUs from the device, received (ICD 8.3).
+    public var apduResponse: UInt32 = 0x6B8
 
     /// The ICD defaults.
     public init() {}
 
     /// Every identifier the module receives on.
-    public var received: [UInt32] { [tbmStatus, c2v, udsRequest, udsFunctional] }
+    public var received: [UInt32] { [tbmStatus, c2v, udsRequest, udsFunctional, nfcStatus, huRequest, apduResponse] }
 }

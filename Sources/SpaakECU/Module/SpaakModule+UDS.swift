@@ -50,13 +50,31 @@ extension SpaakModule {
         refreshStatus()
     }
 
+    /// 0x22: the owner pairing DIDs from `VehicleOwnerPairing`, the others from the
+    /// diagnostic application; NRC 0x22 for the first DID without a value.
+    private func read(_ dids: [DataIdentifier], now: Instant) -> ApplicationResult {
+        let status = self.status
+        var records: [[UInt8]] = []
+        for did in dids {
+            let value: [UInt8]?
+            switch did {
+            case .ownerPairingStatus: value = ownerPairing.statusRecord(now: now)
+            case .ownerEndpointPublicKey: value = ownerPairing.ownerPublicKey
+            default: value = diagnostics.value(of: did, status: status)
+            }
+            guard let value else { return .negative(.conditionsNotCorrect) }
+            records.append(value)
+        }
+        return .dataRecords(records)
+    }
+
     /// One validated request, given to its owner; `nil` when the answer comes later.
     private func execute(_ request: ApplicationRequest, now: Instant) -> ApplicationResult? {
         switch ModuleRequest.from(request.operation) {
         case .failure(let code):
             return .negative(code)
         case .success(.read(let dids)):
-            return diagnostics.read(dids, status: status)
+            return read(dids, now: now)
         case .success(.write(let did, let data)):
             return diagnostics.write(did, data, token: request.token)
         case .success(.plantRoutine(let type, let routine)):

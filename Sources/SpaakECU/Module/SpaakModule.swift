@@ -16,6 +16,9 @@ import UDS
 ///   start cloud work) (`SpaakModule+UDS.swift`).
 /// - 0x6A8 → `CloudLink` (ISO-TP, C2V verification) → `VehicleProvisioning`, whose V2C
 ///   requests `CloudLink` signs and sends on 0x6A0.
+/// - 0x3B0 `NFC_Status`, 0x3C0 `HU_Request`, 0x6B8 response APDUs → `VehicleOwnerPairing`,
+///   whose command APDUs go out on 0x6B0 and whose reports, failed attempts and verifier
+///   changes go to `VehicleProvisioning` (which hands it 0x0E and the owner key's deletion).
 /// - every turn: `SPAAK_Status` on 0x3A8 from `ModuleStatus`.
 ///
 /// It reads no clock and opens no socket: the shell passes every frame and the current
@@ -38,6 +41,7 @@ public final class SpaakModule {
     let cloudLink: CloudLink
     let diagnostics: DiagnosticApplication
     let provisioning: VehicleProvisioning
+    let ownerPairing: VehicleOwnerPairing
     var resetAfterTransmit = false
 
     /// Creates a module that starts at `now`.
@@ -79,6 +83,12 @@ public final class SpaakModule {
                               logger: logger)
         diagnostics = DiagnosticApplication(configuration: configuration, storeView: storeView, jobs: jobs, logger: logger)
         provisioning = VehicleProvisioning(storeView: storeView, jobs: jobs, cloudLink: cloudLink, logger: logger)
+        ownerPairing = VehicleOwnerPairing(
+            ids: ids, channelConfiguration: ISOTPConfiguration(
+                txID: ids.apduCommand, rxID: ids.apduResponse, frameFormat: format,
+                blockSize: configuration.blockSize, separationTime: configuration.separationTime),
+            storeView: storeView, jobs: jobs, provisioning: provisioning, outbox: outbox, logger: logger)
+        provisioning.ownerPairingEvents = { [unowned ownerPairing] event, now in ownerPairing.event(event, now: now) }
         uds = DiagnosticServer(persistedSecurityAttempts: diagnostics.persistedSecurityAttempts, now: now,
                                seedSource: seedSource,
                                keyFunction: SecurityAccessKey.function(plantKey: configuration.plantKey))
@@ -95,6 +105,7 @@ public final class SpaakModule {
             .earliest(uds.nextDeadline)
             .earliest(diagnostics.nextDeadline)
             .earliest(provisioning.nextDeadline)
+            .earliest(ownerPairing.nextDeadline)
     }
 
     /// One line of counters for logs: E2E supervision, ISO-TP channels, rejected C2V messages.
@@ -102,9 +113,13 @@ public final class SpaakModule {
         let t = tbm.counters
         let u = udsPhysical.counters
         let c = cloudLink.counters
+        let p = ownerPairing.counters
         return "TBM_Status valid \(t.valid), bad CRC \(t.discardedCRC), bad DLC \(t.discardedLength), lost \(t.lost); "
             + "UDS ISO-TP rx \(u.messagesReceived) tx \(u.messagesTransmitted) errors \(u.receiveErrors + u.transmitErrors); "
-            + "cloud ISO-TP rx \(c.messagesReceived) tx \(c.messagesTransmitted); C2V rejected \(cloudLink.c2vRejected)"
+            + "cloud ISO-TP rx \(c.messagesReceived) tx \(c.messagesTransmitted); C2V rejected \(cloudLink.c2vRejected); "
+            + "NFC_Status valid \(p.nfc.valid) bad CRC \(p.nfc.discardedCRC) bad DLC \(p.nfc.discardedLength); "
+            + "HU_Request accepted \(p.headUnit.accepted) discarded \(p.headUnit.discardedCRC + p.headUnit.discardedLength + p.headUnit.repeated); "
+            + "APDU ISO-TP rx \(p.channel.messagesReceived) tx \(p.channel.messagesTransmitted)"
     }
 
     /// Whether the TBM is online (ICD 3).
@@ -123,6 +138,18 @@ public final class SpaakModule {
             isotp(udsFunctional.handle(frame, now: now), addressing: .functional, now: now)
         case ids.c2v:
             c2vMessages(cloudLink.receive(frame, now: now), now: now)
+        case ids.nfcStatus:
+            ownerPairing.nfcStatus(frame, now: now)
+            cloudLink.flush(now: now)
+            refreshStatus()
+        case ids.huRequest:
+            ownerPairing.huRequest(frame, now: now)
+            cloudLink.flush(now: now)
+            refreshStatus()
+        case ids.apduResponse:
+            ownerPairing.apduFrame(frame, now: now)
+            cloudLink.flush(now: now)
+            refreshStatus()
         default:
             break
         }
@@ -134,6 +161,7 @@ public final class SpaakModule {
     public func framesTransmitted(now: Instant) {
         udsPhysical.transmissionConfirmed(now: now)
         cloudLink.transmissionConfirmed(now: now)
+        ownerPairing.transmissionConfirmed(now: now)
     }
 
     /// Handles the passing of time (cyclic frames, timeouts, owed writes) and the store jobs
@@ -145,6 +173,7 @@ public final class SpaakModule {
         isotp(udsFunctional.handleTimeout(now: now), addressing: .functional, now: now)
         diagnostic(uds.handleTimeout(now: now), now: now)
         provisioning.handleTimeout(now: now)
+        ownerPairing.handleTimeout(now: now)
         for (token, result) in diagnostics.handleTimeout(now: now) {
             diagnostic(uds.complete(token, with: result, now: now), now: now)
         }
@@ -182,7 +211,7 @@ public final class SpaakModule {
     /// The facts `SPAAK_Status` and D120 are built from, as of now.
     var status: ModuleStatus {
         ModuleStatus(store: storeView.snapshot, tbmOnline: tbm.isOnline, provisioning: provisioning.shownStatus,
-                     storeWriteOwed: provisioning.owesStoreWrite)
+                     storeWriteOwed: provisioning.owesStoreWrite, ownerPairing: ownerPairing.machine.state)
     }
 
     /// Recomputes the `SPAAK_Status` signals from the module's state.

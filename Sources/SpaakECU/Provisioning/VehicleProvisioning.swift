@@ -36,6 +36,9 @@ final class VehicleProvisioning {
     var routineWaits: [ProvisioningRoutine: UseCase] = [:]
     /// Routines answered 0x72 because their store write is owed.
     var owedRoutines: Set<ProvisioningRoutine> = []
+    /// Where the machine's owner-pairing actions go (0x0E accepted, owner key deleted,
+    /// verifier changed): the module wires it to `VehicleOwnerPairing`.
+    var ownerPairingEvents: ((OwnerPairingEvent, Instant) -> Void)?
 
     /// How soon a failed store write that a use case owes is tried again (every loop turn:
     /// the cyclic `SPAAK_Status` turns the loop every 100 ms anyway).
@@ -96,6 +99,10 @@ final class VehicleProvisioning {
             case .log(.debug, let text): logger.debug("\(text)")
             case .log(.info, let text): logger.info("\(text)")
             case .log(.warning, let text): logger.warning("\(text)")
+            case .ownerPairingModeRequested(let transactionID):
+                ownerPairingEvents?(.modeRequested(transactionID: transactionID), now)
+            case .ownerKeyDeleted(let reason): ownerPairingEvents?(.ownerKeyDeleted(reason: reason), now)
+            case .verifierChanged: ownerPairingEvents?(.verifierChanged, now)
             }
         }
         collectTask(now: now)
@@ -185,8 +192,20 @@ final class VehicleProvisioning {
             return [.write(StoreReadings.pendingVerifierRecord, [reason.rawValue], replacingCorrupt: true)]
         case .setPendingVerifierRequest(nil):
             return [.delete(StoreReadings.pendingVerifierRecord)]
+        case .deleteOwnerKey:
+            return [.delete(.ownerKey)]
         }
     }
+}
+
+/// What the cloud use cases tell owner pairing.
+enum OwnerPairingEvent {
+    /// An accepted OwnerPairingModeRequest 0x0E.
+    case modeRequested(transactionID: [UInt8])
+    /// The owner key was deleted (0x0C, 0xD203).
+    case ownerKeyDeleted(reason: String)
+    /// The verifier was replaced or deleted.
+    case verifierChanged
 }
 
 /// A store commit a use case owes: it failed and is retried until it succeeds.

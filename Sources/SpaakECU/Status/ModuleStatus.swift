@@ -1,3 +1,4 @@
+import CloudProtocol
 import E2E
 import Provisioning
 
@@ -15,6 +16,8 @@ struct ModuleStatus {
     var provisioning: ProvisioningStatus
     /// A store write a cloud use case owes is not stored yet.
     var storeWriteOwed: Bool
+    /// Byte 7: the owner pairing state (ICD 8).
+    var ownerPairing: OwnerPairingState = .noOwnerKey
 
     /// Byte 2 of `SPAAK_Status`, also the first byte of D120.
     var flags: SpaakProvisioningFlags {
@@ -27,7 +30,7 @@ struct ModuleStatus {
     var signals: SpaakStatusSignals {
         SpaakStatusSignals(provisioningFlags: flags, activeUseCase: provisioning.activeUseCase,
                            useCaseStep: provisioning.step, lastErrorCode: provisioning.lastErrorCode,
-                           failedPairingAttempts: provisioning.failedPairingAttempts)
+                           failedPairingAttempts: provisioning.failedPairingAttempts, ownerPairing: ownerPairing.rawValue)
     }
 
     /// The module conditions byte of D120 (docs/ICD-CHOICES.md).

@@ -1,3 +1,4 @@
+import OwnerPairing
 import Provisioning
 import Synchronization
 
@@ -43,6 +44,8 @@ enum StoreJobProduct: Sendable {
     case plant(StoreWorkResult)
     /// A task of the provisioning machine (`ProvisioningStoreWork`): its next input.
     case provisioning(ProvisioningTaskResult)
+    /// A task of owner pairing (`PairingStoreWork`): its next input.
+    case ownerPairing(OwnerPairingTaskResult)
 }
 
 /// A finished job and its outcome.

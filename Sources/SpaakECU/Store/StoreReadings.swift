@@ -1,4 +1,5 @@
 import CloudProtocol
+import OwnerPairing
 import Provisioning
 import SecureStore
 
@@ -39,6 +40,8 @@ struct StoreReadings: Sendable, Equatable {
     var c2vCounter: StoredValue<UInt64> = .missing
     /// `counter-v2c`: the last V2C counter used.
     var v2cCounter: StoredValue<UInt64> = .missing
+    /// `owner-key`: the owner's endpoint key record (ICD 8.3).
+    var ownerKey: StoredValue<[UInt8]> = .missing
     /// `drm-uuid`, `spake2-verifier`, `cert-K` and the vehicle identity key slot.
     var drmUUID: SecureStoreEntryStatus = .absent
     var verifier: SecureStoreEntryStatus = .absent
@@ -58,10 +61,16 @@ struct StoreReadings: Sendable, Equatable {
         pendingVerifierRequest = Self.value(store, Self.pendingVerifierRecord)
         c2vCounter = Self.counter(store, .c2vCounter)
         v2cCounter = Self.counter(store, .v2cCounter)
+        ownerKey = Self.value(store, .ownerKey)
         drmUUID = store.status(.drmUUID)
         verifier = store.status(.spake2Verifier)
         vehicleCertificate = store.status(.vehicleIdentityCertificate)
         vehicleKey = store.status(.vehicleIdentity)
+    }
+
+    /// Reads the owner key record only (owner pairing's store jobs).
+    init(ownerKeyFrom store: any SecureStore) {
+        ownerKey = Self.value(store, .ownerKey)
     }
 
     static func value(_ store: any SecureStore, _ record: SecureStoreRecord) -> StoredValue<[UInt8]> {
@@ -127,6 +136,16 @@ struct StoreReadings: Sendable, Equatable {
         verifier == .present && failedPairingAttempts(limit: limit) < limit && !pendingVerifierRequestDamaged
     }
 
+    /// The owner key: missing → none; damaged, or a record that is not an owner key →
+    /// damaged (no pairing window opens: it may hide an active key).
+    var storedOwnerKey: StoredOwnerKey {
+        switch ownerKey {
+        case .missing: return .absent
+        case .damaged: return .damaged
+        case .value(let bytes): return OwnerKey(recordBytes: bytes).map { .key($0) } ?? .damaged
+        }
+    }
+
     /// [K] counts as installed only with its key, both intact (else PP-01 provisions anew).
     var vehicleIdentityUsable: Bool { vehicleCertificate == .present && vehicleKey == .present }
 
@@ -157,6 +176,7 @@ struct StoreReadings: Sendable, Equatable {
         if pendingVerifierRequestDamaged { lines.append("pp03-pending damaged: PP-03 is owed") }
         if case .damaged(let reason) = c2vCounter { lines.append("counter-c2v damaged (\(reason)): every C2V message is refused") }
         if case .damaged(let reason) = v2cCounter { lines.append("counter-v2c damaged (\(reason)): no V2C message is sent") }
+        if storedOwnerKey == .damaged { lines.append("owner-key damaged: no pairing window opens until 0x0C or 0xD203 deletes it") }
         return lines
     }
 }
