@@ -186,6 +186,8 @@ public struct CloudSummary: Sendable, Equatable {
         public var v2cCounter: UInt32?
         /// Last sent C2V counter.
         public var c2vCounter: UInt32?
+        /// The owner pairing as the VOS and the KTS know it (`nil`: nothing yet).
+        public var ownerPairing: OwnerPairingRecord?
     }
 
     /// The ECUs, by serial.

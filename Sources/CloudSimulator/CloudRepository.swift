@@ -5,7 +5,7 @@ import Foundation
 #endif
 
 /// The persistent state of the Vehicle OEM Server: ECUs, vehicles, subject ids,
-/// certificates, verifiers, pairing passwords and counters.
+/// certificates, verifiers, pairing passwords, owner pairing and counters.
 ///
 /// All access goes through `transaction`: the body sees a `CloudStore` and either every
 /// change it made is kept (it returned) or none (it threw). Two implementations:
@@ -55,6 +55,11 @@ public protocol CloudStore {
     /// Inserts or replaces the password of `record.verifierId`.
     func savePassword(_ record: PasswordRecord) throws
 
+    /// The owner pairing record of `serial`, if anything is known.
+    func ownerPairing(serial: String) throws -> OwnerPairingRecord?
+    /// Inserts or replaces the owner pairing record of `record.serial`.
+    func saveOwnerPairing(_ record: OwnerPairingRecord) throws
+
     /// A counter of `serial`.
     func counter(serial: String, kind: CounterKind) throws -> UInt32?
     /// Sets a counter of `serial`.
@@ -88,7 +93,8 @@ extension CloudStore {
                 certificateStatus: certificates.last?.installStatus, certificates: certificates.count,
                 verifierStatus: verifiers.last?.status, verifiers: verifiers.count, passwordPending: pending,
                 v2cCounter: try counter(serial: ecu.serial, kind: .v2cAccepted),
-                c2vCounter: try counter(serial: ecu.serial, kind: .c2vSent)))
+                c2vCounter: try counter(serial: ecu.serial, kind: .c2vSent),
+                ownerPairing: try ownerPairing(serial: ecu.serial)))
         }
         return CloudSummary(ecus: lines)
     }

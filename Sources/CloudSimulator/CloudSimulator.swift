@@ -42,7 +42,7 @@ public final class CloudSimulator {
     /// The `queued` events of C2V messages handed to the TBM, for their `delivered` events.
     private var inTransit: [(bytes: [UInt8], event: CloudEvent)] = []
 
-    /// A push (0x0A PP-02, 0x0C owner key termination) until the TBM delivered it: one whose
+    /// A push (0x0A PP-02, 0x0C owner key termination, 0x0E pairing mode) until the TBM delivered it: one whose
     /// ISO-TP delivery failed is sent again `pushRetryDelay` later, at most `pushRetries`
     /// times (the module's rule for its own requests, ICD 7.4). Answers to the module's
     /// requests are not retried: the module repeats the request.
@@ -202,6 +202,10 @@ public final class CloudSimulator {
             try requireLink()
             send(try vos.terminateOwnerKey(serial: serial, date: date), push: true, now: now, date: date, into: &step)
             return Reply(ok: true, text: "owner key termination sent to \(serial)")
+        case .pairingMode(let serial):
+            try requireLink()
+            send(try vos.requestPairingMode(serial: serial, date: date), push: true, now: now, date: date, into: &step)
+            return Reply(ok: true, text: "pairing mode request sent to \(serial); its OwnerPairingStatus shows in the trace and in status")
         case .fault(let fault, let count):
             vos.faults.arm(fault, count: count)
             return Reply(ok: true, text: "fault \(fault) armed for \(count) C2V message\(count == 1 ? "" : "s")")
@@ -312,7 +316,25 @@ public final class CloudSimulator {
                          + "verifiers=\(ecu.verifiers)/status \(status(ecu.verifierStatus)) "
                          + "password=\(ecu.verifiers == 0 ? "-" : ecu.passwordPending ? "undelivered" : "delivered") "
                          + "v2c=\(ecu.v2cCounter.map(String.init) ?? "-") c2v=\(ecu.c2vCounter.map(String.init) ?? "-")")
+            lines.append("  " + Self.pairingText(ecu.ownerPairing))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The owner pairing line of `status` (indented under its ECU), e.g.
+    /// `pairing=3 (owner key active) ownerKey=5A11223344556677 pairingStatus=0 (ok)
+    /// updated=2027-01-15T08:00:00Z pairingMode=answered 2027-… activeKey=5A11… terminatedKey=-`.
+    static func pairingText(_ record: OwnerPairingRecord?) -> String {
+        let time: (Date?) -> String = { $0.map { $0.formatted(.iso8601) } ?? "-" }
+        let hex: ([UInt8]?) -> String = { $0?.hexString ?? "-" }
+        guard let record else { return "pairing=- (no report) ownerKey=- pairingStatus=- updated=- pairingMode=- activeKey=- terminatedKey=-" }
+        let state = record.state.map { byte in "\(byte) (\(OwnerPairingState(rawValue: byte).map(String.init(describing:)) ?? "unknown"))" }
+        let status = record.status.map { byte in "\(byte) (\(CloudStatus(rawValue: byte).map(String.init(describing:)) ?? "unknown"))" }
+        let mode = if let answered = record.modeAnsweredAt { "answered \(time(answered))" }
+            else if let requested = record.modeRequestedAt { "requested \(time(requested))" } else { "-" }
+        let terminated = record.terminatedOwnerKeyId.map { "\($0.hexString) at \(time(record.terminatedAt))" } ?? "-"
+        return "pairing=\(state ?? "- (no report)") ownerKey=\(hex(record.ownerKeyId)) pairingStatus=\(status ?? "-") "
+            + "updated=\(time(record.updatedAt)) pairingMode=\(mode) activeKey=\(hex(record.activeOwnerKeyId)) "
+            + "terminatedKey=\(terminated)"
     }
 }

@@ -35,12 +35,13 @@ public enum CloudFault: Equatable, Sendable, CustomStringConvertible {
 ///     tbm online|offline|unsubscribe|silent
 ///     push-verifier SERIAL                 PP-02: push a fresh verifier (0x0A)
 ///     terminate-owner-key SERIAL           KTS: OwnerKeyTermination (0x0C, signed by [ZZ2])
+///     pairing-mode SERIAL                  OP-01: OwnerPairingModeRequest (0x0E, signed by the VOS)
 ///     fault drop|delay MS|corrupt-signature|replay|wrong-transaction|wrong-type|error CODE [--count N]
 ///     fault clear
 ///     password SERIAL                      hands out the pairing password once
 ///     register-ecu FILE...                 ECU identity certificates (DER or PEM)
 ///     reset-counter SERIAL                 forget the last accepted V2C counter of an ECU
-///     status                               the database summary
+///     status                               the database summary, with each ECU's owner pairing
 public enum ControlCommand: Equatable, Sendable {
     /// Change the TBM link state.
     case tbm(TBMLinkState)
@@ -48,6 +49,8 @@ public enum ControlCommand: Equatable, Sendable {
     case pushVerifier(serial: String)
     /// KTS owner key termination.
     case terminateOwnerKey(serial: String)
+    /// OP-01: ask the vehicle to open its pairing window.
+    case pairingMode(serial: String)
     /// Arm a fault for the next `count` C2V messages.
     case fault(CloudFault, count: Int)
     /// Disarm the fault.
@@ -67,6 +70,7 @@ public enum ControlCommand: Equatable, Sendable {
         case .tbm(let state): return "tbm " + (state == .unsubscribed ? "unsubscribe" : state.rawValue)
         case .pushVerifier(let serial): return "push-verifier \(serial)"
         case .terminateOwnerKey(let serial): return "terminate-owner-key \(serial)"
+        case .pairingMode(let serial): return "pairing-mode \(serial)"
         case .fault(let fault, let count): return "fault \(fault)" + (count == 1 ? "" : " --count \(count)")
         case .clearFault: return "fault clear"
         case .password(let serial): return "password \(serial)"
@@ -79,6 +83,7 @@ public enum ControlCommand: Equatable, Sendable {
     /// The usage text sent back for a malformed command.
     public static let usage = """
         commands: tbm online|offline|unsubscribe|silent · push-verifier SERIAL · terminate-owner-key SERIAL · \
+        pairing-mode SERIAL · \
         fault drop|delay MS|corrupt-signature|replay|wrong-transaction|wrong-type|error CODE [--count N] · \
         fault clear · password SERIAL · register-ecu FILE... · reset-counter SERIAL · status
         """
@@ -98,6 +103,7 @@ public enum ControlCommand: Equatable, Sendable {
             return .tbm(state)
         case "push-verifier": return .pushVerifier(serial: try serial(args, verb))
         case "terminate-owner-key": return .terminateOwnerKey(serial: try serial(args, verb))
+        case "pairing-mode": return .pairingMode(serial: try serial(args, verb))
         case "password": return .password(serial: try serial(args, verb))
         case "reset-counter": return .resetCounter(serial: try serial(args, verb))
         case "status":

@@ -4,7 +4,7 @@ import GRDB
 /// The VOS state in an SQLite file (GRDB), so that the simulator survives restarts.
 ///
 /// Tables (migration `v1`): `ecus`, `vehicles`, `subject_ids`, `certificates`, `verifiers`,
-/// `passwords`, `counters`. Every `transaction` is one SQLite transaction. Other
+/// `passwords`, `counters`; migration `v2` (owner pairing, ICD 8.5): `owner_pairing`. Every `transaction` is one SQLite transaction. Other
 /// processes (e.g. `spaak-cloud register-ecu`) may use the file at the same time: a busy
 /// database is waited for up to 5 s.
 public final class GRDBCloudRepository: CloudRepository {
@@ -75,6 +75,23 @@ public final class GRDBCloudRepository: CloudRepository {
                 CREATE INDEX subject_ids_serial ON subject_ids(serial);
                 CREATE INDEX certificates_serial ON certificates(serial);
                 CREATE INDEX verifiers_serial ON verifiers(serial);
+                """)
+        }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                CREATE TABLE owner_pairing (
+                    serial TEXT PRIMARY KEY NOT NULL REFERENCES ecus(serial) ON DELETE CASCADE,
+                    state INTEGER,
+                    owner_key_id BLOB,
+                    status INTEGER,
+                    transaction_id BLOB,
+                    updated_at DATETIME,
+                    mode_request_transaction_id BLOB,
+                    mode_requested_at DATETIME,
+                    mode_answered_at DATETIME,
+                    active_owner_key_id BLOB,
+                    terminated_owner_key_id BLOB,
+                    terminated_at DATETIME);
                 """)
         }
         return migrator
@@ -183,6 +200,31 @@ public final class GRDBCloudRepository: CloudRepository {
                            arguments: [record.verifierId, record.serial, record.password, record.deliveredAt])
         }
 
+        func ownerPairing(serial: String) throws -> OwnerPairingRecord? {
+            try Row.fetchOne(db, sql: "SELECT * FROM owner_pairing WHERE serial = ?", arguments: [serial]).map { row in
+                OwnerPairingRecord(
+                    serial: row["serial"], state: Self.byte(row["state"]), ownerKeyId: Self.bytes(row["owner_key_id"]),
+                    status: Self.byte(row["status"]), transactionId: Self.bytes(row["transaction_id"]), updatedAt: row["updated_at"],
+                    modeRequestTransactionId: Self.bytes(row["mode_request_transaction_id"]),
+                    modeRequestedAt: row["mode_requested_at"], modeAnsweredAt: row["mode_answered_at"],
+                    activeOwnerKeyId: Self.bytes(row["active_owner_key_id"]),
+                    terminatedOwnerKeyId: Self.bytes(row["terminated_owner_key_id"]), terminatedAt: row["terminated_at"])
+            }
+        }
+        func saveOwnerPairing(_ record: OwnerPairingRecord) throws {
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO owner_pairing (serial, state, owner_key_id, status, transaction_id, updated_at,
+                    mode_request_transaction_id, mode_requested_at, mode_answered_at, active_owner_key_id,
+                    terminated_owner_key_id, terminated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [
+                    record.serial, record.state.map { Int($0) }, record.ownerKeyId.map { Data($0) }, record.status.map { Int($0) },
+                    record.transactionId.map { Data($0) }, record.updatedAt, record.modeRequestTransactionId.map { Data($0) },
+                    record.modeRequestedAt, record.modeAnsweredAt, record.activeOwnerKeyId.map { Data($0) },
+                    record.terminatedOwnerKeyId.map { Data($0) }, record.terminatedAt,
+                ])
+        }
+
         func counter(serial: String, kind: CounterKind) throws -> UInt32? {
             try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE serial = ? AND kind = ?", arguments: [serial, kind.rawValue])
                 .map { UInt32(truncatingIfNeeded: $0) }
@@ -195,6 +237,11 @@ public final class GRDBCloudRepository: CloudRepository {
         func removeCounter(serial: String, kind: CounterKind) throws {
             try db.execute(sql: "DELETE FROM counters WHERE serial = ? AND kind = ?", arguments: [serial, kind.rawValue])
         }
+
+        /// A nullable small integer column as a byte.
+        private static func byte(_ value: Int?) -> UInt8? { value.map { UInt8(truncatingIfNeeded: $0) } }
+        /// A nullable BLOB column as bytes.
+        private static func bytes(_ value: Data?) -> [UInt8]? { value.map { [UInt8]($0) } }
 
         private static func ecu(_ row: Row) -> ECURecord {
             ECURecord(serial: row["serial"], certificateDER: [UInt8](row["certificate"] as Data), registeredAt: row["registered_at"])

@@ -15,6 +15,7 @@ public final class InMemoryCloudRepository: CloudRepository {
         var certificates: [CertificateRecord] = []
         var verifiers: [VerifierRecord] = []
         var passwords: [Int64: PasswordRecord] = [:]
+        var ownerPairings: [String: OwnerPairingRecord] = [:]
         var counters: [String: UInt32] = [:]
         var nextId: Int64 = 1
     }
@@ -78,6 +79,9 @@ public final class InMemoryCloudRepository: CloudRepository {
 
         func password(verifierId: Int64) -> PasswordRecord? { state.passwords[verifierId] }
         func savePassword(_ record: PasswordRecord) { state.passwords[record.verifierId] = record }
+
+        func ownerPairing(serial: String) -> OwnerPairingRecord? { state.ownerPairings[serial] }
+        func saveOwnerPairing(_ record: OwnerPairingRecord) { state.ownerPairings[record.serial] = record }
 
         func counter(serial: String, kind: CounterKind) -> UInt32? { state.counters["\(kind.rawValue) \(serial)"] }
         func setCounter(serial: String, kind: CounterKind, value: UInt32) { state.counters["\(kind.rawValue) \(serial)"] = value }

@@ -50,7 +50,8 @@ extension VehicleOEMServer {
 
     /// The KTS terminates the owner key: an OwnerKeyTermination (0x0C) signed with [ZZ2],
     /// new transaction id, use case PP-03, the shared cloud counter. The current verifier
-    /// is revoked (the module deletes it and asks for a new one with PP-03).
+    /// is revoked (the module deletes it and asks for a new one with PP-03), and the owner
+    /// key the KTS tracks is recorded as terminated (the module deletes it, ICD 8.5).
     public func terminateOwnerKey(serial: String, date: Date) throws -> VOSResult {
         var result = VOSResult()
         let pending = try repository.transaction { store -> VOSResult in
@@ -60,8 +61,9 @@ extension VehicleOEMServer {
                 verifier.revoked = true
                 try store.updateVerifier(verifier)
             }
+            let note = try recordTermination(serial: serial, store: store, date: date)
             try emit(.ownerKeyTermination, serial: serial, transactionID: randomBytes(16), useCase: .pp03,
-                     store: store, into: &pending)
+                     store: store, note: note, into: &pending)
             return pending
         }
         commit(pending, into: &result)
@@ -107,7 +109,7 @@ extension VehicleOEMServer {
         try repository.transaction { try $0.summary() }
     }
 
-    private func requireECU(_ serial: String, store: any CloudStore) throws {
+    func requireECU(_ serial: String, store: any CloudStore) throws {
         guard try store.ecu(serial: serial) != nil else {
             throw VOSCommandError("unknown ECU \(serial): add ECU ids to the PKI before doing anything")
         }

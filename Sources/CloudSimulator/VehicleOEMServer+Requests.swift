@@ -78,6 +78,9 @@ extension VehicleOEMServer {
             try store.updateVerifier(verifier)
             return .payload(.c2vUsecaseCompletionAck, summary: "verifier \(verifier.id ?? 0) status \(status.rawValue) (\(status))")
 
+        case .ownerPairingStatus(let state, let ownerKeyID, let status):
+            return try recordOwnerPairing(message, state: state, ownerKeyID: ownerKeyID, status: status, store: store, date: date)
+
         default:
             return .refuse(.unexpectedMessage, "\(message.type) is not a request the VOS answers")
         }
@@ -126,8 +129,9 @@ extension VehicleOEMServer {
     }
 
     /// Builds, faults and signs one C2V message and counts it (the cloud's per-vehicle counter).
+    /// `note` is added to the trace line's detail.
     func emit(_ payload: CloudPayload, serial: String, transactionID: [UInt8], useCase: UseCase,
-              store: any CloudStore, into result: inout VOSResult) throws {
+              store: any CloudStore, note: String? = nil, into result: inout VOSResult) throws {
         var payload = payload
         var transactionID = transactionID
         let fault = faults.take()
@@ -141,7 +145,8 @@ extension VehicleOEMServer {
         let isKTS = payload.type == .ownerKeyTermination
         var event = CloudEvent(from: isKTS ? .kts : .vos, to: .spaak, outcome: .queued, direction: "C2V",
                                type: payload.type.rawValue, name: payload.type.description, serial: serial, vin: vin,
-                               transaction: transactionID, fault: fault?.description, detail: Self.describe(payload))
+                               transaction: transactionID, fault: fault?.description,
+                               detail: [Self.describe(payload), note].compactMap { $0 }.joined(separator: "; ").nilIfEmpty)
         if fault == .drop {
             event.outcome = .dropped
             result.events.append(event)
@@ -180,6 +185,9 @@ extension VehicleOEMServer {
         case .vehicleIdentityCSRResponse(let der): return "[K] \(der.count) bytes"
         case .remoteServiceProvisioningResponse(let uuid): return "drmUUID \(uuid.hexString)"
         case .spake2VerifierProvisioning(let record): return describe(record)
+        case .ownerPairingModeRequest: return "open the pairing window"
+        case .ownerPairingStatus(let state, let key, let status):
+            return "state \(state.rawValue) (\(state)), owner key \(key?.hexString ?? "-"), status \(status.rawValue)"
         case .errorResponse(let code):
             return "result \(code)" + (CloudStatus(rawValue: code).map { " (\($0))" } ?? "")
         default: return nil
@@ -190,4 +198,9 @@ extension VehicleOEMServer {
     static func describe(_ record: SpakeVerifierRecord) -> String {
         "verifier salt \(record.salt.hexString) N=\(record.n) r=\(record.r) p=\(record.p)"
     }
+}
+
+extension String {
+    /// `nil` for the empty string.
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 }

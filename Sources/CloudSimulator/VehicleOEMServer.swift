@@ -50,8 +50,9 @@ public struct VOSCommandError: Error, Equatable, Sendable, CustomStringConvertib
 }
 
 /// The simulated Vehicle OEM Server (and the KTS): verifies V2C messages against the ECU
-/// identity certificates registered from the plant's PKI and answers them (ICD 7), pushes
-/// PP-02 verifiers and KTS terminations on command, keeps its state in a `CloudRepository`.
+/// identity certificates registered from the plant's PKI and answers them (ICD 7), records
+/// the owner pairing reports (ICD 8.5), pushes PP-02 verifiers, pairing mode requests and KTS
+/// terminations on command, keeps its state in a `CloudRepository`.
 ///
 /// A V2C message is handled in this order; the first failing check decides:
 /// 1. well-formed (CloudProtocol's decoder) — else discarded, no answer;

@@ -119,6 +119,7 @@ struct Ctl: ParsableCommand {
         abstract: "Send a command to a running `spaak-cloud serve`.",
         discussion: """
             Commands: tbm online|offline|unsubscribe|silent · push-verifier SERIAL · terminate-owner-key SERIAL · \
+            pairing-mode SERIAL · \
             fault drop|delay MS|corrupt-signature|replay|wrong-transaction|wrong-type|error CODE [--count N] · \
             fault clear · password SERIAL · register-ecu FILE... · reset-counter SERIAL · status. \
             Prints the reply; exits 1 when the command was refused.

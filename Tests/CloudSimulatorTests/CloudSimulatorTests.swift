@@ -162,6 +162,7 @@ struct CloudSimulatorTests {
 struct ControlCommandTests {
     @Test("Every command form parses and prints back", arguments: [
         "tbm online", "tbm offline", "tbm unsubscribe", "tbm silent", "push-verifier SPK1", "terminate-owner-key SPK1",
+        "pairing-mode SPK1",
         "fault drop", "fault delay 250", "fault corrupt-signature", "fault replay", "fault wrong-transaction",
         "fault wrong-type", "fault error 9", "fault drop --count 3", "fault clear", "password SPK1",
         "register-ecu a.der b.pem", "reset-counter SPK1", "status",
@@ -177,7 +178,8 @@ struct ControlCommandTests {
     }
 
     @Test("Malformed commands are refused with a sentence", arguments: [
-        "", "tbm", "tbm sideways", "push-verifier", "password a b", "fault", "fault delay", "fault delay -1",
+        "", "tbm", "tbm sideways", "push-verifier", "pairing-mode", "pairing-mode a b", "password a b",
+        "fault", "fault delay", "fault delay -1",
         "fault error 300", "fault drop --count 0", "fault drop --count", "status now", "launch",
     ])
     func refused(line: String) {

@@ -10,8 +10,8 @@ struct PushRetryTests {
         bench.events.filter { $0.outcome == .notSent && $0.type == type }
     }
 
-    @Test("A push (0x0A, 0x0C) not delivered is sent again 5 s later and then reaches the module",
-          arguments: [("push-verifier", UInt8(0x0A)), ("terminate-owner-key", UInt8(0x0C))])
+    @Test("A push (0x0A, 0x0C, 0x0E) not delivered is sent again 5 s later and then reaches the module",
+          arguments: [("push-verifier", UInt8(0x0A)), ("terminate-owner-key", UInt8(0x0C)), ("pairing-mode", UInt8(0x0E))])
     func retriedOnce(command: String, type: UInt8) throws {
         let bench = try Bench()
         bench.run(until: .milliseconds(1))
