@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "spaak-ecu", targets: ["spaak-ecu"]),
         .executable(name: "spaak-pki", targets: ["spaak-pki"]),
         .executable(name: "spaak-cloud", targets: ["spaak-cloud"]),
+        .executable(name: "spaak-phone", targets: ["spaak-phone"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -60,6 +61,12 @@ let package = Package(
                 dependencies: ["SpaakCore", "E2E", "ISOTP", "CloudProtocol", "TestPKI", x509, asn1, crypto, grdb]),
         .executableTarget(name: "spaak-cloud",
                           dependencies: ["CloudSimulator", "SpaakCore", "SocketCAN", "EventLoop", "CSocketCAN", argumentParser]),
+        // The NFC reader and the owner's phone, simulated (ICD 8): the device's answers and the taps
+        // as pure machines, and the executable around them.
+        .target(name: "PhoneSimulator", dependencies: ["APDU", "SPAKE2Plus", "CloudProtocol", "KeyM", "E2E", "ISOTP", "SpaakCore",
+                                                       crypto, asn1]),
+        .executableTarget(name: "spaak-phone", dependencies: ["PhoneSimulator", "E2E", "SocketCAN", "EventLoop", "SpaakCore", "KeyM",
+                                                              "TestPKI", argumentParser]),
 
         // Fuzz harnesses and the crash soak (docs/RELIABILITY.md section 5; scripts/fuzz, scripts/soak).
         .target(name: "SpaakFuzz", dependencies: ["SpaakCore", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",
@@ -87,5 +94,7 @@ let package = Package(
         .testTarget(name: "KeyMTests", dependencies: ["KeyM", "TestPKI"]),
         .testTarget(name: "TestPKITests", dependencies: ["TestPKI", "KeyM"]),
         .testTarget(name: "SpaakFuzzTests", dependencies: ["SpaakFuzz"]),
+        .testTarget(name: "PhoneSimulatorTests", dependencies: ["PhoneSimulator", "OwnerPairing", "APDU", "SPAKE2Plus", "CloudProtocol",
+                                                               "E2E", "ISOTP", "KeyM", "TestPKI", "SpaakCore", crypto, x509]),
     ]
 )
