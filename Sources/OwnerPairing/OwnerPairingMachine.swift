@@ -63,6 +63,7 @@ public struct OwnerPairingMachine: Sendable {
 
     /// The earliest instant at which `handleTimeout(now:)` has work.
     public var nextDeadline: Instant? {
+        if staleKeyToDelete, session.isIdle { return .zero }
         var deadline = windowUntil
         if let responseBy = session.responseDeadline { deadline = deadline.earliest(responseBy) }
         return deadline

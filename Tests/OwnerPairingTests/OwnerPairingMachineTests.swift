@@ -242,8 +242,10 @@ struct OwnerPairingMachineTests {
         let key = try #require(OwnerKey(publicKey: Array(P256.Signing.PrivateKey().publicKey.x963Representation), friendlyName: "x"))
         let h = PairingHarness(facts: OwnerPairingFacts(
             ownerKey: .key(key), conditions: OwnerPairingConditions(plantLocked: true, vehicleCertificateInstalled: true)))
+        #expect(h.machine.nextDeadline == .zero)
         h.advance(.milliseconds(1))
         #expect(h.performed(.deletePendingOwnerKey))
+        #expect(h.machine.nextDeadline == nil)
     }
 
     @Test("A store failure of the phase 2 commit stores nothing and is not counted")

@@ -147,7 +147,6 @@ final class VehicleOwnerPairing {
                     verifierUsable: provisioning.machine.facts.verifierPresent)))
             case .verifierMissing: provisioning.handle(.pairingWithoutVerifier, now: now)
             case .verifierConsumed:
-                storeView.refresh()
                 provisioning.handle(.verifierConsumedByPairing, now: now)
             case .report(let report):
                 provisioning.handle(.ownerPairingReport(OwnerPairingStatusReport(
