@@ -323,8 +323,10 @@ def test_phase2_and_phase3_pair_the_owner(prig, device_for, plant):
     assert report[0x18] == dev.key_id and report[0x13] == b"\x00", report
     eventually(lambda: [m for m in messages(r, C2V_ID, 0x06) if m.get(0x05) == report[0x05]], 30,
                "C2VUsecaseCompletionAck 0x06 for the 0x0D on the bus")
-    status_line = r.cloud.ok("status")
-    assert dev.key_id.hex().upper() in status_line.upper(), f"ctl status does not show the owner key:\n{status_line}"
+    status_text = r.cloud.ok("status")
+    pairing = [l.strip() for l in status_text.splitlines() if l.strip().startswith("pairing=")]
+    assert pairing and pairing[0].startswith(f"pairing={KEY_ACTIVE}") and dev.key_id.hex() in pairing[0].lower(), \
+        f"ctl status does not show the active owner key {dev.key_id.hex()}:\n{status_text}"
 
     # the window is closed for good: HU_Request, a tap and OP-01 change nothing
     dev.remove()
