@@ -18,6 +18,11 @@ struct DBCFixtureTests {
         ("TbmOnline", .tbmOnline),
     ]
 
+    /// The CRC signal of each E2E frame (ICD 3, 8.1).
+    private static let crcNames: [UInt32: String] = [
+        0x3A0: "TBM_CRC", 0x3A8: "SPAAK_CRC", 0x3B0: "NFC_CRC", 0x3C0: "HU_CRC",
+    ]
+
     private static func fixtureLines() throws -> [String] {
         // #filePath may go through the dev package's symlinked folder: resolve it.
         let here = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
@@ -40,9 +45,16 @@ struct DBCFixtureTests {
             guard useCase != nil || useCaseByte == 0 else { return nil }
             let signals = SpaakStatusSignals(
                 provisioningFlags: flags, activeUseCase: useCase, useCaseStep: values["UseCaseStep"] ?? 0,
-                lastErrorCode: values["LastErrorCode"] ?? 0, failedPairingAttempts: values["FailedPairingAttempts"] ?? 0)
+                lastErrorCode: values["LastErrorCode"] ?? 0, failedPairingAttempts: values["FailedPairingAttempts"] ?? 0,
+                ownerPairing: values["OwnerPairingState"] ?? 0)
             let data = E2EProfile.protect(dataID: 0x3A8, counter: values["SPAAK_AliveCounter"] ?? 0, signals: signals.signalBytes)
             return CANFrame(id: 0x3A8, data: data)
+        case NFCStatusEncoder.defaultCANID:
+            var encoder = NFCStatusEncoder(firstCounter: values["NFC_AliveCounter"] ?? 0)
+            return encoder.nextFrame(NFCStatusSignals(
+                devicePresent: values["DevicePresent"] == 1, readerReady: values["ReaderReady"] == 1))
+        case HURequest.defaultCANID:
+            return HURequest(rawValue: values["RequestCode"] ?? 0)?.frame(counter: values["HU_AliveCounter"] ?? 0)
         default:
             return nil
         }
@@ -52,6 +64,8 @@ struct DBCFixtureTests {
     func fixturesMatch() throws {
         let lines = try Self.fixtureLines()
         #expect(lines.count >= 4)
+        var ids: Set<UInt32> = []
+        var ownerPairingStates: Set<UInt8> = []
         for line in lines {
             let fields = line.split(separator: " ").map(String.init)
             let frameText = fields.first ?? ""
@@ -64,8 +78,12 @@ struct DBCFixtureTests {
             }
             let built = Self.build(id: id, values: values)
             #expect(built?.description == frameText, "fixture \(line)")
-            let crcName = id == 0x3A0 ? "TBM_CRC" : "SPAAK_CRC"
-            #expect(built?.data.first == values[crcName], "CRC value in \(line)")
+            let crcName = Self.crcNames[id] ?? "?"
+            #expect(values[crcName] != nil && built?.data.first == values[crcName], "CRC value in \(line)")
+            ids.insert(id)
+            if id == 0x3A8 { ownerPairingStates.insert(values["OwnerPairingState"] ?? 0) }
         }
+        #expect(ids == Set(Self.crcNames.keys), "a fixture for every E2E frame")
+        #expect(ownerPairingStates == [0, 1, 2, 3], "SPAAK_Status byte 7: every owner pairing state")
     }
 }
