@@ -57,7 +57,8 @@ def run(command: str, timeout: float = 30) -> subprocess.CompletedProcess:
 
 def localise(command: str) -> str:
     """`.build/release/` stands for the binaries under test ($SPAAK_BIN_DIR when set)."""
-    return command.replace(".build/release/spaak-ecu", bin_path("spaak-ecu"))
+    return (command.replace(".build/release/spaak-ecu", bin_path("spaak-ecu"))
+            .replace(".build/release/spaak-phone", bin_path("spaak-phone")))
 
 
 class Scenario:
@@ -116,6 +117,27 @@ class Scenario:
             assert done.stdout.strip().startswith(f"62 F1 8C {SERIAL_HEX}"), \
                 f"attempt {attempt}: isotprecv printed {done.stdout!r}"
 
+    def hu_request(self, command, comment):
+        """A HU_Request line (cansend or spaak-phone hu-start): the module takes it (E2E ok, a
+        new counter) and logs it; the unprovisioned module of this scenario opens no window."""
+        assert "HU_Request" in comment or "same request" in comment
+        before = sum("HU_Request: start owner pairing" in line for line in self.lines)
+        done = run(command, timeout=20)
+        assert done.returncode == 0, done.stderr
+        end = time.monotonic() + 5
+        while sum("HU_Request: start owner pairing" in line for line in self.lines) <= before:
+            assert time.monotonic() < end, f"{command}: the module did not log the request: {self.lines[-5:]}"
+            time.sleep(0.1)
+
+    def phone_pair(self, command, comment):
+        """spaak-phone pair needs a provisioned module and its password: checked, not run —
+        the binary exists and takes every option the line uses (a bus test pairs for real:
+        tests/bus/test_pairing.py and test_demo.py)."""
+        done = subprocess.run([bin_path("spaak-phone"), "pair", "--help"], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        for option in re.findall(r"(--[a-z-]+)", command):
+            assert option in done.stdout, f"spaak-phone pair has no {option}"
+
     def stop(self):
         if self.module and self.module.poll() is None:
             self.module.terminate()
@@ -129,6 +151,9 @@ CHECKS = [
     (r"^\.build/release/spaak-ecu .* &$", Scenario.start_module),
     (r"^candump -n \d+ vcan0$", Scenario.candump),
     (r"^cansend vcan0 3A0#[0-9A-F]{16}$", Scenario.cansend),
+    (r"^cansend vcan0 3C0#[0-9A-F]{16}$", Scenario.hu_request),
+    (r"^\.build/release/spaak-phone hu-start --interface vcan0( --counter \d+)?$", Scenario.hu_request),
+    (r"^\.build/release/spaak-phone pair .*$", Scenario.phone_pair),
     (r"^isotprecv .*& sleep [0-9.]+; echo 22 F1 8C \| isotpsend .*; wait \$!$", Scenario.read_serial),
 ]
 
