@@ -89,6 +89,7 @@ public struct OwnerPairingMachine: Sendable {
         if staleKeyToDelete, session.isIdle {
             staleKeyToDelete = false
             log(.info, "owner key pending from before the restart: its window is closed, deleting it")
+            ownerKey = .absent
             output.append(.perform(.deletePendingOwnerKey))
         }
         if let responseBy = session.responseDeadline, responseBy <= now {
