@@ -70,7 +70,8 @@ let package = Package(
 
         // Fuzz harnesses and the crash soak (docs/RELIABILITY.md section 5; scripts/fuzz, scripts/soak).
         .target(name: "SpaakFuzz", dependencies: ["SpaakCore", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",
-                                                  "SpaakECU", "TestPKI", crypto, x509, asn1, logging]),
+                                                  "SpaakECU", "TestPKI", "E2E", "APDU", "OwnerPairing", "SPAKE2Plus",
+                                                  crypto, x509, asn1, logging]),
         .executableTarget(name: "spaak-fuzz", dependencies: ["SpaakFuzz"]),
         .executableTarget(name: "spaak-soak", dependencies: ["SpaakFuzz", "SpaakECU", "SecureStore", "SpaakCore", "CloudSimulator",
                                                              "CloudProtocol", "TestPKI", crypto, logging]),

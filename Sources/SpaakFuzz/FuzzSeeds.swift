@@ -53,6 +53,17 @@ public enum FuzzSeeds {
                 corpus[.store, default: []].append([UInt8(index)] + bytes)
             }
         }
+        corpus.merge(PairingSeeds.corpora()) { $0 + $1 }
+        try save(corpus, root: root)
+    }
+
+    /// Writes the corpora of the owner-pairing targets (`apdu`, `pairing`, `nfc`) alone: they
+    /// are built from the ICD's messages and need no recorded traffic (`spaak-fuzz seeds`).
+    public static func writePairing(root: URL) throws {
+        try save(PairingSeeds.corpora(), root: root)
+    }
+
+    static func save(_ corpus: [FuzzTarget: [[UInt8]]], root: URL) throws {
         for (target, inputs) in corpus {
             let folder = root.appendingPathComponent("corpus/\(target.rawValue)")
             try? FileManager.default.removeItem(at: folder)

@@ -23,6 +23,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// The secure store's file decoding: `FileSecureStore` opening a folder in which one file
     /// (entry, journal, manifest, device key, stray temporary) holds the input bytes.
     case store
+    /// The APDU channel's parsers (`CommandAPDU`, `ResponseAPDU`, `BERTLV`, `PairingCommand`,
+    /// every `PairingResponse` parser) on the same bytes.
+    case apdu
+    /// `OwnerPairingMachine` through whole sessions with the device's answers from the input,
+    /// taps, removals, window and store events and time.
+    case pairing
+    /// `NFCStatusSupervisor` and `HURequestReceiver` with frames and time steps.
+    case nfc
 
     /// Runs one input; returns normally unless an invariant is violated (then it traps).
     public func run(_ bytes: [UInt8]) {
@@ -34,6 +42,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .c2v: CloudFuzz.verify(bytes)
         case .keym: KeyMFuzz.run(bytes)
         case .store: StoreFuzz.run(bytes)
+        case .apdu: APDUFuzz.run(bytes)
+        case .pairing: PairingFuzz.run(bytes)
+        case .nfc: NFCFuzz.run(bytes)
         }
     }
 
