@@ -228,10 +228,23 @@ struct OwnerPairingModuleTests {
         let b = try PairingBench.provisioned()
         let phone = try Self.pair(b)
         #expect(b.flags & 0x40 == 0, "phase 2 used the verifier up")
+        // A new verifier (PP-02), so that the termination has one to delete.
+        try b.pushVerifierAndTakePassword()
 
+        // Right after the module handled the 0x0C (PP-03 answers at once on this bench).
+        var atTermination: (key: SecureStoreEntryStatus, verifier: SecureStoreEntryStatus, owed: [UInt8]?)?
+        b.afterC2VDelivered = { [unowned b] message in
+            guard message.type == .ownerKeyTermination else { return }
+            let store = b.h.store
+            atTermination = (store.status(.ownerKey), store.status(.spake2Verifier),
+                             (try? store.read(StoreReadings.pendingVerifierRecord)) ?? nil)
+        }
         #expect(b.control(.terminateOwnerKey(serial: PairingBench.serial)).ok)
         b.run(for: .milliseconds(100))
         #expect(b.toModule(.ownerKeyTermination).count == 1)
+        let deleted = try #require(atTermination)
+        #expect(deleted.key == .absent && deleted.verifier == .absent, "the owner key and the verifier deleted")
+        #expect(deleted.owed == [PP03Reason.ownerKeyTermination.rawValue], "PP-03 reason 1 owed")
         #expect(b.pairingState == 0)
         #expect(Self.storedOwnerKey(b) == nil)
         #expect(b.uds([0x22, 0xD1, 0x25]) == Self.noDID)
@@ -253,11 +266,13 @@ struct OwnerPairingModuleTests {
     func ownerChange() throws {
         let b = try PairingBench.provisioned()
         try Self.pair(b)
+        try b.pushVerifierAndTakePassword()
         b.unlock()
         #expect(b.uds([0x31, 0x01, 0xD2, 0x03]) == [0x71, 0x01, 0xD2, 0x03, 0x00])
+        #expect(Self.storedOwnerKey(b) == nil)
+        #expect(b.h.store.status(.spake2Verifier) == .absent)
         b.run(for: .milliseconds(200))
         #expect(b.pairingState == 0)
-        #expect(Self.storedOwnerKey(b) == nil)
         #expect(b.uds([0x22, 0xD1, 0x25]) == Self.noDID)
         b.run(for: .seconds(3))
         #expect(b.flags & 0x20 == 0x20, "PP-01 ran again")

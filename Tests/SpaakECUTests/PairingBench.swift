@@ -41,6 +41,9 @@ final class PairingBench {
     /// Called right after the module handled the frame that completed a response APDU of the
     /// phone (before any other frame or timer), with that response.
     var afterResponseDelivered: ((ResponseAPDU) -> Void)?
+    /// Called right after the module handled the frame that completed a C2V message (before
+    /// any other frame or timer), with that message.
+    var afterC2VDelivered: ((CloudMessage) -> Void)?
 
     private enum Node { case module, cloud, phone, reader, headUnit }
     private var bus: [(frame: CANFrame, from: Node, completes: ResponseAPDU?)] = []
@@ -220,14 +223,15 @@ final class PairingBench {
                     if phoneInField { phoneOutputs(phoneChannel.handle(frame, now: now)) }
                     continue
                 }
-                if frame.id == 0x6A0 { decode(&v2cDecoder, frame, into: &toCloud) }
+                if frame.id == 0x6A0 { _ = decode(&v2cDecoder, frame, into: &toCloud) }
                 let step = cloud.handle(frame, now: now, date: ModuleHarness.wallTime)
                 events += step.events
                 put(step.frames, from: .cloud)
             case .cloud, .phone, .reader, .headUnit:
-                if frame.id == 0x6A8 { decode(&c2vDecoder, frame, into: &toModule) }
+                let c2v = frame.id == 0x6A8 ? decode(&c2vDecoder, frame, into: &toModule) : []
                 put(h.module.handle(frame, now: now), from: .module)
                 if let completes { afterResponseDelivered?(completes) }
+                for message in c2v { afterC2VDelivered?(message) }
             }
         }
     }
@@ -254,14 +258,18 @@ final class PairingBench {
         }
     }
 
-    /// Reassembles the frames of one direction of the cloud channel (a passive listener).
-    private func decode(_ decoder: inout ISOTPChannel, _ frame: CANFrame, into messages: inout [CloudMessage]) {
+    /// Reassembles the frames of one direction of the cloud channel (a passive listener);
+    /// returns the messages this frame completed.
+    private func decode(_ decoder: inout ISOTPChannel, _ frame: CANFrame, into messages: inout [CloudMessage]) -> [CloudMessage] {
+        var completed: [CloudMessage] = []
         for case .received(let bytes) in decoder.handle(frame, now: h.clock.now) {
             if let message = try? CloudMessage.decode(bytes) {
-                messages.append(message)
+                completed.append(message)
             } else {
                 Issue.record("undecodable cloud message on 0x\(String(frame.id, radix: 16)): \(bytes.count) bytes")
             }
         }
+        messages += completed
+        return completed
     }
 }
