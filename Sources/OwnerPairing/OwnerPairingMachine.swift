@@ -88,9 +88,11 @@ public struct OwnerPairingMachine: Sendable {
     public mutating func handleTimeout(now: Instant) -> [OwnerPairingAction] {
         if staleKeyToDelete, session.isIdle {
             staleKeyToDelete = false
-            log(.info, "owner key pending from before the restart: its window is closed, deleting it")
-            ownerKey = .absent
-            output.append(.perform(.deletePendingOwnerKey))
+            if case .key(let key) = ownerKey, !key.isActive {
+                log(.info, "owner key pending from before the restart: its window is closed, deleting it")
+                ownerKey = .absent
+                output.append(.perform(.deletePendingOwnerKey))
+            }
         }
         if let responseBy = session.responseDeadline, responseBy <= now {
             fail("no response to \(session.awaitedCommand) within \(configuration.responseTimeout)", now: now)
