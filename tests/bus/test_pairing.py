@@ -188,7 +188,8 @@ def byte7_path(statuses: list[bytes]) -> list[int]:
 
 
 @pytest.fixture
-def prig(provisioned, tmp_path):
+def prig(provisioned, bench, tmp_path):
+    bench.close()                                   # one module and one cloud on the bus at a time
     r = PairingRig(provisioned, tmp_path)
     try:
         r.online()
