@@ -1,7 +1,8 @@
 """The live trace of the buses: ``candump -L`` of every interface, decoded with cantools and
 can-dbc/spaak.dbc. Every frame goes to the log; a SPAAK_Status or TBM_Status line is shown
 only when a signal changes (not every 100 ms), and the demo waits on the decoded values.
-UDS requests of the plant are kept for the sequence diagram.
+UDS requests of the plant and the NFC lane of each vehicle (nfc.py) are kept for the
+sequence diagram.
 """
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from typing import Callable, Optional
 import cantools
 
 from spaaklib.e2e import e2e_valid as e2e_ok
-from spaaklib.signals import FLAGS, USE_CASES
+from spaaklib.signals import FLAGS, OWNER_PAIRING, USE_CASES
 from spaaklib.signals import flag_short_words as flag_words  # the live trace's words
 
+from .nfc import IDS as NFC_IDS
+from .nfc import NfcTrace
 from .procs import Children, Console, DemoError
 
 
@@ -29,25 +32,29 @@ class Status:
     step: int
     error: int
     failed: int
+    owner: int  # byte 7: owner pairing (ICD 8)
     t: float  # time.monotonic() of the frame
 
     @classmethod
     def from_signals(cls, s: dict, t: float) -> "Status":
         flags = sum(int(s[f.signal]) << f.bit for f in FLAGS)
         return cls(flags, int(s["ActiveUseCase"]), int(s["UseCaseStep"]), int(s["LastErrorCode"]),
-                   int(s["FailedPairingAttempts"]), t)
+                   int(s["FailedPairingAttempts"]), int(s["OwnerPairingState"]), t)
 
     def key(self) -> tuple:
-        return self.flags, self.use_case, self.step, self.error, self.failed
+        return self.flags, self.use_case, self.step, self.error, self.failed, self.owner
 
     def describe(self, before: Optional["Status"]) -> str:
-        """What changed, then where the module is: ``+ECU cert · RP-02 step 0``."""
+        """What changed, then where the module is: ``+ECU cert · RP-02 step 0``;
+        ``byte 7 = 3 owner key active · idle`` when the owner pairing state changed."""
+        owner = f"byte 7 = {self.owner} {OWNER_PAIRING.get(self.owner, 'unknown')}"
         if before is None:
-            head = "flags: " + (", ".join(flag_words(self.flags)) or "none")
+            head = "flags: " + (", ".join(flag_words(self.flags)) or "none") + (f", {owner}" if self.owner else "")
         else:
             gained = flag_words(self.flags & ~before.flags)
             lost = flag_words(before.flags & ~self.flags)
-            head = " ".join([f"+{w}" for w in gained] + [f"-{w}" for w in lost])
+            head = " ".join([f"+{w}" for w in gained] + [f"-{w}" for w in lost]
+                            + ([owner] if before.owner != self.owner else []))
         where = "idle" if self.use_case == 0 else f"{USE_CASES.get(self.use_case, self.use_case)} step {self.step}"
         extra = (f", last error {self.error}" if self.error else "") + (
             f", {self.failed} failed pairing(s)" if self.failed else "")
@@ -81,6 +88,7 @@ class BusMonitor:
         self.tbm_state: dict = {}      # iface -> (connected, subscribed)
         self.transitions: list = []    # (t, module, before, after) of SPAAK_Status changes
         self.uds: list = []            # UdsFrame
+        self.nfc = NfcTrace(db)        # the NFC lanes of the vehicle buses
         self.frames = 0
         self.e2e_errors = 0
         self.shown = True
@@ -98,6 +106,11 @@ class BusMonitor:
         """Keep the UDS messages of a module's physical pair (for the diagram)."""
         self.uds_ids[(iface, request_id)] = (module, True)
         self.uds_ids[(iface, response_id)] = (module, False)
+
+    def watch_nfc(self, iface: str, module: int) -> None:
+        """Keep HU_Request, the taps of NFC_Status and the APDUs on ``iface`` (for the diagram)."""
+        with self._cv:
+            self.nfc.watch(iface, module)
 
     def forget(self, iface: str) -> None:
         """Stop decoding on ``iface`` (its modules moved away)."""
@@ -120,7 +133,8 @@ class BusMonitor:
             stamp, iface, frame = line.split()
             can_id_text, data_text = frame.split("#", 1)
             can_id, data = int(can_id_text, 16), bytes.fromhex(data_text.lstrip("#"))
-            t = float(stamp.strip("()")) - self._offset
+            # never later than now: an emulated machine's wall clock drifts from its monotonic one
+            t = min(float(stamp.strip("()")) - self._offset, time.monotonic())
         except ValueError:
             return
         self.frames += 1
@@ -135,6 +149,11 @@ class BusMonitor:
             return
         if can_id == 0x3A0:
             self._tbm_frame(iface, data)
+            return
+        if iface in self.nfc.modules and can_id in NFC_IDS:
+            with self._cv:
+                latest = self.latest.get((iface, 0x3A8))
+                self.nfc.feed(iface, can_id, data, t, latest.owner if latest else 0)
             return
         if key not in self.status_ids or len(data) != 8:
             return
@@ -170,6 +189,26 @@ class BusMonitor:
         """The latest decoded SPAAK_Status on (iface, can_id)."""
         with self._cv:
             return self.latest.get((iface, can_id))
+
+    def seen(self, module: int, since: float) -> list:
+        """The SPAAK_Status values of ``module`` that changed something since ``since``, in order."""
+        with self._cv:
+            return [after for t, m, _, after in self.transitions if m == module and t >= since]
+
+    def wait_seen(self, module: int, since: float, predicate: Callable[[list], bool], timeout: float,
+                  what: str) -> list:
+        """Waits until ``predicate`` holds for ``seen(module, since)`` (the trace runs a moment
+        behind the bus: a value may come and go before the demo looks); that list."""
+        end = time.monotonic() + timeout
+        with self._cv:
+            while True:
+                values = [after for t, m, _, after in self.transitions if m == module and t >= since]
+                if predicate(values):
+                    return values
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise DemoError(f"{what}: not seen within {timeout:.0f} s")
+                self._cv.wait(min(left, 0.2))
 
     def wait_status(self, iface: str, can_id: int, predicate: Callable[[Status], bool], timeout: float,
                     what: str, since: float = 0.0) -> Status:

@@ -1,27 +1,36 @@
 """The sequence diagram of the run as it happened: the plant's UDS requests seen on the bus
-(the EOL tester's steps) and the cloud messages of spaak-cloud's JSON-lines trace, merged
-over the modules (one arrow per message and phase, with the modules that sent it), written
+(the EOL tester's steps), the NFC lane of owner pairing seen on the vehicle buses (HU_Request,
+taps, one arrow per APDU), the owner pairing states of SPAAK_Status byte 7 and the cloud
+messages of spaak-cloud's JSON-lines trace, merged over the modules (one arrow per message,
+phase and NFC session kind, with the modules that sent it), written
 as Mermaid (sequence.mmd), as mscgen input (sequence.msc, rendered to sequence.png where
 mscgen is installed) and as plain text (sequence.txt, printed at the end of the demo).
 """
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from spaaklib.signals import VERIFIER as VERIFIER_FLAG
+
 #: Lifelines: id, name.
-PARTICIPANTS = (("P", "PKI"), ("T", "Tester (EOL / diag)"), ("S", "SpaaK module"), ("G", "SGW/TBM"),
-                ("V", "VOS"), ("K", "KTS"))
+PARTICIPANTS = (("P", "PKI"), ("T", "Tester (EOL / diag)"), ("N", "Phone + NFC reader (HU)"), ("S", "SpaaK module"),
+                ("G", "SGW/TBM"), ("V", "VOS"), ("K", "KTS"))
 NODES = {"SpaaK": "S", "SGW/TBM": "G", "VOS": "V", "KTS": "K", "control": "V"}
+#: The failed owner pairing attempts that delete the verifier (ICD 8.3).
+FAILED_ATTEMPTS_LIMIT = 8
 ROOT_NAMES = {0xD110: "[J]", 0xD111: "[J1]", 0xD112: "[J_PhysicalKey]", 0xD113: "[Z1]", 0xD114: "[ZZ2]"}
 
 
 @dataclass
 class Arrow:
-    """One message (or note) of one module: ``kind`` msg, reply, bad (refused) or note."""
+    """One message (or note) of one module: ``kind`` msg, reply, bad (refused) or note;
+    ``group`` tells apart the same message in different sequences of one phase (the NFC
+    session of phase 2 and that of phase 3 both start with a tap and SELECT)."""
 
     t: float
     src: str
@@ -30,6 +39,7 @@ class Arrow:
     module: int
     phase: int
     kind: str = "msg"
+    group: str = ""
 
 
 @dataclass
@@ -116,6 +126,43 @@ def plant_arrows(frames: list, phase: int, modules: int) -> list:
     return arrows
 
 
+def nfc_arrows(events: list, phase_of) -> list:
+    """The NFC lane from the bus monitor's NfcEvents (nfc.py)."""
+    return [Arrow(e.t, e.src, e.dst, e.label, e.module, phase_of(e.t), e.kind, f"session {e.session}" if e.session else "")
+            for e in events]
+
+
+def status_notes(transitions: list, phase_of) -> list:
+    """Notes on the module's lifeline from SPAAK_Status: each new owner pairing state (byte 7)
+    and the verifier deleted by the failed attempts (byte 6)."""
+    notes = []
+    for t, module, before, after in transitions:
+        if before is None:
+            continue
+        if after.owner != before.owner:
+            words = OWNER_NOTES.get((before.owner, after.owner)) or OWNER_NOTES.get((None, after.owner), "unknown")
+            notes.append(Arrow(t, "S", "S", f"byte 7 = {after.owner}: {words}", module, phase_of(t), "note"))
+        if before.flags & VERIFIER_FLAG and not after.flags & VERIFIER_FLAG and after.failed >= FAILED_ATTEMPTS_LIMIT:
+            notes.append(Arrow(t, "S", "S", f"{after.failed} failed attempts: verifier deleted, PP-03", module,
+                               phase_of(t), "note"))
+    return notes
+
+
+#: The notes of owner pairing state changes: (before or None for any, after) -> words.
+OWNER_NOTES = {(None, 0): "owner key deleted", (1, 0): "pairing window closed", (None, 1): "pairing window open",
+               (None, 2): "owner key pending, verifier deleted", (None, 3): "owner key active, window closed"}
+
+
+#: The V2C messages whose label carries a detail of the trace: (type, pattern of the detail).
+DETAILS = {0x09: re.compile(r"\b(reason \d+)"), 0x0D: re.compile(r"\b(state \d+)")}
+
+
+def _with_detail(label: str, event: dict) -> str:
+    pattern = DETAILS.get(event.get("type"))
+    found = pattern.search(event.get("detail") or "") if pattern else None
+    return f"{label} {found.group(1)}" if found else label
+
+
 def trace_arrows(path: str, module: int, phase_of) -> list:
     """The cloud part of one vehicle from spaak-cloud's --trace file."""
     arrows = []
@@ -124,7 +171,7 @@ def trace_arrows(path: str, module: int, phase_of) -> list:
             events = [json.loads(line) for line in f if line.strip()]
     except (OSError, ValueError):
         return arrows
-    waiting: set = set()  # V2C messages already drawn when the VOS began to wait (for a verifier)
+    waiting: dict = {}  # V2C message name -> its arrow, drawn when the VOS began to wait (for a verifier)
     for e in events:
         t = e.get("ms", 0) / 1000.0
         name = e.get("name")
@@ -133,12 +180,13 @@ def trace_arrows(path: str, module: int, phase_of) -> list:
         outcome, detail = e.get("outcome"), e.get("detail") or ""
         if outcome == "accepted" and e.get("direction") == "V2C":
             if name in waiting:
-                waiting.discard(name)
+                drawn = waiting.pop(name)
+                drawn.label = _with_detail(drawn.label, e)
             else:
-                arrows.append(Arrow(t, "S", "V", f"{name}{code}", module, phase_of(t)))
+                arrows.append(Arrow(t, "S", "V", _with_detail(f"{name}{code}", e), module, phase_of(t)))
         elif outcome == "info" and e.get("direction") == "V2C" and name:
-            waiting.add(name)
-            arrows.append(Arrow(t, "S", "V", f"{name}{code}", module, phase_of(t)))
+            waiting[name] = Arrow(t, "S", "V", f"{name}{code}", module, phase_of(t))
+            arrows.append(waiting[name])
             arrows.append(Arrow(t + 0.0001, "V", "V", "VOS: " + (detail or "waiting"), module, phase_of(t), "note"))
         elif outcome == "delivered" and e.get("direction") == "C2V":
             origin = "K" if name == "OwnerKeyTermination" else "V"  # the TBM delivers what they signed
@@ -149,21 +197,23 @@ def trace_arrows(path: str, module: int, phase_of) -> list:
         elif outcome == "info" and e.get("from") == "SGW/TBM":
             arrows.append(Arrow(t, "G", "S", "TBM_Status (0x3A0): " + detail.split(":")[0], module, phase_of(t)))
         elif outcome == "info" and e.get("from") == "control":
-            command = detail.split(" → ")[0]
+            command, _, reply = detail.partition(" → ")
             verb = command.split(" ")[0]
-            if verb in ("push-verifier", "terminate-owner-key", "register-ecu"):
+            if verb == "password" and reply.startswith("ok"):
+                arrows.append(Arrow(t, "V", "N", "pairing password (to the owner, once)", module, phase_of(t), "reply"))
+            elif verb in ("push-verifier", "terminate-owner-key", "register-ecu"):
                 what = "register-ecu: ECU identity certificate" if verb == "register-ecu" else verb
                 arrows.append(Arrow(t, "V", "V", f"operator: {what}", module, phase_of(t), "note"))
     return arrows
 
 
 def merge(arrows: list) -> list:
-    """One Merged per (phase, src, dst, label, kind), at its first time, in time order. A
+    """One Merged per (phase, group, src, dst, label, kind), at its first time, in time order. A
     failed message (kind bad) goes right after the same message's arrow: the merged view has
     one timeline for all modules, where a retry of one module would come long after."""
     merged: dict = {}
     for a in sorted(arrows, key=lambda a: a.t):
-        key = (a.phase, a.src, a.dst, a.label, a.kind)
+        key = (a.phase, a.group, a.src, a.dst, a.label, a.kind)
         m = merged.setdefault(key, Merged(a.t, a.src, a.dst, a.label, a.phase, a.kind))
         m.counts[a.module] = m.counts.get(a.module, 0) + 1
     items = list(merged.values())
@@ -234,10 +284,10 @@ def msc(items: list, phases: list, modules: int) -> str:
     return "\n".join(out + _lines(items, phases, modules, _msc_text, MSC) + ["}"]) + "\n"
 
 
-def ascii_art(items: list, phases: list, modules: int, gap: int = 22) -> str:
+def ascii_art(items: list, phases: list, modules: int, gap: int = 20) -> str:
     """Plain text: a column per lifeline, one line per arrow (two when the label is long)."""
     cols = {pid: 8 + i * gap for i, (pid, _) in enumerate(PARTICIPANTS)}
-    width = cols[PARTICIPANTS[-1][0]] + 12
+    width = cols[PARTICIPANTS[-1][0]] + 10
 
     def base() -> list:
         line = [" "] * width
@@ -258,8 +308,8 @@ def ascii_art(items: list, phases: list, modules: int, gap: int = 22) -> str:
             continue
         if m.kind == "note" or m.src == m.dst:
             line = base()
-            x = cols[m.src] + 2
             note = f"[{text}]"
+            x = max(0, min(cols[m.src] + 2, width - len(note)))  # a long note moves left, within the width
             line[x:x + len(note)] = note
             lines.append("".join(line).rstrip())
             continue
