@@ -16,7 +16,7 @@ def parser() -> argparse.ArgumentParser:
                                                                   or "").split("\n\n")[0])
     p.add_argument("--modules", type=int, default=3, metavar="N", help=f"modules (1..{MAX_MODULES}, default 3)")
     p.add_argument("--out", default=os.path.join(ROOT, "out", "demo"), metavar="DIR", help="output folder (out/demo)")
-    p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="overall time limit (300 s)")
+    p.add_argument("--timeout", type=float, default=480.0, metavar="S", help="overall time limit (480 s)")
     p.add_argument("--quick", action="store_true",
                    help="cheaper verifiers (scrypt N = 1024 instead of 32768) for tests on slow machines")
     p.add_argument("--scrypt-n", type=int, metavar="N", help="scrypt cost of the VOS's verifiers (power of two)")

@@ -15,19 +15,25 @@ def keep_files(run_dir: str, out: str) -> None:
         src = os.path.join(run_dir, name)
         if name.startswith("store-") or name == "cloud":
             shutil.copytree(src, os.path.join(out, name), dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.sock"))
+        elif name.endswith(".key"):  # the phones' state files (endpoint key, [K])
+            os.makedirs(os.path.join(out, "phones"), exist_ok=True)
+            shutil.copy2(src, os.path.join(out, "phones", name))
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def table(rows: list) -> str:
     """The final table: one row per module."""
-    head = ("module", "bus", "VIN", "flags (SPAAK_Status byte 2)", "KeyM certificate status")
+    head = ("module", "bus", "VIN", "flags (SPAAK_Status byte 2)", "KeyM certificate status",
+            "owner pairing (D124)", "owner key id", "friendly name")
     lines = []
     for r in rows:
         groups: dict = {}
         for slot, status in r["certificates"].items():
             groups.setdefault(status, []).append(slot)
         keym = "; ".join(f"{status}: {' '.join(slots)}" for status, slots in groups.items())
-        lines.append((r["serial"], r["bus"], r["vin"] or "-", ", ".join(r["flags"]), keym))
+        owner = r["owner_pairing"]
+        lines.append((r["serial"], r["bus"], r["vin"] or "-", ", ".join(r["flags"]), keym,
+                      f"{owner['state']} {owner['words']}", owner["key_id"] or "-", owner["name"] or "-"))
     widths = [max(len(str(x[i])) for x in [head] + lines) for i in range(len(head))]
 
     def fmt(row) -> str:
@@ -39,7 +45,9 @@ def finish(story) -> dict:
     """Diagram, file list and the rest of summary.json (after the children stopped: the
     traces are whole)."""
     out, n, console = story.out, story.n, story.console
-    arrows = diagram.plant_arrows(story.bus.uds, 0, n) + list(story.actions)
+    arrows = (diagram.plant_arrows(story.bus.uds, 0, n) + list(story.actions)
+              + diagram.nfc_arrows(story.bus.nfc.events, story.phase_of)
+              + diagram.status_notes(story.bus.transitions, story.phase_of))
     for m in story.modules:
         arrows += diagram.trace_arrows(os.path.join(out, "cloud", f"trace-{m.number}.jsonl"), m.number,
                                        story.phase_of)
@@ -67,6 +75,7 @@ def finish(story) -> dict:
                  f"  {rel}/plant/      CSRs, ECU certificates, eol.json (EOL tester)",
                  f"  {rel}/store-N/    each module's secure store",
                  f"  {rel}/cloud/      vos-N.sqlite (VOS database), trace-N.jsonl (spaak-cloud --trace)",
+                 f"  {rel}/phones/     the phones' state files (spaak-phone --key: endpoint key, [K])",
                  f"  {rel}/logs/       candump.log (every frame), one log per process; demo.txt: this output",
                  f"  {rel}/sequence.*  .mmd Mermaid, .txt text, .msc mscgen; {image.replace(out, rel)}"):
         console.raw(line)

@@ -9,7 +9,6 @@ import threading
 import time
 
 from eol.cli import main as eol_main
-from eol.model import StepError
 from eol.status import SLOTS, status_name
 from spaaklib.process import find_binary
 from spaaklib.signals import DRM_UUID, K_CERT, PLANT_DONE, TBM_ONLINE, VERIFIER
@@ -18,11 +17,13 @@ from spaaklib.uds import DEFAULT_PLANT_KEY_HEX, parse_plant_key
 from . import diagram, report
 from .bus import BusMonitor, flag_words
 from .procs import Children, Console, Deadline, DemoError, run_in_process, run_tool
-from .vehicle import (MAX_MODULES, PLANT_IFACE, Cloud, fail_pairing, make_modules, read_d120, start_module,
-                      uds_client, wait_ready)
+from .vehicle import (MAX_MODULES, PLANT_IFACE, Cloud, make_modules, read_d120, read_d124, start_module, start_phone,
+                      wait_ready)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-FAILED_PAIRINGS = 8  # the 8th failure deletes the verifier (ICD 5.4, seed PP-03 2a)
+FAILED_PAIRINGS = 8  # the 8th failed attempt deletes the verifier (ICD 8.3, seed PP-03 2a)
+#: Seconds the phone waits for the module's next command or verdict (the emulated VM is slow).
+PHONE_TIMEOUT = 30
 MARKER = ".spaak-demo"
 
 
@@ -35,7 +36,7 @@ def in_vm() -> bool:
         return False
 
 
-def find_binaries(names=("spaak-ecu", "spaak-pki", "spaak-cloud")) -> dict:
+def find_binaries(names=("spaak-ecu", "spaak-pki", "spaak-cloud", "spaak-phone")) -> dict:
     """$SPAAK_BIN_DIR, else .build/release."""
     bins = {name: find_binary(name, builds=("release",)) for name in names}
     missing = [name for name, path in bins.items() if path is None]
@@ -186,6 +187,7 @@ class Story:
             self.clouds.append(cloud)
         for m in self.modules:
             self.bus.watch_status(m.vehicle_iface, 0x3A8, m.number, m.serial)
+            self.bus.watch_nfc(m.vehicle_iface, m.number)
             start_module(m, "vehicle", self.bins, self.children, self.console, self.logs)
         for m in self.modules:
             wait_ready(m, self.console, self.left(30))
@@ -207,10 +209,6 @@ class Story:
         self.phase("PP-02: the VOS pushes a SPAKE2+ verifier")
         self.in_parallel(lambda cloud: self.push(cloud, "push-verifier", 0x0A), self.clouds)
 
-    def owner_key_termination(self) -> None:
-        self.phase("KTS: owner key termination (0x0C, signed with [ZZ2]): verifier deleted, PP-03")
-        self.in_parallel(lambda cloud: self.push(cloud, "terminate-owner-key", 0x0C), self.clouds)
-
     def push(self, cloud, command: str, message_type: int) -> None:
         """A C2V push (``ctl COMMAND SERIAL``) and the module's answer: the use case ends
         with the module's Spake2VerifierStatus (0x0B) accepted by the VOS and the verifier
@@ -229,46 +227,145 @@ class Story:
         cloud.wait_line(lambda text: " accepted 0x0B " in text, self.left(), f"{m.serial}: Spake2VerifierStatus", start)
         self.wait_flags(m, VERIFIER, "verifier present, use case done", since=t)
 
-    def failed_pairings(self) -> None:
-        self.phase(f"{FAILED_PAIRINGS} failed owner pairings (routine 0xF011): verifier deleted, PP-03")
+    # --- owner pairing (ICD 8) -------------------------------------------------------------
+
+    def pairing_window(self) -> None:
+        self.phase("OP-02: the driver starts owner pairing on the HU (HU_Request 0x01): pairing window open")
+        self.in_parallel(self.start_window, self.modules)
+
+    def start_window(self, m) -> None:
+        """``spaak-phone hu-start`` on the module's bus; SPAAK_Status byte 7 = 1."""
+        t = time.monotonic()
+        reply = run_tool([self.bins["spaak-phone"], "hu-start", "--interface", m.vehicle_iface,
+                          "--counter-file", os.path.join(self.run_dir, f"hu-counter-{m.number}")],
+                         self.left(30), "spaak-phone hu-start")
+        self.console.line(f"{m.vehicle_iface} HU", reply.strip().removeprefix("spaak-phone: "))
+        self.bus.wait_status(m.iface, m.status_id, lambda s: s.owner == 1, self.left(30),
+                             f"{m.serial}: pairing window open (SPAAK_Status byte 7 = 1)", t)
+
+    def phone(self, m, role: str, args: list, key: str, terse: bool) -> int:
+        """One ``spaak-phone pair`` run on the module's bus; its exit status."""
+        argv = [*args, "--pki", os.path.join(self.out, "pki"), "--key", os.path.join(self.run_dir, key),
+                "--timeout", str(PHONE_TIMEOUT)]
+        shown = " ".join("<the password from the VOS>" if i > 0 and argv[i - 1] == "--password" else
+                         (os.path.relpath(a) if a.startswith(self.out) else a.replace(self.run_dir + "/", ""))
+                         for i, a in enumerate(argv))
+        self.say(f"{m.serial}: spaak-phone pair --interface {m.vehicle_iface} {shown}")
+        proc = start_phone(m, role, argv, self.bins, self.children, self.console, self.logs, self.run_dir, terse)
+        try:
+            return proc.wait_exit(self.left())
+        finally:
+            self.children.stop(proc)
+
+    def check_cloud_pairing(self, cloud, *expected: str) -> None:
+        """``spaak-cloud ctl status`` (spaak-cloud logs its answer): the module's owner pairing
+        line holds every ``expected`` text."""
+        lines = cloud.ctl("status", timeout=self.left(30)).splitlines()
+        found = [lines[i + 1].strip() for i, line in enumerate(lines[:-1])
+                 if line.startswith(cloud.module.serial + " ") and "pairing=" in lines[i + 1]]
+        if not found or not all(text in found[0] for text in expected):
+            raise DemoError(f"{cloud.module.serial}: spaak-cloud ctl status shows no {' '.join(expected)}:\n"
+                            + "\n".join(lines))
+
+    def wrong_password(self) -> None:
+        self.phase(f"A phone with a wrong password taps {FAILED_PAIRINGS} times: the module deletes the verifier "
+                   f"and runs PP-03 on its own")
         clouds = {cloud.module.number: cloud for cloud in self.clouds}
 
         def one(m):
+            cloud = clouds[m.number]
+            password = cloud.ctl("password", m.serial, timeout=self.left(30))
+            self.say(f"{m.serial}: the VOS hands out the pairing password once (spaak-cloud ctl password); "
+                     f"this phone derives w0/w1 from a wrong one")
+            start, t = len(cloud.proc.lines), time.monotonic()
+            status = self.phone(m, "wrong", ["--password", password, "--wrong-password", "--phase", "2",
+                                             "--attempts", str(FAILED_PAIRINGS)], f"wrong-phone-{m.number}.key", True)
+            if status != 1:
+                raise DemoError(f"{m.serial}: the phone with a wrong password ended with exit status {status}, "
+                                f"1 (pairing failed) expected; see {os.path.relpath(self.logs)}/spaak-phone-{m.number}-wrong.log")
+            every = set(range(1, FAILED_PAIRINGS + 1))
             try:
-                pairings(m, clouds[m.number])
-            except StepError as error:
-                raise DemoError(f"{m.serial}: {error.describe()}") from None
-
-        def pairings(m, cloud):
-            self.say(f"{m.serial}: tester on {m.iface}: 10 03, 27 01/02 (AES-CMAC K_plant), "
-                     f"{FAILED_PAIRINGS} x 31 01 F011")
-            start = len(cloud.proc.lines)
-            with uds_client(m, self.plant_key) as c:
-                c.extended_session("pairing")
-                c.unlock("pairing")
-                for attempt in range(1, FAILED_PAIRINGS + 1):
-                    t = time.monotonic()
-                    fail_pairing(c)
-                    self.actions.append(diagram.Arrow(t, "T", "S", "failed owner pairing (31 01 F011)", m.number,
-                                                      len(self.phases) - 1))
-                    if attempt < FAILED_PAIRINGS:
-                        self.bus.wait_status(m.iface, m.status_id, lambda s, a=attempt: s.failed >= a,
-                                             self.left(20), f"{m.serial}: {attempt} failed pairing(s) counted", t)
-            self.actions.append(diagram.Arrow(t + 0.001, "S", "S", "8th failure: verifier deleted, PP-03",
-                                              m.number, len(self.phases) - 1, "note"))
-            cloud.wait_line(lambda text: " accepted 0x09 " in text, self.left(), f"{m.serial}: Spake2VerifierRequest", start)
-            cloud.wait_line(lambda text: " accepted 0x0B " in text, self.left(), f"{m.serial}: Spake2VerifierStatus", start)
-            self.wait_flags(m, VERIFIER, "new verifier stored (PP-03)", since=t, extra=lambda s: s.failed == 0)
+                self.bus.wait_seen(m.number, t, lambda seen: every <= {s.failed for s in seen}, self.left(10),
+                                   f"{m.serial}: SPAAK_Status byte 6 counting 1..{FAILED_PAIRINGS}")
+            except DemoError:
+                counts = [s.failed for s in self.bus.seen(m.number, t)]
+                raise DemoError(f"{m.serial}: SPAAK_Status byte 6 went {counts} during the taps, "
+                                f"1..{FAILED_PAIRINGS} expected") from None
+            line = cloud.wait_line(lambda text: " accepted 0x09 " in text, self.left(),
+                                   f"{m.serial}: Spake2VerifierRequest", start)
+            if "reason 2" not in line:
+                raise DemoError(f"{m.serial}: PP-03 with another reason than 2 (failed attempts): {line}")
+            cloud.wait_line(lambda text: " accepted 0x0B " in text, self.left(), f"{m.serial}: Spake2VerifierStatus",
+                            start)
+            self.wait_flags(m, VERIFIER, "new verifier stored (PP-03), failed attempts reset", since=t,
+                            extra=lambda s: s.failed == 0)
         self.in_parallel(one, self.modules)
 
+    def owner_pairs(self) -> None:
+        self.phase("The owner pairs: phase 2 (SPAKE2+, [K], endpoint key), phase 3 (AUTH0/AUTH1); "
+                   "the VOS learns the owner key (0x0D)")
+        clouds = {cloud.module.number: cloud for cloud in self.clouds}
+
+        def one(m):
+            cloud = clouds[m.number]
+            now = self.bus.status(m.iface, m.status_id)
+            if now is None or now.owner != 1:
+                self.say(f"{m.serial}: the pairing window closed meanwhile (byte 7 = {now.owner if now else '?'}): "
+                         f"the driver starts pairing again on the HU")
+                self.start_window(m)
+            password = cloud.ctl("password", m.serial, timeout=self.left(30))
+            self.say(f"{m.serial}: the VOS hands out the new verifier's password to the owner (spaak-cloud ctl password)")
+            start, t = len(cloud.proc.lines), time.monotonic()
+            name = f"Owner {m.number}'s phone"
+            status = self.phone(m, "owner", ["--password", password, "--name", name], f"phone-{m.number}.key", False)
+            if status != 0:
+                raise DemoError(f"{m.serial}: the owner's phone did not pair (exit status {status}); see "
+                                f"{os.path.relpath(self.logs)}/spaak-phone-{m.number}-owner.log and spaak-ecu-{m.number}.log")
+            self.bus.wait_status(m.iface, m.status_id, lambda s: s.owner == 3, self.left(30),
+                                 f"{m.serial}: owner key active (SPAAK_Status byte 7 = 3)", t)
+            states = [s.owner for s in self.bus.seen(m.number, t)]  # 3 is seen, so is everything before it
+            if 2 not in states:
+                raise DemoError(f"{m.serial}: SPAAK_Status byte 7 went {states}: no owner key pending (2) before active")
+            line = cloud.wait_line(lambda text: " accepted 0x0D " in text, self.left(),
+                                   f"{m.serial}: OwnerPairingStatus", start)
+            if "state 3" not in line:
+                raise DemoError(f"{m.serial}: OwnerPairingStatus without state 3: {line}")
+            cloud.wait_line(lambda text: " delivered 0x06 " in text, self.left(),
+                            f"{m.serial}: the VOS's acknowledgement (0x06) of OwnerPairingStatus",
+                            cloud.proc.lines.index(line, start))
+            m.paired = read_d124(m, self.plant_key)
+            self.console.line(m.tag, f"D124: {m.paired.describe()}")
+            if m.paired.state != 3 or m.paired.name != name or not m.paired.key_id:
+                raise DemoError(f"{m.serial}: D124 after pairing: {m.paired.describe()}, expected state 3 and \"{name}\"")
+            self.check_cloud_pairing(cloud, "pairing=3 ", f"activeKey={m.paired.key_id}")
+        self.in_parallel(one, self.modules)
+
+    def owner_key_termination(self) -> None:
+        self.phase("KTS: owner key termination (0x0C, signed with [ZZ2]): owner key and verifier deleted, PP-03")
+
+        def one(cloud):
+            m, start, t = cloud.module, len(cloud.proc.lines), time.monotonic()
+            self.push(cloud, "terminate-owner-key", 0x0C)
+            self.bus.wait_status(m.iface, m.status_id, lambda s: s.owner == 0, self.left(30),
+                                 f"{m.serial}: owner key deleted (SPAAK_Status byte 7 = 0)", t)
+            line = cloud.wait_line(lambda text: " accepted 0x09 " in text, self.left(),
+                                   f"{m.serial}: Spake2VerifierRequest", start)
+            if "reason 1" not in line:
+                raise DemoError(f"{m.serial}: PP-03 with another reason than 1 (owner key termination): {line}")
+            self.check_cloud_pairing(cloud, "activeKey=- ", f"terminatedKey={m.paired.key_id} ")
+        self.in_parallel(one, self.clouds)
+
     def summary(self) -> dict:
-        self.phase("What each module holds (DID 0xD120) and where the files are")
+        self.phase("What each module holds (DIDs 0xD120, 0xD124) and where the files are")
         rows = []
         for m in self.modules:
             m.d120 = read_d120(m, self.plant_key)
+            owner = read_d124(m, self.plant_key)
             certs = {slot: status_name(m.d120.certificates[slot]) for slot in SLOTS if slot in m.d120.certificates}
             rows.append({"serial": m.serial, "bus": m.iface, "vin": m.vin, "plant": m.plant_outcome,
-                         "d120": m.d120.raw.hex(), "flags": flag_words(m.d120.flags), "certificates": certs})
+                         "d120": m.d120.raw.hex(), "flags": flag_words(m.d120.flags), "certificates": certs,
+                         "owner_pairing": owner.as_dict(),
+                         "paired": m.paired.as_dict() if m.paired else None})
         self.console.raw(report.table(rows))
         return {"modules": rows}
 
@@ -286,7 +383,9 @@ class Story:
             self.into_vehicles()
             self.tbm_online()
             self.push_verifier()
-            self.failed_pairings()
+            self.pairing_window()
+            self.wrong_password()
+            self.owner_pairs()
             self.owner_key_termination()
             result = self.summary()
         finally:

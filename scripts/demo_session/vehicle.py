@@ -1,6 +1,7 @@
 """The pieces of one module's life: the spaak-ecu process (plant line, then its vehicle),
-the simulated TBM + VOS of its vehicle (spaak-cloud serve and ctl), and the UDS tester
-calls of the demo (failed pairings, D120), through the EOL tester's udsoncan client.
+the simulated TBM + VOS of its vehicle (spaak-cloud serve and ctl), the owner's phones
+(spaak-phone) and the UDS tester calls of the demo (D120, D124), through the EOL tester's
+udsoncan client.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Optional
 from eol.model import ModuleAddress, StepError
 from eol.status import ProvisioningStatus
 from eol.uds import ModuleClient
+from spaaklib.signals import OWNER_PAIRING
 from spaaklib.uds import kernel_isotp_available
 
 from .procs import Children, Console, DemoError, Proc, run_tool, swift_log_text
@@ -31,9 +33,22 @@ def short(text: str) -> str:
     return text.replace(ROOT + "/", "")
 
 
-#: Module log lines worth showing live (the rest is in out/demo/logs/).
+#: The time stamp in front of spaak-phone's step lines: ``[  1.234] tap 1: ...``.
+PHONE_TIME = re.compile(r"^\[\s*[\d.]+\] ")
+
+
+#: Module log lines not worth showing live (they are in out/demo/logs/): UDS details, each
+#: APDU sent (the phone prints its side, the diagram has one arrow per APDU), the NFC field
+#: (the phone prints its taps), the two other lines of each failed attempt (the machine's
+#: "pairing phase 2 failed: REASON" stays; SPAAK_Status shows the count).
 QUIET = ("UDS session", "UDS security access", "UDS negative response 7f3178", "counters:", "stopped by signal",
-         "owner pairing attempt failed (simulated)")
+         *(f"pairing: {command} sent" for command in ("SELECT", "SPAKE2+ REQUEST", "SPAKE2+ VERIFY", "WRITE DATA",
+                                                       "GET DATA", "AUTH0", "AUTH1")),
+         "NFC: device in the field", "NFC: device gone", "NFC session: phase", "owner pairing attempt failed:",
+         "failed owner pairing attempt ", "stored setFailedPairingAttempts(",
+         # said again by "pairing phase 2 done: ..." and "pairing phase 3 done: ..." and "OP: ..."
+         "stored pending owner key ", "stored active owner key ", "verifier used by a pairing:",
+         "OwnerPairingStatus owed:")
 #: Fields of spaak-cloud's log lines left out on the console (the trace file has them all).
 CLOUD_NOISE = re.compile(r" (serial|vin|txn)=\S+")
 
@@ -51,6 +66,7 @@ class Module:
     vin: Optional[str] = None
     plant_outcome: Optional[str] = None
     d120: Optional[ProvisioningStatus] = None
+    paired: Optional["OwnerPairingStatus"] = None  # D124 right after the owner paired
     notes: list = field(default_factory=list)
 
     @property
@@ -125,18 +141,76 @@ def read_d120(module: Module, plant_key: bytes) -> ProvisioningStatus:
         raise DemoError(f"{module.serial}: reading D120 failed: {error.describe()}") from None
 
 
-def fail_pairing(client: ModuleClient) -> None:
-    """One simulated failed owner pairing: RoutineControl start 0xF011 in the extended
-    session. A module that went back to the default session (S3 passed while an emulated
-    machine stalled it: NRC 0x7F or 0x33) gets the session and security access again."""
+@dataclass(frozen=True)
+class OwnerPairingStatus:
+    """DID 0xD124 (ICD 5.2): SPAAK_Status byte 7, seconds left in the pairing window, owner
+    key id (zeros: none), friendly name."""
+
+    state: int
+    seconds_left: int
+    key_id: Optional[str]  # hex, None when there is no owner key
+    name: str
+
+    @classmethod
+    def decode(cls, record: bytes) -> "OwnerPairingStatus":
+        if len(record) < 11:
+            raise ValueError(f"D124 has {len(record)} bytes, at least 11 expected")
+        key = record[3:11]
+        return cls(record[0], int.from_bytes(record[1:3], "big"), key.hex().upper() if any(key) else None,
+                   record[11:].decode("utf-8", "replace"))
+
+    @property
+    def words(self) -> str:
+        return OWNER_PAIRING.get(self.state, "unknown")
+
+    def describe(self) -> str:
+        """``3 owner key active, key 5A11223344556677 "Owner 1's phone", window closed``."""
+        key = f', key {self.key_id} "{self.name}"' if self.key_id else ""
+        window = f", window {self.seconds_left} s left" if self.seconds_left else ", window closed"
+        return f"{self.state} {self.words}{key}{window}"
+
+    def as_dict(self) -> dict:
+        return {"state": self.state, "words": self.words, "seconds_left": self.seconds_left, "key_id": self.key_id,
+                "name": self.name}
+
+
+def read_d124(module: Module, plant_key: bytes) -> OwnerPairingStatus:
+    """DID 0xD124, decoded."""
     try:
-        client.call("pairing", "failed owner pairing (31 01 F011)", client.client.start_routine, 0xF011)
+        with uds_client(module, plant_key) as c:
+            return OwnerPairingStatus.decode(c.read("d124", 0xD124, "owner pairing status"))
     except StepError as error:
-        if error.nrc not in (0x7F, 0x33):
-            raise
-        client.extended_session("pairing")
-        client.unlock("pairing")
-        client.call("pairing", "failed owner pairing (31 01 F011)", client.client.start_routine, 0xF011)
+        raise DemoError(f"{module.serial}: reading D124 failed: {error.describe()}") from None
+    except ValueError as error:
+        raise DemoError(f"{module.serial}: {error}") from None
+
+
+def start_phone(module: Module, role: str, args: list, bins: dict, children: Children, console: Console,
+                log_dir: str, run_dir: str, terse: bool) -> Proc:
+    """``spaak-phone pair`` on the module's vehicle bus (``wait_exit`` next). Its lines go to
+    the console but the module's SPAAK_Status bytes that it echoes (the bus monitor shows them)
+    and the commands it receives (its answer names them); ``terse`` also leaves out its
+    answers, its set-up and every line of a shape shown already (the second to eighth tap of
+    a wrong password look like the first)."""
+    tag = f"{module.vehicle_iface} phone"
+    shapes: set = set()
+
+    def show(line: str) -> None:
+        text = short(PHONE_TIME.sub("", line).replace(run_dir + "/", ""))
+        if text.startswith(("module: ", "← ")):
+            return
+        if terse:
+            if text.startswith(("→ ", "the phone leaves", "spaak-phone: trusts", "spaak-phone: reader on")):
+                return
+            shape = re.sub(r"\d+", "#", text)
+            if shape in shapes:
+                return
+            shapes.add(shape)
+        console.line(tag, text)
+
+    log = os.path.join(log_dir, f"spaak-phone-{module.number}-{role}.log")
+    return children.start(f"spaak-phone {role} {module.serial}",
+                          [bins["spaak-phone"], "pair", "--interface", module.vehicle_iface, *args], log, on_line=show)
 
 
 class Cloud:
