@@ -243,6 +243,12 @@ public struct PhoneRun: Sendable {
             log("← a command APDU (\(bytes.count) bytes) while the field is empty: no device answers it")
             return
         }
+        if let step = plan.removeBefore, PhoneRun.step(of: bytes) == step {
+            log("← \(step.commandName) (\(bytes.count) bytes): leaving the field without answering (remove before \(step))")
+            pendingRemoval = true
+            if session != nil { sessionFailed("the phone left the field before answering \(step)", now: now) }
+            return
+        }
         let answer = device.respond(to: bytes, date: date)
         let name = answer.step?.commandName ?? "an unreadable command"
         log("← \(name) (\(bytes.count) bytes)")
@@ -268,6 +274,12 @@ public struct PhoneRun: Sendable {
         } else {
             session = .command(SessionWait.nextCommand(after: answer.step), deadline: now + plan.timeout)
         }
+    }
+
+    /// The step of a command's bytes, `nil` when they are no command of ICD 8.3.
+    static func step(of bytes: [UInt8]) -> PairingStep? {
+        guard let apdu = try? CommandAPDU(bytes: bytes), let command = try? PairingCommand(apdu: apdu) else { return nil }
+        return PairingStep(command)
     }
 
     // MARK: - Output

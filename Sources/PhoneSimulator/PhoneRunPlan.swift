@@ -11,6 +11,8 @@ public struct PhoneRunPlan: Hashable, Sendable {
     /// Leave the field right after answering this step (its response on the bus), whatever
     /// the module does next.
     public var removeAfter: PairingStep?
+    /// Leave the field when this step's command arrives, without answering it.
+    public var removeBefore: PairingStep?
     /// How long the phone waits for the module's next command after a tap or an answer, and
     /// for `SPAAK_Status` to confirm a phase.
     public var timeout: Duration
@@ -18,11 +20,12 @@ public struct PhoneRunPlan: Hashable, Sendable {
     public var timing: TapTiming
 
     /// Creates a plan; `phases` is sorted and de-duplicated, `attempts` at least 1.
-    public init(phases: [PairingPhase], attempts: Int = 1, removeAfter: PairingStep? = nil,
+    public init(phases: [PairingPhase], attempts: Int = 1, removeAfter: PairingStep? = nil, removeBefore: PairingStep? = nil,
                 timeout: Duration = .seconds(6), timing: TapTiming = TapTiming()) {
         self.phases = Array(Set(phases)).sorted()
         self.attempts = max(1, attempts)
         self.removeAfter = removeAfter
+        self.removeBefore = removeBefore
         self.timeout = timeout
         self.timing = timing
     }

@@ -27,7 +27,12 @@ struct Pair: ParsableCommand {
             --pki DIR is the folder of `spaak-pki init`: the phone trusts DIR/J.der as [J] and \
             accepts [K] only when it chains to it through the [J1] that WRITE DATA carries.
 
-            Steps for --remove-after: \(PairingStep.allCases.map(\.rawValue).joined(separator: ", ")).
+            The module sends each command as soon as the previous answer arrived, and learns of a \
+            removal from the next NFC_Status (within 100 ms): leaving after answering SELECT usually \
+            lets SPAKE2+ REQUEST go out first (a failed attempt, ICD 8.3); --remove-before \
+            spake2-request does too, --remove-before select does not.
+
+            Steps for --remove-after and --remove-before: \(PairingStep.allCases.map(\.rawValue).joined(separator: ", ")).
             """)
 
     @Option(help: "SocketCAN interface.") var interface = "vcan0"
@@ -39,7 +44,10 @@ struct Pair: ParsableCommand {
     @Option(help: "Which sessions to run: 2, 3 or both.") var phase = "both"
     @Option(help: "Taps allowed per phase: a failed session is retried by leaving and tapping again (e.g. 8 with --wrong-password).")
     var attempts = 1
-    @Option(help: ArgumentHelp("Leave the field right after answering STEP.", valueName: "STEP")) var removeAfter: String?
+    @Option(help: ArgumentHelp("Leave the field right after answering STEP (its response is on the bus first).", valueName: "STEP"))
+    var removeAfter: String?
+    @Option(help: ArgumentHelp("Leave the field when STEP's command arrives, without answering it.", valueName: "STEP"))
+    var removeBefore: String?
     @Flag(help: "Derive w0/w1 from a different password (the last digit moved by one): confirmV fails, 69 82.")
     var wrongPassword = false
     @Option(help: "Seconds to wait for the module's next command after a tap or an answer, and for SPAAK_Status to confirm a phase.")
@@ -64,8 +72,10 @@ struct Pair: ParsableCommand {
         guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be in (0, 3600] seconds") }
         guard gap >= 0.2, gap <= 3600 else { throw ValidationError("--gap must be 0.2…3600 seconds (the module must see the field empty)") }
         guard name.utf8.count <= 32 else { throw ValidationError("--name is \(name.utf8.count) bytes of UTF-8, at most 32") }
-        if let removeAfter, PairingStep(rawValue: removeAfter) == nil {
-            throw ValidationError("--remove-after must be one of \(PairingStep.allCases.map(\.rawValue).joined(separator: ", "))")
+        for (option, value) in [("--remove-after", removeAfter), ("--remove-before", removeBefore)] {
+            if let value, PairingStep(rawValue: value) == nil {
+                throw ValidationError("\(option) must be one of \(PairingStep.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
         }
         if phases.contains(.two) {
             guard let password, !password.isEmpty else { throw ValidationError("phase 2 needs --password") }
@@ -88,6 +98,7 @@ struct Pair: ParsableCommand {
         }
         defer { socket.close() }
         let plan = PhoneRunPlan(phases: phases, attempts: attempts, removeAfter: removeAfter.flatMap(PairingStep.init(rawValue:)),
+                                removeBefore: removeBefore.flatMap(PairingStep.init(rawValue:)),
                                 timeout: .milliseconds(Int64(timeout * 1000)),
                                 timing: TapTiming(gap: .milliseconds(Int64(gap * 1000))))
         let result: PhoneRunResult?
@@ -149,7 +160,7 @@ struct Pair: ParsableCommand {
               + "APDUs 0x\(CANFrame.hexText(commandId)) → phone → 0x\(CANFrame.hexText(responseId)); "
               + "\(phases.map(\.description).joined(separator: " then "))"
               + (attempts > 1 ? ", up to \(attempts) taps each" : "")
-              + (removeAfter.map { ", leaving after \($0)" } ?? ""))
+              + (removeAfter.map { ", leaving after \($0)" } ?? "") + (removeBefore.map { ", leaving before \($0)" } ?? ""))
         return (PhoneDevice(configuration: configuration), stateFile)
     }
 }

@@ -219,6 +219,22 @@ struct PhoneRunTests {
         #expect(bus.machine.state == .ownerKeyPending)
     }
 
+    @Test("--remove-before: leaving at SELECT is no attempt (step 2 never went out), at SPAKE2+ REQUEST it is one",
+          arguments: [(PairingStep.select, 0), (.spake2Request, 1)])
+    func removeBefore(step: PairingStep, attempts: Int) throws {
+        let vehicle = try TestVehicle()
+        let bus = SimulatedBus(vehicle: vehicle, device: try vehicle.phone(), plan: PhoneRunPlan(phases: [.two], removeBefore: step))
+        bus.run()
+        guard case .failed(let reason)? = bus.result else {
+            Issue.record("not failed")
+            return
+        }
+        #expect(reason.contains("before answering \(step)"))
+        #expect(bus.attemptsFailed == attempts)
+        #expect(bus.machine.state == .windowOpen)
+        #expect(bus.log.contains { $0.contains("without answering") })
+    }
+
     @Test("no pairing window: no SELECT comes; the run fails after the timeout and says why")
     func noWindow() throws {
         let vehicle = try TestVehicle()
