@@ -19,10 +19,19 @@ with ``VCAN_IFACES="vcan0 vcan1 .. vcanN"``):
    identity certificate from the plant.
 3. ``ctl tbm online``: the module runs SP-02 (drmUUID) then PP-01 (vehicle identity [K]).
 4. ``ctl push-verifier SERIAL``: PP-02.
-5. Eight failed owner pairings through UDS (extended session, security access with
-   AES-CMAC of K_plant, routine 0xF011): the 8th deletes the verifier, PP-03 gets a new one.
-6. DID 0xD120 of each module in words; the sequence diagram of the run (plant UDS requests
-   from the bus, cloud messages from the spaak-cloud traces) as Mermaid, text and image.
+5. Owner pairing over NFC (ICD 8) on every vehicle bus at once, ``spaak-phone`` playing the
+   head unit, the NFC reader and the phones: ``spaak-phone hu-start`` opens the pairing
+   window (SPAAK_Status byte 7 = 1); a phone with the VOS's password mistyped
+   (``pair --wrong-password --attempts 8``) fails eight times, byte 6 counts them and the
+   8th makes the module delete its verifier and run PP-03 (reason 2) on its own; the owner's
+   phone with the new verifier's password (``ctl password SERIAL``, handed out once) runs
+   phase 2 (byte 7 = 2) and phase 3 (byte 7 = 3), the module reports OwnerPairingStatus 0x0D
+   to the VOS; D124 and ``ctl status`` show the owner key.
+6. ``ctl terminate-owner-key SERIAL``: the KTS's 0x0C deletes owner key and verifier
+   (byte 7 = 0), PP-03 (reason 1).
+7. DIDs 0xD120 and 0xD124 of each module in words; the sequence diagram of the run (plant
+   UDS requests from the bus, HU_Request, the taps and one arrow per APDU from the bus,
+   byte 7 changes, cloud messages from the spaak-cloud traces) as Mermaid, text and image.
 
 The stores, the VOS databases and the traces live in a temporary folder of the machine
 where the bus is while the demo runs (in the VM, its memory: an fsync through the VM's
