@@ -10,8 +10,8 @@ import traceback
 
 from . import common
 
-HOST_SECTIONS = ("memory", "keygen", "scrypt")
-BUS_SECTIONS = ("isotp", "flood", "memory", "keygen", "eol", "pp01")
+HOST_SECTIONS = ("memory", "keygen", "scrypt", "pairing")
+BUS_SECTIONS = ("isotp", "flood", "memory", "keygen", "eol", "pp01", "pairing")
 
 
 def main(argv=None) -> int:
@@ -35,6 +35,8 @@ def main(argv=None) -> int:
         ("bus", "keygen"): lambda: _import("keygen").bench(3 if q else 10),
         ("bus", "eol"): lambda: _import("eol").bench(args.modules, levels=(1, 4) if q else (1, 2, 4, 8, 16)),
         ("bus", "pp01"): lambda: _import("pp01").bench(repeats=1 if q else 2),
+        ("host", "pairing"): lambda: exported.__setitem__("pairing", _import("pairing").host(0.5 if q else 1.0)),
+        ("bus", "pairing"): lambda: _import("pairing").bench(repeats=1 if q else 3, seconds=0.5 if q else 1.0),
     }
     done_flood = False
     for section in wanted:
