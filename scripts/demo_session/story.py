@@ -285,7 +285,7 @@ class Story:
                                 f"1 (pairing failed) expected; see {os.path.relpath(self.logs)}/spaak-phone-{m.number}-wrong.log")
             every = set(range(1, FAILED_PAIRINGS + 1))
             try:
-                self.bus.wait_seen(m.number, t, lambda seen: every <= {s.failed for s in seen}, self.left(10),
+                self.bus.wait_seen(m.number, t, lambda seen: every <= {s.failed for s in seen}, self.left(30),
                                    f"{m.serial}: SPAAK_Status byte 6 counting 1..{FAILED_PAIRINGS}")
             except DemoError:
                 counts = [s.failed for s in self.bus.seen(m.number, t)]
