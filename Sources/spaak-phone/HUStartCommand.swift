@@ -1,6 +1,7 @@
 import ArgumentParser
 import E2E
 import Foundation
+import PhoneSimulator
 import SocketCAN
 import SpaakCore
 
@@ -13,7 +14,8 @@ struct HUStart: ParsableCommand {
             The frame carries the E2E layout of ICD 3 with data id 0x03C0. The module discards a \
             request that repeats the previous counter, so each call takes the next counter (0…14) \
             after the one kept in --counter-file (default: $TMPDIR or /tmp, \
-            spaak-phone-hu-counter.<interface>); --counter sets it explicitly. The same line with \
+            spaak-phone-hu-counter.<interface>), or without that file a counter from the clock \
+            (tenths of a second modulo 15); --counter sets it explicitly. The same line with \
             cansend, counter 0: `cansend vcan0 3C0#\(HURequest.startOwnerPairing.frame(counter: 0).data.hexString)`.
             """)
 
@@ -58,24 +60,14 @@ struct HUStart: ParsableCommand {
     }
 }
 
-/// The head unit's alive counter kept between calls.
-enum HUCounter {
+/// Reading and writing the counter file.
+extension HUCounter {
     /// The last counter in `path`, `nil` when the file is missing or unreadable.
     static func read(_ path: String) -> UInt8? {
-        guard let data = FileManager.default.contents(atPath: path),
-              let value = UInt8(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
-              value <= E2EProfile.maxCounter else { return nil }
-        return value
-    }
-
-    /// The counter after `previous`; without one, a counter from the time (tenths of a
-    /// second modulo 15), so that two first calls on different machines rarely repeat.
-    static func next(after previous: UInt8?, date: Date) -> UInt8 {
-        if let previous { return E2EProfile.nextCounter(after: previous) }
-        return UInt8(UInt64(date.timeIntervalSince1970 * 10) % UInt64(E2EProfile.counterModulus))
+        FileManager.default.contents(atPath: path).flatMap { parse(String(decoding: $0, as: UTF8.self)) }
     }
 
     static func write(_ value: UInt8, to path: String) throws {
-        try Data("\(value)\n".utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try Data(text(value).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

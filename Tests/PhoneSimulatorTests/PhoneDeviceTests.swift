@@ -234,3 +234,24 @@ struct PhoneDeviceTests {
         }
     }
 }
+
+@Suite("hu-start's counter")
+struct HUCounterTests {
+    @Test("the next counter follows the kept one and wraps 14 → 0; without one it comes from the clock")
+    func next() {
+        #expect(HUCounter.next(after: 13, date: Date()) == 14)
+        #expect(HUCounter.next(after: 14, date: Date()) == 0)
+        #expect(HUCounter.next(after: nil, date: Date(timeIntervalSince1970: 1.6)) == 1)
+        #expect(HUCounter.next(after: nil, date: Date(timeIntervalSince1970: 10)) == 10)
+        #expect(HUCounter.next(after: nil, date: Date(timeIntervalSince1970: 1.5)) == 0)
+    }
+
+    @Test("the file's text: one number 0…14, anything else is no counter")
+    func parse() {
+        #expect(HUCounter.parse(HUCounter.text(7)) == 7)
+        #expect(HUCounter.parse(" 14\n") == 14)
+        #expect(HUCounter.parse("15") == nil)
+        #expect(HUCounter.parse("x") == nil)
+        #expect(HUCounter.parse("") == nil)
+    }
+}
