@@ -173,25 +173,30 @@ public struct P256Point: Sendable, Hashable {
     }
 }
 
-/// The libcrypto objects of one computation: the P-256 group and a BN_CTX, freed at the end
-/// of `withGroup`. Not shared between calls (so nothing to lock, nothing global).
+/// The P-256 group, made once per process: libcrypto never changes an `EC_GROUP` after it
+/// is built, and its point operations only read it, so one group serves every thread
+/// (building it costs about as much as a point addition; it was once per operation).
+private final class SharedP256Group: @unchecked Sendable {
+    static let shared = SharedP256Group()
+    let group: OpaquePointer?
+    private init() { group = EC_GROUP_new_by_curve_name(spaak_nid_p256) }
+}
+
+/// The libcrypto objects of one computation: the shared P-256 group and a BN_CTX of its own
+/// (a BN_CTX is not thread-safe), freed at the end of `withGroup`.
 struct P256Group: ~Copyable {
     let group: OpaquePointer
     let ctx: OpaquePointer
 
     private init() throws(P256ArithmeticError) {
-        guard let group = EC_GROUP_new_by_curve_name(spaak_nid_p256) else { throw .libcrypto("EC_GROUP_new_by_curve_name") }
-        guard let ctx = BN_CTX_new() else {
-            EC_GROUP_free(group)
-            throw .libcrypto("BN_CTX_new")
-        }
+        guard let group = SharedP256Group.shared.group else { throw .libcrypto("EC_GROUP_new_by_curve_name") }
+        guard let ctx = BN_CTX_new() else { throw .libcrypto("BN_CTX_new") }
         self.group = group
         self.ctx = ctx
     }
 
     deinit {
         BN_CTX_free(ctx)
-        EC_GROUP_free(group)
     }
 
     /// Runs `body` with a fresh group and context.
