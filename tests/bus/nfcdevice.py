@@ -655,6 +655,13 @@ class NFCReader:
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
 
+    def longest_gap(self, since: float) -> float:
+        """The longest time between two frames sent after ``since`` (time.monotonic()), in s: over
+        1 s, the module may rightly take the device for gone."""
+        with self._cv:
+            times = [t for t, _ in self.sent if t >= since]
+        return max((b - a for a, b in zip(times, times[1:])), default=0.0)
+
     def signals(self) -> int:
         return (DEVICE_PRESENT if self.present else 0) | (READER_READY if self.ready else 0)
 
@@ -742,7 +749,7 @@ class Exchange:
     command: bytes
     response: bytes | None                       # None: not answered
     honest: bytes                                # what an honest device would have answered
-    at: float
+    at: float                                    # time.time() when the command had arrived
 
 
 @dataclass
@@ -753,6 +760,7 @@ class SessionResult:
     stray: list[bytes]                           # commands that came after the session had ended
     violations: list[str]
     card: CardSession
+    reader_gap: float = 0.0                      # the longest NFC_Status silence during the session (s)
 
     @property
     def steps(self) -> list[str]:
@@ -768,7 +776,8 @@ class SessionResult:
         return 2 if "spake2-request" in steps else 3 if "auth0" in steps else None
 
     def describe(self) -> str:
-        lines = [f"outcome {self.outcome}, steps {' → '.join(self.steps) or 'none'}"]
+        lines = [f"outcome {self.outcome}, steps {' → '.join(self.steps) or 'none'}, "
+                 f"longest NFC_Status gap {self.reader_gap:.2f} s"]
         for e in self.exchanges:
             lines.append(f"  {e.step}: > {e.command.hex()}  < {e.response.hex() if e.response is not None else '-'}")
         lines += [f"  stray: {c.hex()}" for c in self.stray] + [f"  ICD: {v}" for v in self.violations]
@@ -871,6 +880,7 @@ class Device:
         session (the last step answered, a refusal, an answer the hook changed, a removal, a
         withheld answer, or ``gap_timeout`` without a command); then listens ``quiet`` seconds
         (``silent_listen`` after a withheld answer, beyond the module's 5 s) for stray commands."""
+        began = time.monotonic()
         stale = self.drain()
         card = self.card.begin()
         if stale:
@@ -886,9 +896,9 @@ class Device:
                 outcome = "no-command" if not exchanges else "module-stopped"
                 listen_for = 0
                 break
+            now = time.time()
             step, honest = self.card.respond(apdu)
             answer = hook(step, self.card, apdu, honest) if hook else honest
-            now = time.monotonic()
             if answer is REMOVE:
                 self.reader.remove()
                 exchanges.append(Exchange(step, apdu, None, honest, now))
@@ -911,7 +921,8 @@ class Device:
                 break
             timeout = gap_timeout
         stray = self.listen(listen_for) if listen_for else []
-        result = SessionResult(exchanges, outcome, stray, list(card.violations), card)
+        result = SessionResult(exchanges, outcome, stray, list(card.violations), card,
+                               self.reader.longest_gap(began))
         self.sessions.append(result)
         return result
 
@@ -1036,6 +1047,7 @@ BAD_ENDPOINT_DATA: dict[str, Callable[[Card], bytes]] = {
     "key-64-bytes": lambda c: tlv(0x73, c.endpoint_public[1:]) + tlv(0x75, c.friendly_name),
     "key-off-curve": lambda c: tlv(0x73, c.endpoint_public[:64] + bytes([c.endpoint_public[64] ^ 1]))
     + tlv(0x75, c.friendly_name),
+    "name-not-utf8": lambda c: tlv(0x73, c.endpoint_public) + tlv(0x75, b"\xff\xfe phone"),
     "no-key": lambda c: tlv(0x75, c.friendly_name),
     "bad-inner-tlv": lambda c: tlv(0x73, c.endpoint_public) + b"\x75\x82\x00\x40" + c.friendly_name,
 }

@@ -285,6 +285,7 @@ def test_phase2_and_phase3_pair_the_owner(prig, device_for, plant):
     with uds() as c:
         d123, d121, vin = read_did(c, 0xD123), read_did(c, 0xD121), read_did(c, 0xF190)
     dev = device_for(password, friendly_name="Ana's phone")
+    closed = r.now()
     start = r.rec.mark()
     r.open_window()
     st = owner_status()
@@ -312,7 +313,7 @@ def test_phase2_and_phase3_pair_the_owner(prig, device_for, plant):
     assert p3.completed and p3.steps == PHASE3_STEPS and not p3.violations and not p3.stray, p3.describe()
     active = r.status(lambda s: s[7] == KEY_ACTIVE, 20, "owner key active")
     assert active[6] == 0
-    assert byte7_path(r.rec.statuses(start)) == [NO_KEY, WINDOW_OPEN, KEY_PENDING, KEY_ACTIVE]
+    assert byte7_path([closed] + r.rec.statuses(start)) == [NO_KEY, WINDOW_OPEN, KEY_PENDING, KEY_ACTIVE]
     st = owner_status()
     assert (st.state, st.seconds, st.key_id, st.name) == (KEY_ACTIVE, 0, dev.key_id, "Ana's phone"), st
     assert owner_key() == dev.endpoint_public
@@ -391,6 +392,7 @@ COUNTED = [
     *[_case(functools.partial(nfc.malformed, step, k), step, id=f"step{n}-{k}")
       for n, step in ((3, "spake2-verify"), (5, "get-data"))
       for k in ("length-beyond-data", "82-beyond-frame", "extra-bytes", "truncated-value", "wrong-tag")],
+    _case(functools.partial(nfc.malformed, "write-data", "extra-bytes"), "write-data", id="step4-data-in-answer"),
     _case(functools.partial(nfc.status_word, "spake2-request", nfc.SW_CONDITIONS), "spake2-request",
           id="step2-sw-6985"),
     _case(functools.partial(nfc.status_word, "write-data", nfc.SW_WRONG_DATA), "write-data", id="step4-sw-6a80"),
@@ -415,6 +417,10 @@ def test_failed_phase2_session_is_counted(attack_rig, device_for, make_hook, ste
     assert not result.violations, result.describe()
     counted = r.attempts(before + 1, mark)
     dev.remove()
+    if result.outcome == "silent":                 # ICD 8.3: each response within 5 s of its command
+        at = next(ts for ts, x in r.rec.status[mark:] if x[6] == before + 1)
+        waited = at - result.exchanges[-1].at
+        assert 4.5 <= waited <= 15, f"the unanswered {step} failed after {waited:.1f} s"
     assert counted[2] & VERIFIER and counted[7] == WINDOW_OPEN, counted.hex()
     seen = r.rec.statuses(mark) + r.quiet_cycles(5)
     assert max(s[6] for s in seen) == before + 1, [s[6] for s in seen]

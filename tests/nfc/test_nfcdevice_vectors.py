@@ -386,6 +386,19 @@ def test_bad_endpoint_plaintexts_decrypt_but_break_the_icd(kind):
     answer = d.get_data_plaintext(d.BAD_ENDPOINT_DATA[kind])(step, card, b"", honest)
     sealed = d.ber_fields(answer[:-2], {0x70: range(1, 300)})[0x70]
     plain = d.unseal(module.keys.K_enc, d.TO_MODULE, 1, sealed)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError):                          # UnicodeDecodeError is one too
         fields = d.ber_fields(plain, {0x73: 65, 0x75: range(0, 33)})
         d.decode_point(fields[0x73])
+        fields[0x75].decode("utf-8")
+
+
+def test_the_device_imports_nothing_of_the_project():
+    """The independent peer: only the standard library, python-can, isotp and cryptography."""
+    import ast
+    tree = ast.parse(Path(d.__file__).read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    allowed = {"__future__", "hashlib", "hmac", "os", "secrets", "socket", "threading", "time", "dataclasses",
+               "typing", "can", "isotp", "cryptography"}
+    assert imported <= allowed, sorted(imported - allowed)
