@@ -21,22 +21,20 @@ public enum HURequest: UInt8, Hashable, Sendable, CaseIterable {
 /// one that passed those checks is discarded (ICD 8.1). * An unknown request code is counted
 /// and ignored.
 public struct HURequestReceiver: Hashable, Sendable {
-    /// Reception statistics.
+    /// Reception statistics: the E2E counts (`counters.discardedCRC`, `.repeated`, ...) and
+    /// the requests.
+    @dynamicMemberLookup
     public struct Counters: Hashable, Sendable {
-        /// Requests accepted.
-        public var accepted = 0
-        /// Frames discarded for a wrong CRC.
-        public var discardedCRC = 0
-        /// Frames discarded for a length other than 8.
-        public var discardedLength = 0
-        /// Frames discarded for alive counter 15.
-        public var discardedInvalidCounter = 0
-        /// Frames that repeated the previous counter.
-        public var repeated = 0
+        /// The E2E counts of every frame looked at.
+        public var reception = E2EReceptionCounters()
         /// Valid frames with an unknown request code.
         public var unknownRequest = 0
+        /// Requests accepted.
+        public var accepted: Int { reception.valid - unknownRequest }
         /// Creates zeroed counters.
         public init() {}
+        /// The E2E counts, by name.
+        public subscript<T>(dynamicMember keyPath: KeyPath<E2EReceptionCounters, T>) -> T { reception[keyPath: keyPath] }
     }
 
     /// The CAN id and E2E data id (default 0x3C0).
@@ -53,20 +51,14 @@ public struct HURequestReceiver: Hashable, Sendable {
     /// Checks one received frame; returns the request it carries, or `nil` when it is discarded.
     public mutating func receive(_ frame: CANFrame) -> HURequest? {
         guard frame.id == canID, !frame.isExtended else { return nil }
-        switch E2EProfile.check(dataID: UInt16(truncatingIfNeeded: canID), data: frame.data,
-                                previousCounter: previousCounter) {
-        case .wrongLength: counters.discardedLength += 1; return nil
-        case .wrongCRC: counters.discardedCRC += 1; return nil
-        case .invalidCounter: counters.discardedInvalidCounter += 1; return nil
-        case .repeated: counters.repeated += 1; return nil
-        case .ok, .lost: break
-        }
+        let status = E2EProfile.check(dataID: UInt16(truncatingIfNeeded: canID), data: frame.data,
+                                      previousCounter: previousCounter)
+        guard counters.reception.count(status) else { return nil }
         previousCounter = E2EProfile.counter(of: frame.data)
         guard let request = HURequest(rawValue: frame.data[2]) else {
             counters.unknownRequest += 1
             return nil
         }
-        counters.accepted += 1
         return request
     }
 }

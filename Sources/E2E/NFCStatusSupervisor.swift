@@ -32,22 +32,7 @@ public struct NFCStatusSupervisor: Hashable, Sendable {
     }
 
     /// Reception statistics.
-    public struct Counters: Hashable, Sendable {
-        /// Frames accepted as new data.
-        public var valid = 0
-        /// Frames discarded for a wrong CRC.
-        public var discardedCRC = 0
-        /// Frames discarded for a length other than 8.
-        public var discardedLength = 0
-        /// Frames discarded for alive counter 15.
-        public var discardedInvalidCounter = 0
-        /// CRC-valid frames that repeated the previous counter.
-        public var repeated = 0
-        /// Frames missed, from counter jumps.
-        public var lost = 0
-        /// Creates zeroed counters.
-        public init() {}
-    }
+    public typealias Counters = E2EReceptionCounters
 
     /// The CAN id and E2E data id (default 0x3B0).
     public let canID: UInt32
@@ -91,15 +76,7 @@ public struct NFCStatusSupervisor: Hashable, Sendable {
         var transitions = handleTimeout(now: now)
         let status = E2EProfile.check(dataID: UInt16(truncatingIfNeeded: canID), data: frame.data,
                                       previousCounter: previousCounter)
-        switch status {
-        case .wrongLength: counters.discardedLength += 1; return transitions
-        case .wrongCRC: counters.discardedCRC += 1; return transitions
-        case .invalidCounter: counters.discardedInvalidCounter += 1; return transitions
-        case .repeated: counters.repeated += 1; return transitions
-        case .ok: break
-        case .lost(let n): counters.lost += n
-        }
-        counters.valid += 1
+        guard counters.count(status) else { return transitions }
         lastValidAt = now
         previousCounter = E2EProfile.counter(of: frame.data)
         guard let signals = NFCStatusSignals(frameData: frame.data) else { return transitions }

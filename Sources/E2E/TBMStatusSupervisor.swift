@@ -57,22 +57,7 @@ public struct TBMStatusSupervisor: Hashable, Sendable {
     }
 
     /// Reception statistics.
-    public struct Counters: Hashable, Sendable {
-        /// Frames accepted as new data (E2E ok or with lost frames before them).
-        public var valid = 0
-        /// Frames discarded for a wrong CRC.
-        public var discardedCRC = 0
-        /// Frames discarded for a length other than 8.
-        public var discardedLength = 0
-        /// Frames discarded for alive counter 15.
-        public var discardedInvalidCounter = 0
-        /// CRC-valid frames that repeated the previous counter (not used).
-        public var repeated = 0
-        /// Frames missed, from counter jumps.
-        public var lost = 0
-        /// Creates zeroed counters.
-        public init() {}
-    }
+    public typealias Counters = E2EReceptionCounters
 
     /// The settings in use.
     public let configuration: Configuration
@@ -118,25 +103,8 @@ public struct TBMStatusSupervisor: Hashable, Sendable {
         let status = E2EProfile.check(
             dataID: UInt16(truncatingIfNeeded: configuration.canID), data: frame.data, previousCounter: previousCounter)
         lastCheckStatus = status
-        switch status {
-        case .wrongLength:
-            counters.discardedLength += 1
-            return transitions
-        case .wrongCRC:
-            counters.discardedCRC += 1
-            return transitions
-        case .invalidCounter:
-            counters.discardedInvalidCounter += 1
-            return transitions
-        case .repeated:
-            counters.repeated += 1
-            lastCRCValidAt = now
-            return transitions
-        case .ok, .lost:
-            break
-        }
-        if case .lost(let n) = status { counters.lost += n }
-        counters.valid += 1
+        if status == .repeated { lastCRCValidAt = now }
+        guard counters.count(status) else { return transitions }
         lastCRCValidAt = now
         previousCounter = E2EProfile.counter(of: frame.data)
         guard let signals = TBMStatusSignals(frameData: frame.data) else { return transitions }
