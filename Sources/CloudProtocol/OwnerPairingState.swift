@@ -24,3 +24,24 @@ public enum OwnerPairingState: UInt8, Sendable, Hashable, CaseIterable, CustomSt
         }
     }
 }
+
+/// The content of one OwnerPairingStatus 0x0D (ICD 8.5): what owner pairing reports and the
+/// cloud use cases send.
+public struct OwnerPairingStatusReport: Hashable, Sendable {
+    /// Tag 0x19.
+    public var state: OwnerPairingState
+    /// Tag 0x18, when a key exists.
+    public var ownerKeyID: [UInt8]?
+    /// Tag 0x13.
+    public var status: CloudStatus
+    /// The 0x0E's transaction id when this answers one; `nil`: a new step, a fresh id.
+    public var pushTransactionID: [UInt8]?
+
+    /// Creates a report.
+    public init(state: OwnerPairingState, ownerKeyID: [UInt8]?, status: CloudStatus, pushTransactionID: [UInt8]?) {
+        self.state = state
+        self.ownerKeyID = ownerKeyID
+        self.status = status
+        self.pushTransactionID = pushTransactionID
+    }
+}

@@ -218,7 +218,7 @@ public struct OwnerPairingMachine: Sendable {
     mutating func report(status: CloudStatus, pushTransactionID: [UInt8]?) {
         var keyID: [UInt8]?
         if case .key(let key) = ownerKey { keyID = key.keyID }
-        output.append(.report(OwnerPairingReport(state: state, ownerKeyID: keyID, status: status,
+        output.append(.report(OwnerPairingStatusReport(state: state, ownerKeyID: keyID, status: status,
                                                  pushTransactionID: pushTransactionID)))
     }
 

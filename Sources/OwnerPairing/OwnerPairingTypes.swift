@@ -136,26 +136,6 @@ public enum OwnerPairingTaskResult: Hashable, Sendable {
     case signed([UInt8]?)
 }
 
-/// An OwnerPairingStatus 0x0D to send (ICD 8.5).
-public struct OwnerPairingReport: Hashable, Sendable {
-    /// Tag 0x19: byte 7 of `SPAAK_Status` after the request was handled.
-    public var state: OwnerPairingState
-    /// Tag 0x18, when a key exists.
-    public var ownerKeyID: [UInt8]?
-    /// Tag 0x13.
-    public var status: CloudStatus
-    /// The 0x0E's transaction id when this answers one; `nil`: a fresh one (phase 4).
-    public var pushTransactionID: [UInt8]?
-
-    /// Creates a report.
-    public init(state: OwnerPairingState, ownerKeyID: [UInt8]?, status: CloudStatus, pushTransactionID: [UInt8]?) {
-        self.state = state
-        self.ownerKeyID = ownerKeyID
-        self.status = status
-        self.pushTransactionID = pushTransactionID
-    }
-}
-
 /// What the machine asks the glue to do, in order.
 public enum OwnerPairingAction: Hashable, Sendable {
     /// A failed owner-pairing attempt (ICD 8.3): count it in the store before anything else
@@ -170,7 +150,7 @@ public enum OwnerPairingAction: Hashable, Sendable {
     /// The phase 2 commit deleted the verifier and reset the count (the provisioning facts follow).
     case verifierConsumed
     /// Send OwnerPairingStatus 0x0D.
-    case report(OwnerPairingReport)
+    case report(OwnerPairingStatusReport)
     /// A line for the log.
     case log(OwnerPairingLogLevel, String)
 }

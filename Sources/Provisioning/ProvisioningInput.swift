@@ -32,26 +32,6 @@ public enum ProvisioningInput: Sendable {
     case ownerPairingReport(OwnerPairingStatusReport)
 }
 
-/// An OwnerPairingStatus 0x0D the machine owes the VOS (ICD 8.5).
-public struct OwnerPairingStatusReport: Hashable, Sendable {
-    /// Tag 0x19.
-    public var state: OwnerPairingState
-    /// Tag 0x18, when a key exists.
-    public var ownerKeyID: [UInt8]?
-    /// Tag 0x13.
-    public var status: CloudStatus
-    /// The 0x0E's transaction id when this answers one; `nil`: a new step, a fresh id.
-    public var pushTransactionID: [UInt8]?
-
-    /// Creates a report.
-    public init(state: OwnerPairingState, ownerKeyID: [UInt8]?, status: CloudStatus, pushTransactionID: [UInt8]?) {
-        self.state = state
-        self.ownerKeyID = ownerKeyID
-        self.status = status
-        self.pushTransactionID = pushTransactionID
-    }
-}
-
 /// The routines of ICD 5.4 that concern the cloud use cases.
 public enum ProvisioningRoutine: Hashable, Sendable {
     /// 0xD203: owner change. Deletes [K], subject id and verifier, then runs PP-01 again.

@@ -39,7 +39,7 @@ struct OwnerPairingMachineTests {
         #expect(h.machine.state == .ownerKeyActive)
         #expect(!h.machine.isWindowOpen)
         let keyID = Array(SHA256.hash(data: h.device.endpointPublicKey).prefix(8))
-        #expect(h.reports == [OwnerPairingReport(state: .ownerKeyActive, ownerKeyID: keyID, status: .ok, pushTransactionID: nil)])
+        #expect(h.reports == [OwnerPairingStatusReport(state: .ownerKeyActive, ownerKeyID: keyID, status: .ok, pushTransactionID: nil)])
         #expect(h.storedKey?.isActive == true)
     }
 
@@ -63,12 +63,12 @@ struct OwnerPairingMachineTests {
         let h = PairingHarness()
         let push = [UInt8](repeating: 0xAB, count: 16)
         h.input(.windowRequested(.cloud(transactionID: push)))
-        #expect(h.reports == [OwnerPairingReport(state: .windowOpen, ownerKeyID: nil, status: .ok, pushTransactionID: push)])
+        #expect(h.reports == [OwnerPairingStatusReport(state: .windowOpen, ownerKeyID: nil, status: .ok, pushTransactionID: push)])
         h.tap(); h.remove(); h.tap()
         #expect(h.machine.state == .ownerKeyActive)
         h.input(.windowRequested(.cloud(transactionID: push)))
         let keyID = h.storedKey!.keyID
-        #expect(h.reports.last == OwnerPairingReport(state: .ownerKeyActive, ownerKeyID: keyID, status: .unexpectedMessage,
+        #expect(h.reports.last == OwnerPairingStatusReport(state: .ownerKeyActive, ownerKeyID: keyID, status: .unexpectedMessage,
                                                      pushTransactionID: push))
         h.input(.windowRequested(.headUnit))
         #expect(!h.machine.isWindowOpen)

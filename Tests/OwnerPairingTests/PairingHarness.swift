@@ -43,7 +43,7 @@ final class PairingHarness {
     }
 
     var attemptsFailed: Int { actions.filter { if case .attemptFailed = $0 { return true } else { return false } }.count }
-    var reports: [OwnerPairingReport] { actions.compactMap { if case .report(let r) = $0 { return r } else { return nil } } }
+    var reports: [OwnerPairingStatusReport] { actions.compactMap { if case .report(let r) = $0 { return r } else { return nil } } }
     func performed(_ task: OwnerPairingTask) -> Bool { actions.contains(.perform(task)) }
     func contains(_ action: OwnerPairingAction) -> Bool { actions.contains(action) }
 

@@ -15,7 +15,7 @@ struct ModuleDriver {
     var now = Instant.zero
     var attemptsFailed = 0
     var verifierPresent = true
-    var reports: [OwnerPairingReport] = []
+    var reports: [OwnerPairingStatusReport] = []
     /// Every answer of the device, in order.
     var answers: [DeviceAnswer] = []
 

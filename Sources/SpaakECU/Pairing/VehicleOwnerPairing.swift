@@ -149,9 +149,7 @@ final class VehicleOwnerPairing {
             case .verifierConsumed:
                 provisioning.handle(.verifierConsumedByPairing, now: now)
             case .report(let report):
-                provisioning.handle(.ownerPairingReport(OwnerPairingStatusReport(
-                    state: report.state, ownerKeyID: report.ownerKeyID, status: report.status,
-                    pushTransactionID: report.pushTransactionID)), now: now)
+                provisioning.handle(.ownerPairingReport(report), now: now)
             case .log(.info, let text): logger.info("\(text)")
             case .log(.warning, let text): logger.warning("\(text)")
             }
