@@ -48,6 +48,8 @@ enum DeviceState: Sendable {
     case idle
     /// SELECT answered: SPAKE2+ REQUEST (phase 2) or AUTH0 (phase 3) may follow.
     case selected
+    /// SPAKE2+ REQUEST received: its answer waits for this derivation of w0/w1.
+    case deriving(SPAKE2RequestParameters, ScryptJob)
     /// shareP sent: VERIFY may follow.
     case shareSent(SPAKE2PlusProver)
     /// confirmV verified: WRITE DATA may follow.
@@ -67,6 +69,7 @@ enum DeviceState: Sendable {
         switch self {
         case .idle: return "idle"
         case .selected: return "selected"
+        case .deriving: return "deriving w0/w1"
         case .shareSent: return "after SPAKE2+ REQUEST"
         case .confirmed: return "after VERIFY"
         case .certificatesAccepted: return "after WRITE DATA"

@@ -13,7 +13,7 @@ public struct PasswordSecrets: Sendable {
 
     /// The password bytes (UTF-8 of the digits).
     public let password: [UInt8]
-    /// How many scrypt derivations ran (a cached answer does not count).
+    /// How many scrypt results were kept (one per parameter set; a cached answer does not count).
     public private(set) var derivations = 0
     private var cache: [Parameters: SpakeVerifierSecrets] = [:]
 
@@ -29,11 +29,25 @@ public struct PasswordSecrets: Sendable {
         self.password = password
     }
 
-    /// w0 and w1 for the parameters of a SPAKE2+ REQUEST; throws `PasswordSecretsError` for
-    /// parameters outside the device's limits or refused by scrypt.
+    /// w0 and w1 for the parameters of a SPAKE2+ REQUEST, derived here when not cached (this
+    /// blocks for the whole scrypt run); throws `PasswordSecretsError` for parameters outside
+    /// the device's limits or refused by scrypt.
     public mutating func secrets(for request: SPAKE2RequestParameters) throws(PasswordSecretsError) -> SpakeVerifierSecrets {
-        let key = Parameters(salt: request.salt, n: request.n, r: request.r, p: request.p)
-        if let cached = cache[key] { return cached }
+        if let cached = cached(request) { return cached }
+        let job = try job(for: request)
+        let secrets = try job.run().get()
+        store(secrets, of: job)
+        return secrets
+    }
+
+    /// The secrets of `request` if they are already derived.
+    public func cached(_ request: SPAKE2RequestParameters) -> SpakeVerifierSecrets? {
+        cache[Parameters(salt: request.salt, n: request.n, r: request.r, p: request.p)]
+    }
+
+    /// The derivation `request` needs, for a worker; throws `PasswordSecretsError` for
+    /// parameters outside the device's limits (nothing is derived then).
+    public func job(for request: SPAKE2RequestParameters) throws(PasswordSecretsError) -> ScryptJob {
         guard request.n >= 2, request.n & (request.n - 1) == 0 else { throw .parameters("scrypt N \(request.n) is not a power of two ≥ 2") }
         guard request.r >= 1, request.p >= 1, request.p <= Self.maxScryptP else {
             throw .parameters("scrypt r \(request.r), p \(request.p) outside r ≥ 1, 1 ≤ p ≤ \(Self.maxScryptP)")
@@ -41,20 +55,21 @@ public struct PasswordSecrets: Sendable {
         guard 128 * Int(request.n) * Int(request.r) <= Self.maxScryptMemory else {
             throw .parameters("scrypt N \(request.n), r \(request.r) needs more than \(Self.maxScryptMemory >> 20) MiB")
         }
-        let secrets: SpakeVerifierSecrets
-        do {
-            secrets = try SpakeVerifierDerivation.derive(password: password, salt: request.salt, n: request.n, r: request.r, p: request.p)
-        } catch {
-            throw .parameters("scrypt refused N \(request.n), r \(request.r), p \(request.p): \(error)")
-        }
+        return ScryptJob(password: password, request: request)
+    }
+
+    /// Keeps the result of `job` (a job of another password is ignored).
+    public mutating func store(_ secrets: SpakeVerifierSecrets, of job: ScryptJob) {
+        guard job.password == password else { return }
+        let key = Parameters(salt: job.salt, n: job.n, r: job.r, p: job.p)
+        guard cache[key] == nil else { return }
         derivations += 1
         cache[key] = secrets
-        return secrets
     }
 
     /// Whether the secrets of these parameters are already derived.
     public func isCached(_ request: SPAKE2RequestParameters) -> Bool {
-        cache[Parameters(salt: request.salt, n: request.n, r: request.r, p: request.p)] != nil
+        cached(request) != nil
     }
 
     /// A different password of the same shape, for `--wrong-password`: the last digit (or

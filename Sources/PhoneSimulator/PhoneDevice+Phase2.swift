@@ -11,19 +11,21 @@ import SPAKE2Plus
 
 /// Phase 2 on the device's side (ICD 8.3 steps 2-5).
 extension PhoneDevice {
-    mutating func spake2Request(_ parameters: SPAKE2RequestParameters) -> DeviceAnswer {
-        guard var password = configuration.password else {
-            return DeviceAnswer(step: .spake2Request, status: .conditionsNotSatisfied, note: "no pairing password on this phone: 69 85")
+    /// The answer from cached secrets, or the derivation to run first.
+    mutating func spake2Request(_ parameters: SPAKE2RequestParameters) -> DeviceReply {
+        guard let password = configuration.password else {
+            return .answer(DeviceAnswer(step: .spake2Request, status: .conditionsNotSatisfied, note: "no pairing password on this phone: 69 85"))
         }
-        let cached = password.isCached(parameters)
-        let secrets: SpakeVerifierSecrets
+        if let secrets = password.cached(parameters) { return .answer(shareP(parameters, secrets: secrets, cached: true)) }
         do {
-            secrets = try password.secrets(for: parameters)
+            return .derive(try password.job(for: parameters))
         } catch {
-            configuration.password = password
-            return DeviceAnswer(step: .spake2Request, status: .wrongData, note: "\(error): 6A 80")
+            return .answer(DeviceAnswer(step: .spake2Request, status: .wrongData, note: "\(error): 6A 80"))
         }
-        configuration.password = password
+    }
+
+    /// The SPAKE2+ prover from w0/w1: shareP, the session waits for VERIFY.
+    mutating func shareP(_ parameters: SPAKE2RequestParameters, secrets: SpakeVerifierSecrets, cached: Bool) -> DeviceAnswer {
         let prover: SPAKE2PlusProver
         do {
             prover = try SPAKE2PlusProver(identities: .ownerPairing(vin: parameters.vin), w0: secrets.w0, w1: secrets.w1,

@@ -10,8 +10,10 @@ import KeyM
 import SPAKE2Plus
 
 /// The owner's phone as the module sees it through the NFC reader: the device side of ICD 8.3
-/// as a pure machine. It answers one command APDU at a time (`respond(to:date:)`) and forgets
-/// its session when it leaves the field (`leaveField()`).
+/// as a pure machine. It answers one command APDU at a time and forgets its session when it
+/// leaves the field (`leaveField()`). `receive(_:date:)` hands out the scrypt run that a
+/// SPAKE2+ REQUEST needs (`DeviceReply.derive`) instead of running it, and `derived(_:_:)`
+/// takes its result and answers; `respond(to:date:)` does both at once.
 ///
 /// Phase 2: SELECT → `5C 0100`; SPAKE2+ REQUEST → w0/w1 from the password with the module's
 /// salt, N, r, p, answer `50` shareP; VERIFY → `69 82` unless confirmV verifies, else `58`
@@ -72,15 +74,29 @@ public struct PhoneDevice: Sendable {
         state = .idle
     }
 
-    /// Answers one command APDU (its bytes). `date` is the device's wall clock, for the
-    /// validity of certificates.
+    /// Answers one command APDU (its bytes) at once: a derivation of w0/w1 that SPAKE2+
+    /// REQUEST needs runs here, blocking (`receive` hands it out instead). `date` is the
+    /// device's wall clock, for the validity of certificates.
     public mutating func respond(to bytes: [UInt8], date: Date) -> DeviceAnswer {
+        switch receive(bytes, date: date) {
+        case .answer(let answer):
+            return answer
+        case .derive(let job):
+            // `derived` answers the job it was handed out for.
+            return derived(job, job.run()) ?? DeviceAnswer(step: .spake2Request, status: .wrongData, note: "derivation lost: 6A 80")
+        }
+    }
+
+    /// Takes one command APDU (its bytes): its answer, or the derivation of w0/w1 that must
+    /// run first (SPAKE2+ REQUEST with parameters not derived yet); the answer then comes
+    /// from `derived(_:_:)`. `date` is the device's wall clock, for the validity of certificates.
+    public mutating func receive(_ bytes: [UInt8], date: Date) -> DeviceReply {
         let command: PairingCommand
         do {
             command = try PairingCommand(apdu: try CommandAPDU(bytes: bytes))
         } catch {
             state = .failed
-            return DeviceAnswer(step: nil, status: .wrongData, note: "command \(error): 6A 80")
+            return .answer(DeviceAnswer(step: nil, status: .wrongData, note: "command \(error): 6A 80"))
         }
         let step = PairingStep(command)
         var answer: DeviceAnswer
@@ -90,7 +106,12 @@ public struct PhoneDevice: Sendable {
             answer = DeviceAnswer(step: step, data: BERTLV([(PairingTag.versions, PairingCommand.version)]).bytes,
                                   note: "selected, version 1.0")
         case (.spake2Request(let parameters), .selected):
-            answer = spake2Request(parameters)
+            switch spake2Request(parameters) {
+            case .answer(let done): answer = done
+            case .derive(let job):
+                state = .deriving(parameters, job)
+                return .derive(job)
+            }
         case (.spake2Verify(let shareV, let confirmV), .shareSent(let prover)):
             answer = spake2Verify(shareV: shareV, confirmV: confirmV, prover: prover)
         case (.writeData(let sealed), .confirmed(let encryption)):
@@ -104,9 +125,34 @@ public struct PhoneDevice: Sendable {
         default:
             let was = state.name
             state = .failed
-            return DeviceAnswer(step: step, status: .conditionsNotSatisfied, note: "\(command.name) out of order (\(was)): 69 85")
+            return .answer(DeviceAnswer(step: step, status: .conditionsNotSatisfied, note: "\(command.name) out of order (\(was)): 69 85"))
+        }
+        if answer.status != .success { state = .failed }
+        return .answer(answer)
+    }
+
+    /// The result of a derivation handed out by `receive`: kept in the password cache (the
+    /// next tap with the same parameters needs none), and the answer to the SPAKE2+ REQUEST
+    /// that waits for it, `nil` when none waits (the device left the field meanwhile).
+    public mutating func derived(_ job: ScryptJob, _ result: Result<SpakeVerifierSecrets, PasswordSecretsError>) -> DeviceAnswer? {
+        if case .success(let secrets) = result { configuration.password?.store(secrets, of: job) }
+        guard case .deriving(let parameters, let awaited) = state, awaited == job else { return nil }
+        let answer: DeviceAnswer
+        switch result {
+        case .success(let secrets):
+            answer = shareP(parameters, secrets: secrets, cached: false)
+        case .failure(let error):
+            answer = DeviceAnswer(step: .spake2Request, status: .wrongData, note: "\(error): 6A 80")
         }
         if answer.status != .success { state = .failed }
         return answer
     }
+}
+
+/// What the device does with a command: answer it, or first derive w0/w1.
+public enum DeviceReply: Hashable, Sendable {
+    /// The answer, ready.
+    case answer(DeviceAnswer)
+    /// The derivation to run; its result goes to `PhoneDevice.derived(_:_:)`, which answers.
+    case derive(ScryptJob)
 }
