@@ -18,22 +18,32 @@ import SpaakCore
 /// the device refuses a command, when the phone leaves early (`removeAfter`), when the
 /// module counts a failed attempt (byte 6 rises) or sends nothing within the plan's timeout.
 ///
+/// scrypt never runs in the machine: a SPAKE2+ REQUEST whose w0/w1 are not derived yet yields
+/// `PhoneRunAction.derive`, the shell runs it off its event loop and hands the result back
+/// (`derived`); meanwhile `NFC_Status` keeps its cycle and the session stays open (the module
+/// ends a session after 1000 ms without `NFC_Status`, ICD 8.1; it allows 5 s per answer, ICD 8.3).
+///
+/// A failed attempt is put on the session it belongs to: after a phase 2 session that failed
+/// once the module had sent step 2 (the module counts it, ICD 8.3), the next tap (or the end
+/// of the run) waits, up to the plan's timeout, until byte 6 shows the count (or resets, or
+/// the verifier is gone); a late rise is never taken for a failure of the next tap.
+///
 /// The shell feeds received frames (`handle`), the passing of time (`handleTimeout` at
-/// `nextDeadline`) and transmit confirmations (`framesTransmitted`), and performs the
-/// returned actions in order; the run reads no clock.
+/// `nextDeadline`), transmit confirmations (`framesTransmitted`) and derivation results
+/// (`derived`), and performs the returned actions in order; the run reads no clock.
 public struct PhoneRun: Sendable {
     /// The plan.
     public let plan: PhoneRunPlan
     /// The identifiers.
     public let ids: PhoneBusIDs
     /// The device in (or out of) the field.
-    public private(set) var device: PhoneDevice
+    public internal(set) var device: PhoneDevice
     /// The last `SPAAK_Status` seen, `nil` before the first.
     public private(set) var module: ModuleStatusView?
     /// The result once the run is over.
     public private(set) var result: PhoneRunResult?
     /// Whether the device is in the reader's field.
-    public private(set) var inField = false
+    public internal(set) var inField = false
     /// Taps so far.
     public private(set) var taps = 0
 
@@ -43,7 +53,16 @@ public struct PhoneRun: Sendable {
     var remaining: [PairingPhase]
     var attempt = 1
     var session: SessionWait?
-    var failuresAtTap: UInt8?
+    /// Byte 6 the current session's failures are counted from.
+    var baseline: UInt8?
+    /// The module sent a phase 2 command after SELECT in this session (a failure counts).
+    var stepTwoSent = false
+    /// A failed attempt of an earlier session that byte 6 does not show yet.
+    var awaited: AwaitedCount?
+    /// The next tap or the end, held until byte 6 settles `awaited` or the deadline.
+    var held: (event: Scheduled, deadline: Instant)?
+    /// Derivations handed to the shell and when.
+    var derivations: [ScryptJob: Instant] = [:]
     var pendingRemoval = false
     var next: (event: Scheduled, at: Instant)?
     var afterRemoval: Scheduled?
@@ -73,6 +92,7 @@ public struct PhoneRun: Sendable {
         deadline = deadline.earliest(channel.nextDeadline)
         deadline = deadline.earliest(next?.at)
         deadline = deadline.earliest(session?.deadline)
+        deadline = deadline.earliest(held?.deadline)
         return deadline
     }
 
@@ -99,16 +119,22 @@ public struct PhoneRun: Sendable {
     public mutating func handleTimeout(now: Instant) -> [PhoneRunAction] {
         guard result == nil else { return [] }
         perform(channel.handleTimeout(now: now), now: now, date: nil)
-        if let wait = session, wait.deadline <= now {
+        if let wait = session, let deadline = wait.deadline, deadline <= now {
             sessionFailed(wait.timeoutReason(timeout: plan.timeout, module: module), now: now)
         }
         if case let (event, at)? = next, at <= now {
             next = nil
             switch event {
-            case .tap: tap(now: now)
             case .remove: remove(now: now)
-            case .finish(let result): finish(result)
+            case .tap, .finish: proceed(event, now: now)
             }
+        }
+        if let (event, deadline) = held, deadline <= now {
+            held = nil
+            let shown = module.map { "\($0.failedAttempts)" } ?? "nothing"
+            log("SPAAK_Status byte 6 still shows \(shown) after \(plan.timeout), \(awaited?.expected ?? 0) expected: "
+                + "going on; a rise to \(awaited?.expected ?? 0) is still put on the earlier session")
+            fire(event, now: now)
         }
         if result == nil, schedule.fire(now: now) {
             output.append(.transmit(nfc.nextFrame(inField ? .tapped : .idle)))
@@ -119,12 +145,39 @@ public struct PhoneRun: Sendable {
 
     // MARK: - Taps
 
+    /// A tap or the end is due: now, or once byte 6 shows the failed attempt it waits for.
+    private mutating func proceed(_ event: Scheduled, now: Instant) {
+        if let awaited, let module, !awaited.isSettled(by: module) {
+            held = (event, now + plan.timeout)
+            let what = event == .tap ? "tapping again" : "ending"
+            log("waiting up to \(plan.timeout) for SPAAK_Status byte 6 to count the failed attempt "
+                + "(\(awaited.expected) expected, \(module.failedAttempts) shown) before \(what)")
+            return
+        }
+        awaited = nil
+        fire(event, now: now)
+    }
+
+    private mutating func fire(_ event: Scheduled, now: Instant) {
+        switch event {
+        case .tap: tap(now: now)
+        case .remove: remove(now: now)
+        case .finish(let result): finish(result)
+        }
+    }
+
     private mutating func tap(now: Instant) {
         guard let phase = remaining.first else { return }
         taps += 1
         inField = true
         device.leaveField()
-        failuresAtTap = module?.failedAttempts
+        baseline = module?.failedAttempts
+        if let awaited, let shown = baseline {
+            // Not counted within the timeout: a late count still belongs to the earlier session.
+            baseline = max(shown, awaited.expected)
+        }
+        awaited = nil
+        stepTwoSent = false
         session = .command("SELECT", deadline: now + plan.timeout)
         let attempts = plan.attempts > 1 ? ", attempt \(attempt) of \(plan.attempts)" : ""
         log("tap \(taps): the phone enters the field (\(phase)\(attempts))")
@@ -151,7 +204,7 @@ public struct PhoneRun: Sendable {
     }
 
     /// Leaves the field once a response APDU the device was told to leave after is on the bus.
-    private mutating func settle(now: Instant) {
+    mutating func settle(now: Instant) {
         if pendingRemoval, !channel.isTransmitting { remove(now: now) }
     }
 
@@ -164,8 +217,17 @@ public struct PhoneRun: Sendable {
     // MARK: - Sessions
 
     /// The session's outcome is known: leave (after the linger) and tap again or end.
-    private mutating func sessionEnded(success phase: PairingPhase?, failure: String?, now: Instant) {
+    /// `counted`: the failure was seen as byte 6 rising (nothing more to wait for).
+    mutating func sessionEnded(success phase: PairingPhase?, failure: String?, counted: Bool = false, now: Instant) {
+        let ended = session
         session = nil
+        if phase == nil, !counted, stepTwoSent, let before = baseline {
+            if case .confirming = ended {
+                // GET DATA answered: the module commits or fails it; the phone cannot tell which.
+            } else {
+                awaited = AwaitedCount(before: before)
+            }
+        }
         let then: Scheduled
         if let phase {
             completed.append(phase)
@@ -194,7 +256,7 @@ public struct PhoneRun: Sendable {
         }
     }
 
-    private mutating func sessionFailed(_ reason: String, now: Instant) {
+    mutating func sessionFailed(_ reason: String, now: Instant) {
         sessionEnded(success: nil, failure: reason, now: now)
     }
 
@@ -210,85 +272,32 @@ public struct PhoneRun: Sendable {
         switch session {
         case .confirming(let phase, _) where view.ownerPairingState == phase.moduleState:
             sessionEnded(success: phase, failure: nil, now: now)
-        case .command, .confirming:
-            if let before = failuresAtTap, view.failedAttempts > before {
-                failuresAtTap = view.failedAttempts
-                sessionFailed("the module counted a failed attempt (now \(view.failedAttempts))", now: now)
+        case .command, .confirming, .deriving:
+            if let before = baseline, view.failedAttempts > before {
+                baseline = view.failedAttempts
+                sessionEnded(success: nil, failure: "the module counted a failed attempt (now \(view.failedAttempts))",
+                             counted: true, now: now)
             }
         case nil:
-            break
-        }
-    }
-
-    // MARK: - The APDU channel
-
-    private mutating func perform(_ outputs: [ISOTPOutput], now: Instant, date: Date?) {
-        for item in outputs {
-            switch item {
-            case .transmit(let frame):
-                output.append(.transmit(frame))
-            case .received(let bytes):
-                // Only `handle` receives; without a date every certificate is out of validity (fail closed).
-                command(bytes, now: now, date: date ?? .distantPast)
-            case .transmitCompleted:
-                break
-            case .failed(let error):
-                log("APDU channel: \(error)")
+            if let awaited, awaited.isSettled(by: view) {
+                self.awaited = nil
+                log("module: the failed attempt of the last session is counted (SPAAK_Status byte 6 = \(view.failedAttempts)"
+                    + (view.verifierPresent ? ")" : ", verifier deleted)"))
+                if let (event, _) = held {
+                    held = nil
+                    fire(event, now: now)
+                }
             }
         }
-    }
-
-    private mutating func command(_ bytes: [UInt8], now: Instant, date: Date) {
-        guard inField else {
-            log("← a command APDU (\(bytes.count) bytes) while the field is empty: no device answers it")
-            return
-        }
-        if let step = plan.removeBefore, PhoneRun.step(of: bytes) == step {
-            log("← \(step.commandName) (\(bytes.count) bytes): leaving the field without answering (remove before \(step))")
-            pendingRemoval = true
-            if session != nil { sessionFailed("the phone left the field before answering \(step)", now: now) }
-            return
-        }
-        let answer = device.respond(to: bytes, date: date)
-        let name = answer.step?.commandName ?? "an unreadable command"
-        log("← \(name) (\(bytes.count) bytes)")
-        log("→ \(answer.response.status) \(answer.note)")
-        for item in channel.send(answer.response.bytes, now: now) {
-            if case .transmit(let frame) = item { output.append(.transmit(frame)) }
-            if case .failed(let error) = item { log("APDU channel: response not sent: \(error)") }
-        }
-        if let certificate = answer.newVehicleCertificate { output.append(.saveVehicleCertificate(certificate)) }
-        var leftAfter: PairingStep?
-        if let step = answer.step, step == plan.removeAfter {
-            log("leaving the field after \(name) (remove after \(step))")
-            pendingRemoval = true
-            leftAfter = step
-        }
-        guard session != nil else { return }
-        if answer.status != .success {
-            sessionFailed("the device answered \(name) with \(answer.status)", now: now)
-        } else if let phase = answer.completedPhase {
-            session = .confirming(phase, deadline: now + plan.timeout)
-        } else if let leftAfter {
-            sessionFailed("the phone left the field after \(leftAfter)", now: now)
-        } else {
-            session = .command(SessionWait.nextCommand(after: answer.step), deadline: now + plan.timeout)
-        }
-    }
-
-    /// The step of a command's bytes, `nil` when they are no command of ICD 8.3.
-    static func step(of bytes: [UInt8]) -> PairingStep? {
-        guard let apdu = try? CommandAPDU(bytes: bytes), let command = try? PairingCommand(apdu: apdu) else { return nil }
-        return PairingStep(command)
     }
 
     // MARK: - Output
 
-    private mutating func log(_ line: String) {
+    mutating func log(_ line: String) {
         output.append(.log(line))
     }
 
-    private mutating func drain() -> [PhoneRunAction] {
+    mutating func drain() -> [PhoneRunAction] {
         defer { output.removeAll(keepingCapacity: true) }
         return output
     }

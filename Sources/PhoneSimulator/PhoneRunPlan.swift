@@ -103,6 +103,9 @@ public enum PhoneRunAction: Hashable, Sendable {
     /// Keep [K] (DER) of the vehicle in the phone's state, next to its key: phase 2 completed
     /// on the device's side.
     case saveVehicleCertificate([UInt8])
+    /// Run this derivation of w0/w1 away from the event loop (it takes seconds) and hand its
+    /// result to `PhoneRun.derived(_:_:now:)`; `NFC_Status` must go on meanwhile.
+    case derive(ScryptJob)
     /// The run is over.
     case finished(PhoneRunResult)
 }

@@ -4,12 +4,16 @@ import SpaakCore
 enum SessionWait: Hashable, Sendable {
     /// The module's next command (its name) by the deadline.
     case command(String, deadline: Instant)
+    /// The device derives w0/w1 for the SPAKE2+ REQUEST received at `since`; no deadline of
+    /// the phone's own (the module's 5 s limit is the module's to enforce).
+    case deriving(since: Instant)
     /// `SPAAK_Status` byte 7 showing the phase committed, by the deadline.
     case confirming(PairingPhase, deadline: Instant)
 
-    var deadline: Instant {
+    var deadline: Instant? {
         switch self {
         case .command(_, let deadline), .confirming(_, let deadline): return deadline
+        case .deriving: return nil
         }
     }
 
@@ -24,6 +28,8 @@ enum SessionWait: Hashable, Sendable {
                 reason += " (no SPAAK_Status seen: is spaak-ecu running on this bus?)"
             }
             return reason
+        case .deriving:
+            return "w0/w1 still being derived"
         case .confirming(let phase, _):
             return "the module did not confirm \(phase) within \(timeout) (SPAAK_Status byte 7 = \(module?.stateText ?? "never seen"), "
                 + "expected \(phase.moduleState))"
@@ -51,4 +57,30 @@ enum Scheduled: Hashable, Sendable {
     case remove
     /// The run ends with this result.
     case finish(PhoneRunResult)
+}
+
+/// A failed attempt the module counts (ICD 8.3: a phase 2 session that failed after the
+/// module sent step 2) and `SPAAK_Status` byte 6 does not show yet: the count can reach the
+/// phone seconds later in a loaded machine, and must not be put on the next tap.
+struct AwaitedCount: Hashable, Sendable {
+    /// Byte 6 when the failed session began.
+    var before: UInt8
+
+    /// The count byte 6 shows once the module counted the session.
+    var expected: UInt8 { before == .max ? before : before + 1 }
+
+    /// Whether `view` settles it: the count reached, reset (a new verifier) or the verifier
+    /// gone (the 8th failure deletes it; its count comes no later).
+    func isSettled(by view: ModuleStatusView) -> Bool {
+        view.failedAttempts >= expected || view.failedAttempts < before || !view.verifierPresent
+    }
+}
+
+extension Duration {
+    /// Seconds with three decimals, e.g. `3.012 s`.
+    var secondsText: String {
+        let ms = max(0, Int64(milliseconds.rounded()))
+        let fraction = String(ms % 1000)
+        return "\(ms / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction) s"
+    }
 }

@@ -5,7 +5,8 @@ import SocketCAN
 import SpaakCore
 
 /// The imperative shell of `spaak-phone pair`: the CAN socket, the event loop, the clocks,
-/// the printout and the phone's state file around one `PhoneRun`.
+/// the printout, the phone's state file and the scrypt worker (`DerivationWorker`) around
+/// one `PhoneRun`.
 final class PhoneRunner {
     let socket: CANSocket
     let keyFile: PhoneStateFile
@@ -21,6 +22,8 @@ final class PhoneRunner {
     func run(_ makeRun: (Instant) -> PhoneRun) throws -> PhoneRunResult? {
         let loop = try EventLoop()
         defer { loop.close() }
+        let worker = try DerivationWorker()
+        defer { worker.stop() }
         let start = loop.clock.now
         var run = makeRun(start)
         var queue = TransmitQueue<CANFrame>(capacity: 1024)
@@ -48,6 +51,8 @@ final class PhoneRunner {
                     } catch {
                         say("could not keep [K] in \(keyFile.path): \(error) (phase 3 in this run still knows it)")
                     }
+                case .derive(let job):
+                    worker.submit(job)
                 case .finished(let outcome):
                     result = outcome
                     loop.stop()
@@ -57,10 +62,15 @@ final class PhoneRunner {
         }
 
         loop.watch(socket.fileDescriptor)
+        loop.watch(worker.notifyFD)
         try perform(run.handleTimeout(now: loop.clock.now))
         loop.arm(run.nextDeadline)
         let exit = try loop.run { event in
             switch event {
+            case .readable(let fd) where fd == worker.notifyFD:
+                for (job, outcome) in worker.takeFinished() {
+                    try perform(run.derived(job, outcome, now: loop.clock.now))
+                }
             case .readable:
                 var frames = try socket.receiveBatch(max: 64)
                 while !frames.isEmpty {

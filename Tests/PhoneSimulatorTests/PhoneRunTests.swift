@@ -11,7 +11,10 @@ import Testing
 
 /// One bus under a virtual clock: the `PhoneRun` (reader and phone) on one side; on the other
 /// the module's parts (`NFCStatusSupervisor`, an ISO-TP channel 0x6B0/0x6B8,
-/// `OwnerPairingMachine`, `SPAAK_Status` every 100 ms with bytes 6 and 7), store work done at once.
+/// `OwnerPairingMachine`, `SPAAK_Status` every 100 ms with bytes 2 (verifier flag), 6 and 7),
+/// store work done at once. `derivationTime` is how long the phone's scrypt worker takes;
+/// `statusLag` delays what `SPAAK_Status` shows of the failed attempts and the verifier (a
+/// loaded machine's store commit and bus).
 final class SimulatedBus {
     let vehicle: TestVehicle
     let clock = VirtualClock()
@@ -28,6 +31,11 @@ final class SimulatedBus {
     var saved: [[UInt8]] = []
     var nfcFrames: [(Instant, CANFrame)] = []
     var commandsSent: [UInt8] = []
+    var responses: [(Instant, [UInt8])] = []
+    var derivationTime: Duration = .zero
+    var statusLag: Duration = .zero
+    private var derivations: [(at: Instant, job: ScryptJob)] = []
+    private var counts: [(at: Instant, attempts: Int, verifier: Bool)] = [(.zero, 0, true)]
     private var pending: [(toModule: Bool, frame: CANFrame)] = []
 
     init(vehicle: TestVehicle, device: PhoneDevice, plan: PhoneRunPlan, windowOpen: Bool = true) {
@@ -44,16 +52,21 @@ final class SimulatedBus {
         pump()
         while result == nil, clock.now < Instant.zero + limit {
             let deadlines = [phone.nextDeadline, channel.nextDeadline, supervisor.nextDeadline, machine.nextDeadline,
-                             statusSchedule.nextDeadline].compactMap { $0 }
+                             statusSchedule.nextDeadline, derivations.map(\.at).min()].compactMap { $0 }
             guard let next = deadlines.min() else { break }
             clock.advance(to: next)
             let now = clock.now
+            while let index = derivations.firstIndex(where: { $0.at <= now }) {
+                let job = derivations.remove(at: index).job
+                phoneActions(phone.derived(job, job.run(), now: now))
+            }
             phoneActions(phone.handleTimeout(now: now))
             moduleISOTP(channel.handleTimeout(now: now))
             for transition in supervisor.handleTimeout(now: now) { nfc(transition) }
             module(machine.handleTimeout(now: now))
             if statusSchedule.fire(now: now) {
-                let signals: [UInt8] = [0, 0, 0, 0, UInt8(attemptsFailed), machine.state.rawValue]
+                let shown = counts.last { $0.at + statusLag <= now } ?? counts[0]
+                let signals: [UInt8] = [shown.verifier ? 0x40 : 0, 0, 0, 0, UInt8(shown.attempts), machine.state.rawValue]
                 pending.append((false, CANFrame(id: 0x3A8, data: E2EProfile.protect(dataID: 0x3A8, counter: statusCounter, signals: signals))))
                 statusCounter = E2EProfile.nextCounter(after: statusCounter)
             }
@@ -84,6 +97,7 @@ final class SimulatedBus {
             case .transmit(let frame): pending.append((true, frame))
             case .log(let line): log.append("\(clock.now) \(line)")
             case .saveVehicleCertificate(let der): saved.append(der)
+            case .derive(let job): derivations.append((clock.now + derivationTime, job))
             case .finished(let outcome): result = outcome
             }
         }
@@ -101,7 +115,9 @@ final class SimulatedBus {
         for output in outputs {
             switch output {
             case .transmit(let frame): pending.append((false, frame))
-            case .received(let bytes): module(machine.handle(.response(bytes), now: clock.now))
+            case .received(let bytes):
+                responses.append((clock.now, bytes))
+                module(machine.handle(.response(bytes), now: clock.now))
             case .transmitCompleted, .failed: break
             }
         }
@@ -118,9 +134,11 @@ final class SimulatedBus {
                 module(machine.handle(.taskCompleted(result(of: task)), now: clock.now))
             case .attemptFailed:
                 attemptsFailed += 1
+                counts.append((clock.now, attemptsFailed, verifierPresent))
             case .verifierConsumed:
                 verifierPresent = false
                 attemptsFailed = 0
+                counts.append((clock.now, attemptsFailed, verifierPresent))
             case .log(_, let line):
                 log.append("\(clock.now) module: \(line)")
             case .report, .verifierMissing:
@@ -264,5 +282,82 @@ struct PhoneRunTests {
         #expect(later.result == .paired([.three]), "\(later.log.joined(separator: "\n"))")
         #expect(later.machine.state == .ownerKeyActive)
         #expect(later.commandsSent == [PairingCommand.Instruction.select, PairingCommand.Instruction.auth0, PairingCommand.Instruction.auth1])
+    }
+
+    @Test("scrypt taking 3 s runs off the machine: NFC_Status keeps its 100 ms cycle, the session stays open, SPAKE2+ REQUEST is answered after 3 s")
+    func slowDerivationKeepsTheSession() throws {
+        let vehicle = try TestVehicle()
+        let bus = SimulatedBus(vehicle: vehicle, device: try vehicle.phone(), plan: PhoneRunPlan(phases: [.two, .three]))
+        bus.derivationTime = .seconds(3)
+        bus.run()
+        #expect(bus.result == .paired([.two, .three]), "\(bus.log.joined(separator: "\n"))")
+        #expect(bus.phone.taps == 2)
+        #expect(bus.attemptsFailed == 0)
+        #expect(bus.log.contains { $0.contains("scrypt N=4096 r=8 p=1 took 3.000 s (the module allows 5.000 s)") })
+        // The supervisor never saw a gap: one session per tap, NFC_Status every 100 ms throughout.
+        let times = bus.nfcFrames.map(\.0.nanoseconds)
+        #expect(zip(times, times.dropFirst()).allSatisfy { $1 - $0 == 100_000_000 })
+        // shareP (tag 50) reached the module after the 3 s of scrypt, DevicePresent all along.
+        let shareAt = try #require(bus.responses.first { $0.1.first == 0x50 }?.0)
+        #expect(shareAt >= .milliseconds(3_500))
+        let present = bus.nfcFrames.filter { $0.0 <= shareAt && $0.0 + .seconds(3) >= shareAt }
+            .map { NFCStatusSignals(frameData: $0.1.data)!.devicePresent }
+        #expect(present.count >= 30 && present.allSatisfy { $0 })
+    }
+
+    @Test("scrypt taking 6 s: the module fails the session at 5 s (a counted attempt), the phone says why; the result is kept and the next tap pairs")
+    func derivationOverTheModuleLimit() throws {
+        let vehicle = try TestVehicle()
+        let bus = SimulatedBus(vehicle: vehicle, device: try vehicle.phone(), plan: PhoneRunPlan(phases: [.two], attempts: 2))
+        bus.derivationTime = .seconds(6)
+        bus.run()
+        #expect(bus.result == .paired([.two]), "\(bus.log.joined(separator: "\n"))")
+        #expect(bus.phone.taps == 2)
+        #expect(bus.log.contains { $0.contains("scrypt N=4096 r=8 p=1 took 6.000 s, the module allows 5.000 s") })
+        #expect(bus.log.contains { $0.contains("the module counted a failed attempt (now 1)") })
+        #expect(bus.log.contains { $0.contains("w0/w1 kept for the next tap") })
+        #expect(bus.log.contains { $0.contains("w0/w1 from the cache") })
+        #expect(bus.phone.device.configuration.password?.derivations == 1)
+        #expect(bus.machine.state == .ownerKeyPending)
+    }
+
+    @Test("a failed attempt that byte 6 shows 2.5 s late is not put on the next tap: the phone waits for the count, then taps")
+    func lateCountIsNotBlamedOnTheNextTap() throws {
+        let vehicle = try TestVehicle()
+        let device = try vehicle.phone(password: PasswordSecrets.wrongPassword(for: TestVehicle.password))
+        let bus = SimulatedBus(vehicle: vehicle, device: device, plan: PhoneRunPlan(phases: [.two], attempts: 3))
+        bus.statusLag = .milliseconds(2500)
+        bus.run()
+        guard case .failed(let reason)? = bus.result else {
+            Issue.record("not failed: \(String(describing: bus.result))")
+            return
+        }
+        #expect(reason.contains("69 82"), "\(bus.log.joined(separator: "\n"))")
+        #expect(bus.phone.taps == 3)
+        #expect(bus.attemptsFailed == 3)
+        // Every tap got as far as VERIFY: none was given up after SELECT.
+        #expect(bus.commandsSent.filter { $0 == PairingCommand.Instruction.spake2Verify }.count == 3)
+        #expect(!bus.log.contains { $0.contains("the module counted a failed attempt") })
+        #expect(bus.log.filter { $0.contains("waiting up to") }.count == 3)
+        #expect(bus.log.filter { $0.contains("the failed attempt of the last session is counted") }.count == 3)
+        #expect(bus.phone.module?.failedAttempts == 3)
+    }
+
+    @Test("the count never comes: the phone taps after its timeout and still puts the late rise on the earlier session")
+    func countThatNeverComes() throws {
+        let vehicle = try TestVehicle()
+        let device = try vehicle.phone(password: PasswordSecrets.wrongPassword(for: TestVehicle.password))
+        let bus = SimulatedBus(vehicle: vehicle, device: device, plan: PhoneRunPlan(phases: [.two], attempts: 2, timeout: .seconds(2)))
+        bus.statusLag = .seconds(4)
+        bus.run()
+        guard case .failed(let reason)? = bus.result else {
+            Issue.record("not failed: \(String(describing: bus.result))")
+            return
+        }
+        #expect(reason.contains("69 82"), "\(bus.log.joined(separator: "\n"))")
+        #expect(bus.phone.taps == 2)
+        #expect(bus.commandsSent.filter { $0 == PairingCommand.Instruction.spake2Verify }.count == 2)
+        #expect(bus.log.contains { $0.contains("still shows 0 after") })
+        #expect(!bus.log.contains { $0.contains("the module counted a failed attempt") })
     }
 }
