@@ -27,6 +27,13 @@ struct Pair: ParsableCommand {
             --pki DIR is the folder of `spaak-pki init`: the phone trusts DIR/J.der as [J] and \
             accepts [K] only when it chains to it through the [J1] that WRITE DATA carries.
 
+            The phone derives w0/w1 (scrypt with the salt, N, r, p of SPAKE2+ REQUEST) on a worker \
+            thread, once per parameter set: NFC_Status keeps its 100 ms cycle meanwhile, and the \
+            answer goes out when scrypt is done; the module allows 5 s for it (the log says how long \
+            scrypt took). After a phase 2 session that failed once the module had sent SPAKE2+ \
+            REQUEST (a failed attempt), the next tap waits, up to --timeout, until SPAAK_Status \
+            byte 6 shows the count, so that a late count is not taken for a failure of the next tap.
+
             The module sends each command as soon as the previous answer arrived, and learns of a \
             removal from the next NFC_Status (within 100 ms): leaving after answering SELECT usually \
             lets SPAKE2+ REQUEST go out first (a failed attempt, ICD 8.3); --remove-before \
@@ -50,7 +57,7 @@ struct Pair: ParsableCommand {
     var removeBefore: String?
     @Flag(help: "Derive w0/w1 from a different password (the last digit moved by one): confirmV fails, 69 82.")
     var wrongPassword = false
-    @Option(help: "Seconds to wait for the module's next command after a tap or an answer, and for SPAAK_Status to confirm a phase.")
+    @Option(help: "Seconds to wait for the module's next command after a tap or an answer, for SPAAK_Status to confirm a phase, and for byte 6 to count a failed attempt before the next tap.")
     var timeout = 6.0
     @Option(help: "Seconds the phone is away between two taps.") var gap = 1.5
     @Option(help: "NFC_Status id (hex, default 3B0), sent.", transform: hexIdentifier) var nfcStatusId: UInt32 = 0x3B0
