@@ -481,6 +481,15 @@ class Card:
         """ICD 8.3: the first 8 bytes of SHA-256(endpoint public key)."""
         return hashlib.sha256(self.endpoint_public).digest()[:8]
 
+    def prepare(self, d123: bytes) -> tuple[int, int]:
+        """Derives (and caches) w0, w1 ahead of the tap from DID 0xD123's salt (16) ‖ N (4) ‖
+        r (2) ‖ p (2): with a large N on a slow machine the derivation would not fit in the
+        module's 5 s (and would hold up the NFC_Status thread)."""
+        if len(d123) != 24:
+            raise ValueError(f"0xD123 of {len(d123)} bytes, expected 24")
+        n, r, p = (int.from_bytes(d123[a:b], "big") for a, b in ((16, 20), (20, 22), (22, 24)))
+        return derive_w0_w1(self.password, d123[:16], n, r, p)
+
     def begin(self) -> CardSession:
         self.session = CardSession()
         return self.session
@@ -824,6 +833,10 @@ class Device:
     def use_password(self, password: str | bytes):
         """A new pairing password (from the VOS) for the next phase 2."""
         self.card.password = password.encode() if isinstance(password, str) else bytes(password)
+
+    def prepare(self, d123: bytes):
+        """See ``Card.prepare``: w0, w1 derived before the tap."""
+        self.card.prepare(d123)
 
     def tap(self):
         self.reader.tap()

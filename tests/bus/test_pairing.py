@@ -285,6 +285,7 @@ def test_phase2_and_phase3_pair_the_owner(prig, device_for, plant):
     with uds() as c:
         d123, d121, vin = read_did(c, 0xD123), read_did(c, 0xD121), read_did(c, 0xF190)
     dev = device_for(password, friendly_name="Ana's phone")
+    dev.prepare(d123)                              # w0, w1 before the tap (the module allows 5 s)
     closed = r.now()
     start = r.rec.mark()
     r.open_window()

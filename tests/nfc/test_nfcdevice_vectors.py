@@ -137,6 +137,16 @@ def test_rfc_9383_appendix_c_vector():
     assert d.verifier_finish(y, w0, L, share_p, share_v, **names) == keys
 
 
+def test_prepare_derives_from_d123_into_the_cache():
+    card = d.Card(PASSWORD, _pki()["J"])
+    d123 = SALT + (4096).to_bytes(4, "big") + (8).to_bytes(2, "big") + (1).to_bytes(2, "big")
+    w0, w1 = card.prepare(d123)
+    assert w0 == int("b3e75cb2b47ff7bfcc46187edf15b61103ded2a0d683a18ab3873a71f5704d1b", 16)
+    assert (PASSWORD, SALT, 4096, 8, 1) in d._W_CACHE
+    with pytest.raises(ValueError):
+        card.prepare(d123[:23])
+
+
 def test_w_cache_returns_the_same_values():
     first = d.derive_w0_w1(b"12345678", SALT, 1024, 8, 1)
     assert d.derive_w0_w1(b"12345678", SALT, 1024, 8, 1) == first
