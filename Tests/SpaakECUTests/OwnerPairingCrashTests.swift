@@ -72,8 +72,7 @@ struct OwnerPairingCrashTests {
     /// The job the module runs for `.storePendingOwnerKey` (`PairingStoreWork`), on `store`.
     static func phase2Commit(_ key: OwnerKey, on store: any SecureStore) -> Bool {
         let work = StoreWork(store: store, wallClock: { ModuleHarness.wallTime }, logger: quiet)
-        let job = work.job(for: .storePendingOwnerKey(key), vin: nil, vehicleCertificate: nil, subCACertificate: nil,
-                           verifierUsable: true)
+        let job = work.job(for: .storePendingOwnerKey(key), sources: nil)
         guard case .ownerPairing(.pendingOwnerKeyStored(let success)) = job.run().product else { return false }
         return success
     }

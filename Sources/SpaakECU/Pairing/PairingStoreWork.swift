@@ -5,17 +5,23 @@ import SecureStore
 /// Owner pairing's tasks (ICD 8.3) as `StoreJob`s: reading the verifier, the commits of the
 /// owner key, and the vehicle identity key's AUTH1 signature (inside the store: the private
 /// key never leaves it). The product is the machine's `.taskCompleted` input.
+/// What `.loadMaterial` takes from the module (its snapshot and the provisioning facts, read
+/// on the loop thread): the VIN, [K], [J1], and whether the stored verifier may be used (a
+/// damaged failure count or owed PP-03 makes it unusable).
+struct PairingMaterialSources: Sendable {
+    var vin: [UInt8]?
+    var vehicleCertificate: [UInt8]?
+    var subCACertificate: [UInt8]?
+    var verifierUsable: Bool
+}
+
 extension StoreWork {
-    /// The job doing `task`. `vin`, `vehicleCertificate` and `subCACertificate` come from the
-    /// module's snapshot; `verifierUsable` from the provisioning facts (a damaged failure
-    /// count or owed PP-03 makes the stored verifier unusable).
-    func job(for task: OwnerPairingTask, vin: [UInt8]?, vehicleCertificate: [UInt8]?, subCACertificate: [UInt8]?,
-             verifierUsable: Bool) -> StoreJob {
+    /// The job doing `task`; `sources` is needed by `.loadMaterial` only (`nil`: no material).
+    func job(for task: OwnerPairingTask, sources: PairingMaterialSources?) -> StoreJob {
         switch task {
         case .loadMaterial:
             return job("pairing: read the verifier", rereadsStore: false) { [self] in
-                .ownerPairing(.materialLoaded(material(vin: vin, vehicleCertificate: vehicleCertificate,
-                                                       subCACertificate: subCACertificate, verifierUsable: verifierUsable)))
+                .ownerPairing(.materialLoaded(sources.flatMap(material(from:))))
             }
         case .storePendingOwnerKey(let key):
             return job("pairing: store the pending owner key") { [self] in
@@ -55,10 +61,10 @@ extension StoreWork {
         }
     }
 
-    private func material(vin: [UInt8]?, vehicleCertificate: [UInt8]?, subCACertificate: [UInt8]?,
-                          verifierUsable: Bool) -> PairingMaterial? {
-        guard verifierUsable else { return nil }
-        guard let vin, vin.count == 17, let vehicleCertificate, let subCACertificate else {
+    private func material(from sources: PairingMaterialSources) -> PairingMaterial? {
+        guard sources.verifierUsable else { return nil }
+        guard let vin = sources.vin, vin.count == 17, let vehicleCertificate = sources.vehicleCertificate,
+              let subCACertificate = sources.subCACertificate else {
             logger.error("pairing: VIN, [K] or [J1] missing: no session")
             return nil
         }

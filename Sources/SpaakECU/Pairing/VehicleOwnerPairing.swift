@@ -140,11 +140,7 @@ final class VehicleOwnerPairing {
             case .sendAPDU(let bytes):
                 process(channel.send(bytes, now: now), now: now)
             case .perform(let task):
-                let snapshot = storeView.snapshot
-                tasks.append(jobs.submit(storeView.work.job(
-                    for: task, vin: storeView.vin, vehicleCertificate: snapshot.installed.certificates[.vehicleIdentity],
-                    subCACertificate: snapshot.installed.certificates[.j1],
-                    verifierUsable: provisioning.machine.facts.verifierPresent)))
+                tasks.append(jobs.submit(storeView.work.job(for: task, sources: materialSources(for: task))))
             case .verifierMissing: provisioning.handle(.pairingWithoutVerifier, now: now)
             case .verifierConsumed:
                 provisioning.handle(.verifierConsumedByPairing, now: now)
@@ -160,6 +156,15 @@ final class VehicleOwnerPairing {
             let input = queued.removeFirst()
             run(machine.handle(input, now: now), now: now)
         }
+    }
+
+    /// The VIN (a store read), [K] and [J1] for a phase 2 session; other tasks need none.
+    private func materialSources(for task: OwnerPairingTask) -> PairingMaterialSources? {
+        guard case .loadMaterial = task else { return nil }
+        let installed = storeView.snapshot.installed
+        return PairingMaterialSources(vin: storeView.vin, vehicleCertificate: installed.certificates[.vehicleIdentity],
+                                      subCACertificate: installed.certificates[.j1],
+                                      verifierUsable: provisioning.machine.facts.verifierPresent)
     }
 
     private func collectTasks(now: Instant) {
