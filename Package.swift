@@ -8,6 +8,9 @@ let asn1: Target.Dependency = .product(name: "SwiftASN1", package: "swift-asn1")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
+let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hummingbird")
+let jwtKit: Target.Dependency = .product(name: "JWTKit", package: "jwt-kit")
+let mustache: Target.Dependency = .product(name: "Mustache", package: "swift-mustache")
 
 let package = Package(
     name: "spaak-sim",
@@ -25,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.0"),
     ],
     targets: [
         // Shared value types.
@@ -59,8 +65,16 @@ let package = Package(
         // The TBM and the Vehicle OEM Server (with the KTS), simulated.
         .target(name: "CloudSimulator",
                 dependencies: ["SpaakCore", "E2E", "ISOTP", "CloudProtocol", "TestPKI", x509, asn1, crypto, grdb]),
+        // The VOS's owner services (OP-01a/b): pairing password lifecycle, deep links, owner
+        // binding, hotline requests, the mail outbox; pure over the VOS repository.
+        .target(name: "OwnerServices", dependencies: ["CloudSimulator", "CloudProtocol", "SpaakCore", crypto]),
+        // Their HTTP side (the TBE): Hummingbird routes, bearer tokens (JWT ES256), problem
+        // documents, the OpenAPI document, the customer portal pages.
+        .target(name: "OwnerAPI", dependencies: ["OwnerServices", "CloudSimulator", "SpaakCore", hummingbird, jwtKit, mustache, crypto],
+                resources: [.copy("Resources")]),
         .executableTarget(name: "spaak-cloud",
-                          dependencies: ["CloudSimulator", "SpaakCore", "SocketCAN", "EventLoop", "CSocketCAN", argumentParser]),
+                          dependencies: ["CloudSimulator", "OwnerServices", "OwnerAPI", "SpaakCore", "SocketCAN", "EventLoop",
+                                         "CSocketCAN", argumentParser]),
         // The NFC reader and the owner's phone, simulated (ICD 8): the device's answers and the taps
         // as pure machines, and the executable around them.
         .target(name: "PhoneSimulator", dependencies: ["APDU", "SPAKE2Plus", "CloudProtocol", "KeyM", "E2E", "ISOTP", "SpaakCore",
@@ -93,6 +107,8 @@ let package = Package(
         .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning", "CloudProtocol", "SpaakCore", crypto]),
         .testTarget(name: "CloudSimulatorTests",
                     dependencies: ["CloudSimulator", "CloudProtocol", "Provisioning", "SpaakCore", "E2E", "ISOTP", "TestPKI", x509, crypto]),
+        .testTarget(name: "OwnerServicesTests", dependencies: ["OwnerServices", "CloudSimulator", "CloudProtocol", "TestPKI", "SpaakCore", crypto]),
+        .testTarget(name: "OwnerAPITests", dependencies: ["OwnerAPI", "OwnerServices", "CloudSimulator", "SpaakCore", jwtKit, crypto]),
         .testTarget(name: "KeyMTests", dependencies: ["KeyM", "TestPKI"]),
         .testTarget(name: "TestPKITests", dependencies: ["TestPKI", "KeyM"]),
         .testTarget(name: "SpaakFuzzTests", dependencies: ["SpaakFuzz"]),
