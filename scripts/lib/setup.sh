@@ -13,6 +13,8 @@ VR_APT_PACKAGES=(
     mscgen            # scripts/demo: the sequence diagram of the run as a PNG
     libssl-dev        # swift build: libcrypto's P-256 arithmetic for SPAKE2+ (target CLibCrypto)
     pkgconf           # swift build: finds libcrypto (pkg-config name libcrypto)
+    chromium chromium-driver # tests/api: the customer portal in a real browser (Selenium)
+    wrk               # scripts/bench api: HTTP load generator
 )
 
 # vr_apt_missing PKG...: print the packages not installed (one dpkg-query for all).
