@@ -2,6 +2,7 @@ import CloudSimulator
 import Foundation
 import SecureStore
 import SpaakCore
+import SpaakECU
 import SpaakFuzz
 import TestPKI
 
@@ -15,10 +16,14 @@ final class SoakBench {
     /// Sees every frame delivered on the bus (to the module or to the cloud).
     var tap: ((CANFrame, Instant) -> Void)?
 
-    init(store: any SecureStore, pki: TestPKIHierarchy, repository: any CloudRepository) {
+    /// `module` sets the module's serial (the VIN is written in plant provisioning); `vos`
+    /// the simulated VOS's scrypt cost and password digits.
+    init(store: any SecureStore, pki: TestPKIHierarchy, repository: any CloudRepository,
+         module: ECUConfiguration = ECUConfiguration(serial: ModuleBench.serial),
+         vos configuration: VOSConfiguration = VOSConfiguration(scryptN: 1024)) {
         self.pki = pki
-        bench = ModuleBench(store: store)
-        let vos = VehicleOEMServer(hierarchy: pki, repository: repository, configuration: VOSConfiguration(scryptN: 1024))
+        bench = ModuleBench(store: store, configuration: module)
+        let vos = VehicleOEMServer(hierarchy: pki, repository: repository, configuration: configuration)
         cloud = CloudSimulator(vos: vos, tbm: TBMSimulator(now: bench.clock.now, linkState: .offline))
     }
 

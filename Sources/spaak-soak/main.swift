@@ -3,6 +3,8 @@
 //   spaak-soak run --dir D [--loops N]   provision a module on the store in D/store until killed
 //   spaak-soak check --dir D             open D/store after a kill, print it, check the module answers
 //   spaak-soak seeds --out fuzz          write the fuzz seed corpora and test PKI (fuzz/)
+//   spaak-soak vos-fixture --out DIR --vehicles N [--unprovisioned K] [--scrypt-n 1024]
+//                                        a VOS database with N provisioned vehicles (tests/api, scripts/bench api)
 import Foundation
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -21,11 +23,24 @@ do {
         try SoakCheck.run(root: URL(fileURLWithPath: dir))
     case "seeds":
         try SeedWriter.run(out: URL(fileURLWithPath: option("--out") ?? "fuzz"))
+    case "vos-fixture":
+        guard let out = option("--out"), let vehicles = option("--vehicles").flatMap({ Int($0) }) else { throw SoakUsage() }
+        var options = VOSFixture.Options(out: URL(fileURLWithPath: out), vehicles: vehicles)
+        if let text = option("--unprovisioned") {
+            guard let value = Int(text) else { throw SoakUsage() }
+            options.unprovisioned = value
+        }
+        if let text = option("--scrypt-n") {
+            guard let value = UInt32(text) else { throw SoakUsage() }
+            options.scryptN = value
+        }
+        try VOSFixture.run(options)
     default:
         throw SoakUsage()
     }
 } catch is SoakUsage {
-    FileHandle.standardError.write(Data("usage: spaak-soak run --dir D [--loops N] | check --dir D | seeds --out fuzz\n".utf8))
+    FileHandle.standardError.write(Data(("usage: spaak-soak run --dir D [--loops N] | check --dir D | seeds --out fuzz | "
+                                      + "vos-fixture --out DIR --vehicles N [--unprovisioned K] [--scrypt-n 1024]\n").utf8))
     exit(2)
 } catch {
     SoakOutput.line("ERROR \(error)".replacingOccurrences(of: "\n", with: " "))
