@@ -31,12 +31,15 @@ public struct VehicleRecord: Sendable, Equatable {
     public var vin: String?
     /// The drmUUID issued by SP-02, 16 bytes.
     public var drmUUID: [UInt8]?
+    /// The last authenticated V2C message the VOS handled for this vehicle.
+    public var lastUseCase: LastUseCaseRecord?
 
     /// Creates a record.
-    public init(serial: String, vin: String? = nil, drmUUID: [UInt8]? = nil) {
+    public init(serial: String, vin: String? = nil, drmUUID: [UInt8]? = nil, lastUseCase: LastUseCaseRecord? = nil) {
         self.serial = serial
         self.vin = vin
         self.drmUUID = drmUUID
+        self.lastUseCase = lastUseCase
     }
 }
 
@@ -132,24 +135,104 @@ public struct VerifierRecord: Sendable, Equatable {
     }
 }
 
-/// The pairing password behind one verifier (OP-01a): handed out once, then marked delivered.
+/// The pairing password behind one verifier and where it is in its lifecycle (OP-01a/b):
+/// available → handed out to the app (awaiting its confirmation) or a deep link issued →
+/// delivered; ended when a newer verifier replaces it or the owner pairs. The password itself
+/// is kept only while it may still be delivered (`nil` afterwards: the VOS forgets it).
 public struct PasswordRecord: Sendable, Equatable {
     /// The verifier it belongs to.
     public var verifierId: Int64
     /// The ECU.
     public var serial: String
-    /// The password.
-    public var password: String
-    /// When it was handed out; `nil` while undelivered.
+    /// The password (decimal digits); `nil` once delivered or ended.
+    public var password: String?
+    /// When it was delivered; `nil` while undelivered.
     public var deliveredAt: Date?
+    /// The delivery channel chosen (app, link, operator); `nil` while none is.
+    public var channel: PasswordChannel?
+    /// The app channel's delivery id (32 hex digits), to confirm receipt with.
+    public var deliveryId: String?
+    /// When it was (first) handed out to the app.
+    public var handedOutAt: Date?
+    /// When it ended (a newer verifier, a pairing); `nil` while current.
+    public var endedAt: Date?
+    /// Why it ended.
+    public var endReason: PasswordEndReason?
 
     /// Creates a record.
-    public init(verifierId: Int64, serial: String, password: String, deliveredAt: Date? = nil) {
+    public init(verifierId: Int64, serial: String, password: String?, deliveredAt: Date? = nil, channel: PasswordChannel? = nil,
+                deliveryId: String? = nil, handedOutAt: Date? = nil, endedAt: Date? = nil, endReason: PasswordEndReason? = nil) {
         self.verifierId = verifierId
         self.serial = serial
         self.password = password
         self.deliveredAt = deliveredAt
+        self.channel = channel
+        self.deliveryId = deliveryId
+        self.handedOutAt = handedOutAt
+        self.endedAt = endedAt
+        self.endReason = endReason
     }
+
+    /// Where the password is in its lifecycle.
+    public var state: PasswordState {
+        if let endReason { return endReason == .paired ? .paired : .replaced }
+        if deliveredAt != nil { return .delivered }
+        switch channel {
+        case .app?: return .handedOut
+        case .link?: return .linkIssued
+        case .operator?, nil: return .available
+        }
+    }
+
+    /// Ends the password (`replaced` or `paired`) and forgets it; an ended one stays as it is.
+    public mutating func end(_ reason: PasswordEndReason, date: Date) {
+        guard endReason == nil else { return }
+        endReason = reason
+        endedAt = date
+        password = nil
+    }
+}
+
+/// How a pairing password is (being) delivered; one channel per password.
+public enum PasswordChannel: String, Sendable, Equatable, CaseIterable {
+    /// Handed to the app, delivered when the app confirms receipt.
+    case app
+    /// A one-time deep-link token (to the app or by e-mail), delivered when redeemed.
+    case link
+    /// Handed to the operator (`spaak-cloud ctl password SERIAL`).
+    case `operator`
+}
+
+/// Why a pairing password ended.
+public enum PasswordEndReason: String, Sendable, Equatable, CaseIterable {
+    /// A newer verifier of the same ECU replaced it (PP-02, PP-03).
+    case replaced
+    /// The vehicle reported an owner key (OwnerPairingStatus 0x0D state 2 or 3).
+    case paired
+}
+
+/// The lifecycle state of a pairing password (`password.state` of the owner services' Vehicle).
+public enum PasswordState: String, Sendable, Equatable, CaseIterable, Codable, CustomStringConvertible {
+    /// No current verifier, hence no password.
+    case none
+    /// Not handed out yet.
+    case available
+    /// Handed to the app, awaiting its confirmation.
+    case handedOut = "handed-out"
+    /// A deep-link token is outstanding.
+    case linkIssued = "link-issued"
+    /// Delivered (confirmed by the app, redeemed, or handed to the operator).
+    case delivered
+    /// A newer verifier replaced it.
+    case replaced
+    /// The owner paired (the vehicle reported an owner key).
+    case paired
+
+    /// Whether it may still be delivered (the VOS keeps the password exactly then).
+    public var isDeliverable: Bool { self == .available || self == .handedOut || self == .linkIssued }
+
+    /// The raw value.
+    public var description: String { rawValue }
 }
 
 /// The two message counters kept per ECU (vehicle).
@@ -182,6 +265,10 @@ public struct CloudSummary: Sendable, Equatable {
         public var verifiers: Int
         /// Whether the latest verifier's password is still undelivered.
         public var passwordPending: Bool
+        /// The lifecycle state of the latest verifier's password.
+        public var passwordState: PasswordState
+        /// The user bound to the VIN (`ctl register-owner`), if any.
+        public var owner: String?
         /// Last accepted V2C counter.
         public var v2cCounter: UInt32?
         /// Last sent C2V counter.

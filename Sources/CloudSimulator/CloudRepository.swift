@@ -55,6 +55,33 @@ public protocol CloudStore {
     /// Inserts or replaces the password of `record.verifierId`.
     func savePassword(_ record: PasswordRecord) throws
 
+    /// Every pairing password of `serial`'s verifiers, oldest first.
+    func passwords(serial: String) throws -> [PasswordRecord]
+
+    /// The vehicles whose VIN is `vin` (normally one), by serial.
+    func vehicles(vin: String) throws -> [VehicleRecord]
+
+    /// The owner bound to `vin`.
+    func owner(vin: String) throws -> VehicleOwnerRecord?
+    /// The VINs bound to `user`, oldest binding first.
+    func owners(user: String) throws -> [VehicleOwnerRecord]
+    /// Binds a VIN to its owner (replacing an earlier binding of that VIN).
+    func saveOwner(_ record: VehicleOwnerRecord) throws
+
+    /// The deep link whose token hashes to `tokenHash`.
+    func pairingLink(tokenHash: [UInt8]) throws -> PairingLinkRecord?
+    /// The deep links made for the password of a verifier, oldest first.
+    func pairingLinks(verifierId: Int64) throws -> [PairingLinkRecord]
+    /// Inserts or replaces a deep link (by token hash).
+    func savePairingLink(_ record: PairingLinkRecord) throws
+
+    /// The hotline request `id`.
+    func hotlineRequest(id: String) throws -> HotlineRequestRecord?
+    /// Every hotline request, oldest first.
+    func hotlineRequests() throws -> [HotlineRequestRecord]
+    /// Inserts or replaces a hotline request (by id).
+    func saveHotlineRequest(_ record: HotlineRequestRecord) throws
+
     /// The owner pairing record of `serial`, if anything is known.
     func ownerPairing(serial: String) throws -> OwnerPairingRecord?
     /// Inserts or replaces the owner pairing record of `record.serial`.
@@ -78,6 +105,26 @@ extension CloudStore {
     /// The newest subject id of `serial`.
     public func latestSubjectId(serial: String) throws -> SubjectIdRecord? { try subjectIds(serial: serial).last }
 
+    /// The vehicle with VIN `vin`: the one whose module was heard from last when several
+    /// modules reported that VIN.
+    public func vehicle(vin: String) throws -> VehicleRecord? {
+        try vehicles(vin: vin).max { ($0.lastUseCase?.at ?? .distantPast) < ($1.lastUseCase?.at ?? .distantPast) }
+    }
+
+    /// The latest verifier of `serial` and its password, if any.
+    public func currentPassword(serial: String) throws -> (verifier: VerifierRecord, password: PasswordRecord?)? {
+        guard let verifier = try latestVerifier(serial: serial), let id = verifier.id else { return nil }
+        return (verifier, try password(verifierId: id))
+    }
+
+    /// The lifecycle state of the password of `serial`'s current verifier: `none` without a
+    /// current (unrevoked) verifier or without a password stored for it.
+    public func currentPasswordState(serial: String) throws -> PasswordState {
+        guard let current = try currentPassword(serial: serial), let password = current.password else { return .none }
+        if current.verifier.revoked, !password.state.isDeliverable { return password.state }
+        return current.verifier.revoked ? .none : password.state
+    }
+
     /// The summary shown by `status`.
     public func summary() throws -> CloudSummary {
         var lines: [CloudSummary.ECULine] = []
@@ -85,13 +132,13 @@ extension CloudStore {
             let vehicle = try vehicle(serial: ecu.serial)
             let certificates = try certificates(serial: ecu.serial)
             let verifiers = try verifiers(serial: ecu.serial)
-            var pending = false
-            if let id = verifiers.last?.id, let password = try password(verifierId: id) { pending = password.deliveredAt == nil }
+            let passwordState = try currentPasswordState(serial: ecu.serial)
             lines.append(CloudSummary.ECULine(
                 serial: ecu.serial, vin: vehicle?.vin, drmUUID: vehicle?.drmUUID,
                 subjectId: try latestSubjectId(serial: ecu.serial)?.subjectId,
                 certificateStatus: certificates.last?.installStatus, certificates: certificates.count,
-                verifierStatus: verifiers.last?.status, verifiers: verifiers.count, passwordPending: pending,
+                verifierStatus: verifiers.last?.status, verifiers: verifiers.count, passwordPending: passwordState.isDeliverable,
+                passwordState: passwordState, owner: try vehicle?.vin.flatMap { try owner(vin: $0) }?.user,
                 v2cCounter: try counter(serial: ecu.serial, kind: .v2cAccepted),
                 c2vCounter: try counter(serial: ecu.serial, kind: .c2vSent),
                 ownerPairing: try ownerPairing(serial: ecu.serial)))

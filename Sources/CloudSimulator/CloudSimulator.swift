@@ -225,6 +225,11 @@ public final class CloudSimulator {
         case .resetCounter(let serial):
             try vos.resetCounter(serial: serial)
             return Reply(ok: true, text: "V2C counter of \(serial) forgotten")
+        case .registerOwner(let vin, let user, let email):
+            let result = try vos.registerOwner(vin: vin, user: user, email: email, date: date)
+            let replaced = result.replacedUser.map { " (replacing \($0))" } ?? ""
+            let known = result.vehicleKnown ? "the VOS knows the vehicle" : "the VOS has not heard from this vehicle yet"
+            return Reply(ok: true, text: "owner of \(vin): \(user) <\(result.owner.email)>\(replaced); \(known)")
         case .status:
             return Reply(ok: true, text: statusText(try vos.summary()))
         }
@@ -314,7 +319,7 @@ public final class CloudSimulator {
             lines.append("\(ecu.serial) vin=\(ecu.vin ?? "-") drmUUID=\(ecu.drmUUID?.hexString ?? "-") "
                          + "subjectId=\(ecu.subjectId ?? "-") K=\(ecu.certificates)/status \(status(ecu.certificateStatus)) "
                          + "verifiers=\(ecu.verifiers)/status \(status(ecu.verifierStatus)) "
-                         + "password=\(ecu.verifiers == 0 ? "-" : ecu.passwordPending ? "undelivered" : "delivered") "
+                         + "password=\(ecu.verifiers == 0 ? "-" : ecu.passwordState.rawValue) owner=\(ecu.owner ?? "-") "
                          + "v2c=\(ecu.v2cCounter.map(String.init) ?? "-") c2v=\(ecu.c2vCounter.map(String.init) ?? "-")")
             lines.append("  " + Self.pairingText(ecu.ownerPairing))
         }

@@ -41,7 +41,9 @@ public enum CloudFault: Equatable, Sendable, CustomStringConvertible {
 ///     password SERIAL                      hands out the pairing password once
 ///     register-ecu FILE...                 ECU identity certificates (DER or PEM)
 ///     reset-counter SERIAL                 forget the last accepted V2C counter of an ECU
-///     status                               the database summary, with each ECU's owner pairing
+///     register-owner VIN USER [EMAIL]      bind a VIN to its owner (owner services, OP-01a/b);
+///                                          EMAIL defaults to USER@owners.spaak-sim.test
+///     status                               the database summary, with each ECU's owner and owner pairing
 public enum ControlCommand: Equatable, Sendable {
     /// Change the TBM link state.
     case tbm(TBMLinkState)
@@ -61,6 +63,8 @@ public enum ControlCommand: Equatable, Sendable {
     case registerECU(paths: [String])
     /// Forget the last accepted V2C counter of an ECU.
     case resetCounter(serial: String)
+    /// Bind a VIN to its owner (the owner services' users); `email` `nil`: the default address.
+    case registerOwner(vin: String, user: String, email: String?)
     /// Print the database summary.
     case status
 
@@ -76,6 +80,7 @@ public enum ControlCommand: Equatable, Sendable {
         case .password(let serial): return "password \(serial)"
         case .registerECU(let paths): return (["register-ecu"] + paths).joined(separator: " ")
         case .resetCounter(let serial): return "reset-counter \(serial)"
+        case .registerOwner(let vin, let user, let email): return (["register-owner", vin, user] + (email.map { [$0] } ?? [])).joined(separator: " ")
         case .status: return "status"
         }
     }
@@ -85,7 +90,7 @@ public enum ControlCommand: Equatable, Sendable {
         commands: tbm online|offline|unsubscribe|silent · push-verifier SERIAL · terminate-owner-key SERIAL · \
         pairing-mode SERIAL · \
         fault drop|delay MS|corrupt-signature|replay|wrong-transaction|wrong-type|error CODE [--count N] · \
-        fault clear · password SERIAL · register-ecu FILE... · reset-counter SERIAL · status
+        fault clear · password SERIAL · register-ecu FILE... · reset-counter SERIAL · register-owner VIN USER [EMAIL] · status
         """
 
     /// Parses one command line; throws `ControlCommandError` with a sentence for the operator.
@@ -113,6 +118,11 @@ public enum ControlCommand: Equatable, Sendable {
             guard !args.isEmpty else { throw .init("usage: register-ecu FILE...") }
             return .registerECU(paths: args)
         case "fault": return try fault(args)
+        case "register-owner":
+            guard args.count == 2 || args.count == 3, args.allSatisfy({ $0.utf8.count <= 254 }) else {
+                throw .init("usage: register-owner VIN USER [EMAIL]")
+            }
+            return .registerOwner(vin: args[0], user: args[1], email: args.count == 3 ? args[2] : nil)
         default: throw .init("unknown command '\(verb)'; \(usage)")
         }
     }

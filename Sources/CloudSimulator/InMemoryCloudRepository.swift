@@ -16,6 +16,11 @@ public final class InMemoryCloudRepository: CloudRepository {
         var verifiers: [VerifierRecord] = []
         var passwords: [Int64: PasswordRecord] = [:]
         var ownerPairings: [String: OwnerPairingRecord] = [:]
+        var owners: [String: VehicleOwnerRecord] = [:]
+        /// Bindings in the order they were made (a replaced binding moves to the end).
+        var ownerOrder: [String] = []
+        var pairingLinks: [PairingLinkRecord] = []
+        var hotlineRequests: [HotlineRequestRecord] = []
         var counters: [String: UInt32] = [:]
         var nextId: Int64 = 1
     }
@@ -79,6 +84,44 @@ public final class InMemoryCloudRepository: CloudRepository {
 
         func password(verifierId: Int64) -> PasswordRecord? { state.passwords[verifierId] }
         func savePassword(_ record: PasswordRecord) { state.passwords[record.verifierId] = record }
+
+        func passwords(serial: String) -> [PasswordRecord] {
+            state.passwords.values.filter { $0.serial == serial }.sorted { $0.verifierId < $1.verifierId }
+        }
+
+        func vehicles(vin: String) -> [VehicleRecord] {
+            state.vehicles.values.filter { $0.vin == vin }.sorted { $0.serial < $1.serial }
+        }
+
+        func owner(vin: String) -> VehicleOwnerRecord? { state.owners[vin] }
+        func owners(user: String) -> [VehicleOwnerRecord] {
+            state.ownerOrder.compactMap { state.owners[$0] }.filter { $0.user == user }
+        }
+        func saveOwner(_ record: VehicleOwnerRecord) {
+            state.owners[record.vin] = record
+            state.ownerOrder.removeAll { $0 == record.vin }
+            state.ownerOrder.append(record.vin)
+        }
+
+        func pairingLink(tokenHash: [UInt8]) -> PairingLinkRecord? { state.pairingLinks.first { $0.tokenHash == tokenHash } }
+        func pairingLinks(verifierId: Int64) -> [PairingLinkRecord] { state.pairingLinks.filter { $0.verifierId == verifierId } }
+        func savePairingLink(_ record: PairingLinkRecord) {
+            if let index = state.pairingLinks.firstIndex(where: { $0.tokenHash == record.tokenHash }) {
+                state.pairingLinks[index] = record
+            } else {
+                state.pairingLinks.append(record)
+            }
+        }
+
+        func hotlineRequest(id: String) -> HotlineRequestRecord? { state.hotlineRequests.first { $0.id == id } }
+        func hotlineRequests() -> [HotlineRequestRecord] { state.hotlineRequests }
+        func saveHotlineRequest(_ record: HotlineRequestRecord) {
+            if let index = state.hotlineRequests.firstIndex(where: { $0.id == record.id }) {
+                state.hotlineRequests[index] = record
+            } else {
+                state.hotlineRequests.append(record)
+            }
+        }
 
         func ownerPairing(serial: String) -> OwnerPairingRecord? { state.ownerPairings[serial] }
         func saveOwnerPairing(_ record: OwnerPairingRecord) { state.ownerPairings[record.serial] = record }

@@ -70,9 +70,11 @@ extension VehicleOEMServer {
         return result
     }
 
-    /// OP-01a: hands out the pairing password of `serial`'s current verifier once. Refused
-    /// when there is no current verifier, when the vehicle has not confirmed installing it
-    /// (0x0B status 0), or when the password was already delivered.
+    /// The operator's delivery (`ctl password SERIAL`): hands out the pairing password of
+    /// `serial`'s current verifier once, marking it delivered (channel `operator`; the VOS
+    /// forgets it). Refused when there is no current verifier, when the vehicle has not
+    /// confirmed installing it (0x0B status 0), when the password is being delivered through
+    /// the owner services (handed out to the app, a deep link issued), was delivered or ended.
     public func handOutPassword(serial: String, date: Date) throws -> String {
         try repository.transaction { store in
             try requireECU(serial, store: store)
@@ -86,12 +88,24 @@ extension VehicleOEMServer {
             guard var password = try store.password(verifierId: id) else {
                 throw VOSCommandError("no password stored for the verifier of \(serial)")
             }
-            if let delivered = password.deliveredAt {
-                throw VOSCommandError("the pairing password of \(serial) was already delivered (\(delivered))")
+            switch password.state {
+            case .available: break
+            case .handedOut, .linkIssued:
+                throw VOSCommandError("delivery channel conflict: the pairing password of \(serial) is being delivered "
+                                      + "through the owner services (\(password.state))")
+            case .delivered:
+                throw VOSCommandError("the pairing password of \(serial) was already delivered (\(password.deliveredAt.map { "\($0)" } ?? "-"))")
+            case .replaced, .paired, .none:
+                throw VOSCommandError("the pairing password of \(serial) has ended (\(password.state))")
+            }
+            guard let secret = password.password else {
+                throw VOSCommandError("no password stored for the verifier of \(serial)")
             }
             password.deliveredAt = date
+            password.channel = .operator
+            password.password = nil
             try store.savePassword(password)
-            return password.password
+            return secret
         }
     }
 

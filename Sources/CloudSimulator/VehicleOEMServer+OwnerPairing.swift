@@ -10,7 +10,8 @@ extension VehicleOEMServer {
     /// echoes the transaction id of the last 0x0E pushed is its answer (marked answered). A
     /// 0x0D with state 3 makes its key the KTS's active owner key; one without a key (state
     /// 0 or 1) clears it. A resent 0x0D (same transaction id, same content) is acknowledged
-    /// again and changes nothing.
+    /// again and changes nothing. A new 0x0D with state 2 or 3 (an owner key) ends the
+    /// current verifier's pairing password (`paired`, forgotten).
     func recordOwnerPairing(_ message: CloudMessage, state: OwnerPairingState, ownerKeyID: [UInt8]?, status: CloudStatus,
                             store: any CloudStore, date: Date) throws -> Answer {
         guard message.useCase == .ownerPairing else {
@@ -36,8 +37,15 @@ extension VehicleOEMServer {
         case .ownerKeyPending: break  // a pending key is not tracked until it is active
         }
         try store.saveOwnerPairing(record)
+        var ended = ""
+        if state.hasOwnerKey, let current = try store.currentPassword(serial: message.serial), var password = current.password,
+           password.endReason == nil {
+            password.end(.paired, date: date)
+            try store.savePassword(password)
+            ended = "; pairing password of verifier \(password.verifierId) ended (paired)"
+        }
         let tracking = state == .ownerKeyActive ? "; KTS tracks owner key \(ownerKeyID?.hexString ?? "-")" : ""
-        return .payload(.c2vUsecaseCompletionAck, summary: context + report + tracking)
+        return .payload(.c2vUsecaseCompletionAck, summary: context + report + tracking + ended)
     }
 
     /// OP-01: asks the vehicle to open its pairing window, an OwnerPairingModeRequest 0x0E

@@ -97,8 +97,9 @@ extension VehicleOEMServer {
 
     /// PP-02 / PP-03: a fresh pairing password and its verifier record (scrypt, CCC
     /// derivation of ICD 7.6), taken from `verifierSource` when it has one ready for the
-    /// configured N, r, p, else derived now; earlier verifiers of `serial` are revoked, the
-    /// password is stored undelivered.
+    /// configured N, r, p, else derived now; earlier verifiers of `serial` are revoked and
+    /// their passwords end (`replaced`, forgotten; their deep links are no longer valid), the
+    /// new password is stored available.
     func newVerifier(serial: String, transactionID: [UInt8], trigger: VerifierTrigger,
                      store: any CloudStore, date: Date) throws -> SpakeVerifierRecord {
         let c = configuration
@@ -111,6 +112,10 @@ extension VehicleOEMServer {
         for var old in try store.verifiers(serial: serial) where !old.revoked {
             old.revoked = true
             try store.updateVerifier(old)
+        }
+        for var password in try store.passwords(serial: serial) where password.endReason == nil {
+            password.end(.replaced, date: date)
+            try store.savePassword(password)
         }
         let id = try store.insertVerifier(VerifierRecord(serial: serial, transactionId: transactionID, record: prepared.record.bytes,
                                                          trigger: trigger, createdAt: date))

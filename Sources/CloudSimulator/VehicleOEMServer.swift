@@ -127,6 +127,7 @@ public final class VehicleOEMServer {
                 try self.authenticate(decoded, store: store)
                 try self.learnVIN(message, store: store)
                 let payload: CloudPayload
+                var refusal: String?
                 switch try self.answer(message, store: store, date: date) {
                 case .payload(let answer, let summary):
                     event.detail = summary
@@ -134,8 +135,10 @@ public final class VehicleOEMServer {
                 case .refuse(let status, let reason):
                     event.outcome = .refused
                     event.detail = "\(reason): ErrorResponse \(status.rawValue) (\(status))"
+                    refusal = event.detail
                     payload = .errorResponse(resultCode: status.rawValue)
                 }
+                try self.recordLastUseCase(message, refusal: refusal, store: store, date: date)
                 pending.events.append(event)
                 try self.emit(payload, serial: message.serial, transactionID: message.transactionID,
                               useCase: message.useCase, store: store, into: &pending)
@@ -180,6 +183,15 @@ public final class VehicleOEMServer {
         var vehicle = try store.vehicle(serial: message.serial) ?? VehicleRecord(serial: message.serial)
         guard vehicle.vin != vin else { return }
         vehicle.vin = vin
+        try store.saveVehicle(vehicle)
+    }
+
+    /// Keeps the last authenticated V2C message of the vehicle (the fleet view's last use
+    /// case and error), in the transaction that handles it.
+    private func recordLastUseCase(_ message: CloudMessage, refusal: String?, store: any CloudStore, date: Date) throws {
+        var vehicle = try store.vehicle(serial: message.serial) ?? VehicleRecord(serial: message.serial)
+        vehicle.lastUseCase = LastUseCaseRecord(useCase: message.useCase.description, message: message.type.description,
+                                                accepted: refusal == nil, error: refusal, at: date)
         try store.saveVehicle(vehicle)
     }
 
