@@ -1,4 +1,0 @@
-import Hummingbird
-import JWTKit
-import Mustache
-import OwnerServices
