@@ -143,4 +143,17 @@ extension GRDBCloudRepository {
         let queue = try DatabaseQueue(path: path)
         try migrator.migrate(queue, upTo: version)
     }
+
+    /// Runs `sql` on the database at `path` as it is (no migration): for tests of the upgrade
+    /// path, which fill a database of an older schema.
+    static func execute(path: String, sql: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in try db.execute(sql: sql) }
+    }
+
+    /// The applied migrations of the database at `path`.
+    static func appliedMigrations(path: String) throws -> [String] {
+        let queue = try DatabaseQueue(path: path)
+        return try queue.read { db in try migrator.appliedMigrations(db) }
+    }
 }

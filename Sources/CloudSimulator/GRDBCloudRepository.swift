@@ -19,6 +19,9 @@ public final class GRDBCloudRepository: CloudRepository {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.foreignKeysEnabled = true
+        // A forgotten pairing password (set to NULL once delivered or ended) must not linger
+        // in the file's free pages.
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA secure_delete = ON") }
         do {
             if let path {
                 queue = try DatabaseQueue(path: path, configuration: configuration)

@@ -50,8 +50,9 @@ extension VehicleOEMServer {
 
     /// The KTS terminates the owner key: an OwnerKeyTermination (0x0C) signed with [ZZ2],
     /// new transaction id, use case PP-03, the shared cloud counter. The current verifier
-    /// is revoked (the module deletes it and asks for a new one with PP-03), and the owner
-    /// key the KTS tracks is recorded as terminated (the module deletes it, ICD 8.5).
+    /// is revoked (the module deletes it and asks for a new one with PP-03) and its pairing
+    /// password ends (`replaced`: it can no longer pair; PP-03 brings the next one), and the
+    /// owner key the KTS tracks is recorded as terminated (the module deletes it, ICD 8.5).
     public func terminateOwnerKey(serial: String, date: Date) throws -> VOSResult {
         var result = VOSResult()
         let pending = try repository.transaction { store -> VOSResult in
@@ -60,6 +61,10 @@ extension VehicleOEMServer {
             for var verifier in try store.verifiers(serial: serial) where !verifier.revoked {
                 verifier.revoked = true
                 try store.updateVerifier(verifier)
+            }
+            for var password in try store.passwords(serial: serial) where password.endReason == nil {
+                password.end(.replaced, date: date)
+                try store.savePassword(password)
             }
             let note = try recordTermination(serial: serial, store: store, date: date)
             try emit(.ownerKeyTermination, serial: serial, transactionID: randomBytes(16), useCase: .pp03,

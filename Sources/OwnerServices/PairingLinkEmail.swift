@@ -60,8 +60,9 @@ public struct PairingLinkEmail: Sendable, Equatable {
             + Self.wrap("A pairing link for your vehicle \(vin) was requested. Open it with the SpaaK app "
                         + "on the phone that is to become your vehicle key:")
             + ["", deepLink, ""]
-            + Self.wrap("The link works once, only for your account, and expires on \(Self.readable(expiresAt))\(validity). "
-                        + "A newer link replaces this one.")
+            + Self.wrap("The link works once, only for your account, and expires on "
+                        + "\(Self.readable(expiresAt))\(validity)".replacingOccurrences(of: " ", with: Self.glue)
+                        + ". A newer link replaces this one.")
             + [""]
             + Self.wrap("What to do: sit in the vehicle with the phone, open the link in the app and follow it. "
                         + "The app fetches your pairing password, the vehicle opens its pairing window, and the app "
@@ -103,7 +104,11 @@ public struct PairingLinkEmail: Sendable, Equatable {
         return " (in \(hours) hour\(hours == 1 ? "" : "s"))"
     }
 
-    /// Words wrapped into lines of at most 72 characters (a word longer stays whole).
+    /// Joins words that `wrap` keeps on one line (it becomes a space).
+    static let glue = "\u{1F}"
+
+    /// Words wrapped into lines of at most 72 characters (a word longer stays whole; words
+    /// joined by `glue` stay together).
     static func wrap(_ text: String, width: Int = 72) -> [String] {
         var lines: [String] = []
         var line = ""
@@ -118,7 +123,7 @@ public struct PairingLinkEmail: Sendable, Equatable {
             }
         }
         if !line.isEmpty { lines.append(line) }
-        return lines
+        return lines.map { $0.replacingOccurrences(of: glue, with: " ") }
     }
 
     private static func utcComponents(_ date: Date) -> DateComponents {

@@ -65,14 +65,18 @@ final class Bench {
     let services: OwnerServices
     var date = testDate
 
-    init(_ kind: RepositoryKind = .memory, serial: String = "SPK0000000001", vin: String = "VF3ABCDEF12345678", seed: UInt64 = 7) throws {
+    init(_ kind: RepositoryKind = .memory, sharing other: Bench? = nil, serial: String = "SPK0000000001",
+         vin: String = "VF3ABCDEF12345678", seed: UInt64 = 7) throws {
         self.serial = serial
         self.vin = vin
-        switch kind {
-        case .memory:
+        switch (kind, other) {
+        case (_, let other?):
+            repository = other.repository
+            sqlitePath = other.sqlitePath
+        case (.memory, nil):
             repository = InMemoryCloudRepository()
             sqlitePath = nil
-        case .sqlite:
+        case (.sqlite, nil):
             let path = temporaryPath("vos.sqlite")
             repository = try GRDBCloudRepository(path: path)
             sqlitePath = path
