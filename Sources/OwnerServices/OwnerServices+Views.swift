@@ -35,7 +35,7 @@ extension OwnerServices {
         try Self.requireRole(caller, [.hotline], "see the fleet")
         return try transaction { store in
             let views = try store.ecus().map { try Self.view(serial: $0.serial, store: store) }
-            return FleetView(count: views.count, vehicles: views)
+            return FleetView(vehicles: views)
         }
     }
 

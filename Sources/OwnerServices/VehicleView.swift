@@ -12,6 +12,9 @@ public struct VehicleView: Codable, Sendable, Equatable {
     public struct Plant: Codable, Sendable, Equatable {
         /// When the ECU identity certificate was registered.
         public var ecuRegisteredAt: Date
+
+        /// Creates the plant data.
+        public init(ecuRegisteredAt: Date) { self.ecuRegisteredAt = ecuRegisteredAt }
     }
 
     /// PP-01: the vehicle identity certificate [K].
@@ -28,6 +31,13 @@ public struct VehicleView: Codable, Sendable, Equatable {
         public var certificates: Int
         /// The vehicle's last VehicleIdentityCertStatus.
         public var status: Int?
+
+        /// Creates the view.
+        public init(state: State, certificates: Int, status: Int?) {
+            self.state = state
+            self.certificates = certificates
+            self.status = status
+        }
 
         /// Encodes `status` as `null` when absent.
         public func encode(to encoder: any Encoder) throws {
@@ -54,6 +64,13 @@ public struct VehicleView: Codable, Sendable, Equatable {
         /// The vehicle's last Spake2VerifierStatus for it.
         public var status: Int?
 
+        /// Creates the view.
+        public init(state: State, count: Int, status: Int?) {
+            self.state = state
+            self.count = count
+            self.status = status
+        }
+
         /// Encodes `status` as `null` when absent.
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -71,6 +88,13 @@ public struct VehicleView: Codable, Sendable, Equatable {
         public var channel: DeliveryChannel?
         /// When it was delivered.
         public var deliveredAt: Date?
+
+        /// Creates the view.
+        public init(state: PasswordState, channel: DeliveryChannel?, deliveredAt: Date?) {
+            self.state = state
+            self.channel = channel
+            self.deliveredAt = deliveredAt
+        }
 
         /// Encodes absent values as `null`.
         public func encode(to encoder: any Encoder) throws {
@@ -108,6 +132,18 @@ public struct VehicleView: Codable, Sendable, Equatable {
         /// When the vehicle answered it.
         public var modeAnsweredAt: Date?
 
+        /// Creates the view.
+        public init(state: State, ownerKeyId: String? = nil, activeOwnerKeyId: String? = nil, terminatedOwnerKeyId: String? = nil,
+                    updatedAt: Date? = nil, modeRequestedAt: Date? = nil, modeAnsweredAt: Date? = nil) {
+            self.state = state
+            self.ownerKeyId = ownerKeyId
+            self.activeOwnerKeyId = activeOwnerKeyId
+            self.terminatedOwnerKeyId = terminatedOwnerKeyId
+            self.updatedAt = updatedAt
+            self.modeRequestedAt = modeRequestedAt
+            self.modeAnsweredAt = modeAnsweredAt
+        }
+
         /// Encodes absent values as `null`.
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -139,6 +175,15 @@ public struct VehicleView: Codable, Sendable, Equatable {
         public var outcome: Outcome
         /// Why it was refused.
         public var error: String?
+
+        /// Creates the view.
+        public init(useCase: String, message: String, at: Date, outcome: Outcome, error: String?) {
+            self.useCase = useCase
+            self.message = message
+            self.at = at
+            self.outcome = outcome
+            self.error = error
+        }
 
         /// Encodes `error` as `null` when absent.
         public func encode(to encoder: any Encoder) throws {
@@ -174,6 +219,23 @@ public struct VehicleView: Codable, Sendable, Equatable {
     /// The last V2C message handled.
     public var lastUseCase: LastUseCase?
 
+    /// Creates the view.
+    public init(serial: String, vin: String?, owner: String?, plant: Plant, drmUUID: String?, vehicleIdentity: VehicleIdentity,
+                verifier: Verifier, password: Password, ownerPairing: OwnerPairing, serviceProvisioned: Bool,
+                lastUseCase: LastUseCase?) {
+        self.serial = serial
+        self.vin = vin
+        self.owner = owner
+        self.plant = plant
+        self.drmUUID = drmUUID
+        self.vehicleIdentity = vehicleIdentity
+        self.verifier = verifier
+        self.password = password
+        self.ownerPairing = ownerPairing
+        self.serviceProvisioned = serviceProvisioned
+        self.lastUseCase = lastUseCase
+    }
+
     /// Encodes the required nullable fields (`vin`, `owner`, `drmUUID`, `lastUseCase`) as
     /// explicit `null` when absent.
     public func encode(to encoder: any Encoder) throws {
@@ -196,6 +258,9 @@ public struct VehicleView: Codable, Sendable, Equatable {
 public struct VehicleList: Codable, Sendable, Equatable {
     /// The vehicles.
     public var vehicles: [VehicleView]
+
+    /// Creates the list.
+    public init(vehicles: [VehicleView]) { self.vehicles = vehicles }
 }
 
 /// Every vehicle the VOS knows (schema `Fleet`), by serial.
@@ -204,6 +269,12 @@ public struct FleetView: Codable, Sendable, Equatable {
     public var count: Int
     /// The vehicles.
     public var vehicles: [VehicleView]
+
+    /// Creates the view; `count` is the number of vehicles.
+    public init(vehicles: [VehicleView]) {
+        self.count = vehicles.count
+        self.vehicles = vehicles
+    }
 }
 
 /// A delivery channel of the owner services (the operator's is not one).
