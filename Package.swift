@@ -11,6 +11,7 @@ let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
 let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hummingbird")
 let jwtKit: Target.Dependency = .product(name: "JWTKit", package: "jwt-kit")
 let mustache: Target.Dependency = .product(name: "Mustache", package: "swift-mustache")
+let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 
 let package = Package(
     name: "spaak-sim",
@@ -31,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.0"),
+        // Hummingbird's own dependency, named for its graceful shutdown (ServiceGroup).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         // Shared value types.
@@ -70,7 +73,7 @@ let package = Package(
         .target(name: "OwnerServices", dependencies: ["CloudSimulator", "CloudProtocol", "SpaakCore", crypto]),
         // Their HTTP side (the TBE): Hummingbird routes, bearer tokens (JWT ES256), problem
         // documents, the OpenAPI document, the customer portal pages.
-        .target(name: "OwnerAPI", dependencies: ["OwnerServices", "CloudSimulator", "SpaakCore", hummingbird, jwtKit, mustache, crypto],
+        .target(name: "OwnerAPI", dependencies: ["OwnerServices", "CloudSimulator", "SpaakCore", hummingbird, jwtKit, mustache, serviceLifecycle, crypto],
                 resources: [.copy("Resources")]),
         .executableTarget(name: "spaak-cloud",
                           dependencies: ["CloudSimulator", "OwnerServices", "OwnerAPI", "SpaakCore", "SocketCAN", "EventLoop",

@@ -67,9 +67,12 @@ public final class TokenAuthority: Sendable {
     public func sign(user: String, role: String, lifetime: TimeInterval = TokenAuthority.defaultLifetime,
                      audience: String = TokenAuthority.audience, issuer: String = TokenAuthority.issuer,
                      now: Date = Date()) async throws -> String {
+        // NumericDate in whole seconds (RFC 7519 allows fractions; not every verifier does).
+        let issued = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+        let expires = Date(timeIntervalSince1970: (issued.timeIntervalSince1970 + lifetime).rounded(.down))
         let claims = IdentityClaims(iss: IssuerClaim(value: issuer), aud: AudienceClaim(value: [audience]),
                                     sub: SubjectClaim(value: user), role: role,
-                                    iat: IssuedAtClaim(value: now), exp: ExpirationClaim(value: now.addingTimeInterval(lifetime)))
+                                    iat: IssuedAtClaim(value: issued), exp: ExpirationClaim(value: expires))
         var header = JWTHeader()
         header.typ = "JWT"
         return try await collection().sign(claims, kid: JWKIdentifier(string: Self.keyID), header: header)

@@ -6,10 +6,13 @@ import SocketCAN
 import SpaakCore
 
 /// The imperative shell of `spaak-cloud serve`: the CAN socket, the control socket, the
-/// event loop, the clocks, the log and the trace file around one `CloudSimulator`.
+/// HTTP side (owner services), the event loop, the clocks, the log and the trace file
+/// around one `CloudSimulator`. Everything that touches the simulator runs on the loop's
+/// thread: CAN frames, control commands and the HTTP handlers' jobs (through the mailbox).
 final class CloudRunner {
     let simulator: CloudSimulator
-    let interface: String
+    /// The CAN interface; `nil` for `--no-bus` (no socket: nothing can be pushed).
+    let interface: String?
     let canFD: Bool
     let receiveIDs: [UInt32]
     let controlPath: String
@@ -17,9 +20,11 @@ final class CloudRunner {
     let verifierPool: VerifierPool?
     /// Told `READY=1` where the simulator enters its event loop (`serve --ready-fd N`).
     let readiness: ReadinessNotifier?
+    /// The owner services over HTTP (`serve --http`), `nil` when off.
+    let http: HTTPSetup?
 
-    init(simulator: CloudSimulator, interface: String, canFD: Bool, receiveIDs: [UInt32], controlPath: String, trace: TraceWriter?,
-         verifierPool: VerifierPool?, readiness: ReadinessNotifier? = nil) {
+    init(simulator: CloudSimulator, interface: String?, canFD: Bool, receiveIDs: [UInt32], controlPath: String, trace: TraceWriter?,
+         verifierPool: VerifierPool?, readiness: ReadinessNotifier? = nil, http: HTTPSetup? = nil) {
         self.simulator = simulator
         self.interface = interface
         self.canFD = canFD
@@ -28,10 +33,14 @@ final class CloudRunner {
         self.trace = trace
         self.verifierPool = verifierPool
         self.readiness = readiness
+        self.http = http
     }
 
+    /// What `--no-bus` answers to a command that would put a message on the bus.
+    static let noBus = "no vehicle bus (spaak-cloud serve --no-bus): nothing can be sent to the vehicle"
+
     func run(banner: String) throws {
-        let link = try CANLink(interface: interface, fd: canFD ? .required : .off, filter: receiveIDs)
+        let link = try interface.map { try CANLink(interface: $0, fd: canFD ? .required : .off, filter: receiveIDs) }
         let loop = try EventLoop()
         defer { loop.close() }
         // After the loop blocked SIGINT/SIGTERM: the filler thread inherits the mask.
@@ -44,15 +53,20 @@ final class CloudRunner {
 
         /// A socket error never ends the simulator: the socket is closed and reopened every 500 ms.
         func lose(_ error: any Error) {
-            guard let socket = link.socket else { return }
+            guard let link, let socket = link.socket else { return }
             loop.unwatch(socket.fileDescriptor)
             notSent += queue.count
             queue.removeAll()
-            if link.lose(now: loop.clock.now) { print("spaak-cloud: \(interface) lost: \(error); reopening it every 500 ms") }
+            if link.lose(now: loop.clock.now) { print("spaak-cloud: \(link.interface) lost: \(error); reopening it every 500 ms") }
         }
 
         func perform(_ step: CloudSimulator.Step) {
             for event in step.events { log(event) }
+            guard let link else {
+                // --no-bus: the TBM's frames go nowhere (its link state is offline).
+                if !step.frames.isEmpty { simulator.framesTransmitted(now: loop.clock.now) }
+                return
+            }
             for frame in step.frames {
                 guard let socket = link.socket else {
                     notSent += 1
@@ -64,9 +78,23 @@ final class CloudRunner {
             if !step.frames.isEmpty && queue.isEmpty { simulator.framesTransmitted(now: loop.clock.now) }
         }
 
-        if let socket = link.socket { loop.watch(socket.fileDescriptor) }
+        /// A control command (from the socket or an HTTP job) on the loop, its frames on the bus.
+        func execute(_ command: ControlCommand) -> (ok: Bool, text: String) {
+            if link == nil, command.needsBus { return (false, Self.noBus) }
+            let (answer, step) = simulator.control(command, now: loop.clock.now, date: Date(), readFile: Self.readFile)
+            perform(step)
+            return (answer.ok, answer.text)
+        }
+
+        if let socket = link?.socket { loop.watch(socket.fileDescriptor) }
         loop.watch(control.listenFD)
         if let pool = verifierPool, pool.notifyFD >= 0 { loop.watch(pool.notifyFD) }
+        // After the loop blocked SIGINT/SIGTERM: NIO's threads inherit the mask.
+        let httpSide = try http.map { try HTTPSide($0, execute: execute) }
+        if let httpSide {
+            loop.watch(httpSide.notifyFD)
+            print(httpSide.banner)
+        }
         print("\(banner) — ready")
         fflush(nil)
         do { try readiness?.notifyReady() } catch { print("spaak-cloud: \(error)") }
@@ -74,16 +102,18 @@ final class CloudRunner {
         loop.arm(simulator.nextDeadline)
         let exit = try loop.run { event in
             switch event {
-            case .readable(let fd) where fd == link.socket?.fileDescriptor:
+            case .readable(let fd) where fd == link?.socket?.fileDescriptor:
                 do {
-                    var frames = try link.socket?.receiveBatch(max: 64) ?? []
+                    var frames = try link?.socket?.receiveBatch(max: 64) ?? []
                     while !frames.isEmpty {
                         for frame in frames { perform(simulator.handle(frame, now: loop.clock.now, date: Date())) }
-                        frames = frames.count == 64 ? try link.socket?.receiveBatch(max: 64) ?? [] : []
+                        frames = frames.count == 64 ? try link?.socket?.receiveBatch(max: 64) ?? [] : []
                     }
                 } catch {
                     lose(error)
                 }
+            case .readable(let fd) where fd == httpSide?.notifyFD:
+                httpSide?.drain()
             case .readable(let fd) where fd == self.verifierPool?.notifyFD:
                 self.verifierPool?.drainNotifications()
                 perform(simulator.verifiersReady(now: loop.clock.now, date: Date()))
@@ -94,16 +124,14 @@ final class CloudRunner {
                 loop.unwatch(fd)
                 let reply: String
                 do {
-                    let command = try ControlCommand.parse(line)
-                    let (answer, step) = simulator.control(command, now: loop.clock.now, date: Date(), readFile: Self.readFile)
-                    perform(step)
-                    reply = answer.description
+                    let answer = execute(try ControlCommand.parse(line))
+                    reply = (answer.ok ? "ok" : "error") + (answer.text.isEmpty ? "" : " " + answer.text)
                 } catch {
                     reply = "error \(error)"
                 }
                 control.finish(fd, reply: reply)
             case .writable:
-                if let socket = link.socket {
+                if let socket = link?.socket {
                     do { _ = try queue.flush { try socket.send($0) } } catch { lose(error) }
                 }
                 if queue.isEmpty { simulator.framesTransmitted(now: loop.clock.now) }
@@ -112,17 +140,25 @@ final class CloudRunner {
             case .signal:
                 break
             }
+            guard let link else {
+                loop.arm(simulator.nextDeadline)
+                return
+            }
             if case .opened(let socket, let outage)? = link.reopenIfDue(now: loop.clock.now) {
                 loop.watch(socket.fileDescriptor)
-                print("spaak-cloud: \(interface) is back after \(Int(outage.milliseconds)) ms: resuming")
+                print("spaak-cloud: \(link.interface) is back after \(Int(outage.milliseconds)) ms: resuming")
             }
             if let socket = link.socket { loop.watchWritable(socket.fileDescriptor, !queue.isEmpty) }
             loop.arm(simulator.nextDeadline.earliest(link.nextAttempt))
         }
+        if let httpSide {
+            httpSide.stop()
+            loop.unwatch(httpSide.notifyFD)
+        }
         if queue.dropped > 0 { print("spaak-cloud: \(queue.dropped) frames dropped: the bus did not take them") }
-        if notSent > 0 || link.outages > 0 { print("spaak-cloud: \(notSent) frames not sent, \(link.outages) bus outages") }
+        if notSent > 0 || (link?.outages ?? 0) > 0 { print("spaak-cloud: \(notSent) frames not sent, \(link?.outages ?? 0) bus outages") }
         if case .signal(let signo) = exit { print("spaak-cloud: stopped by signal \(signo)") }
-        link.socket?.close()
+        link?.socket?.close()
     }
 
     private func log(_ event: CloudEvent) {
@@ -156,5 +192,16 @@ final class TraceWriter {
     func write(_ event: CloudEvent) {
         guard let json = try? encoder.encode(event) else { return }
         try? handle.write(contentsOf: json + Data("\n".utf8))
+    }
+}
+
+extension ControlCommand {
+    /// Whether the command sends something to the vehicle or changes the TBM's link
+    /// (refused by `serve --no-bus`, which has no vehicle bus).
+    var needsBus: Bool {
+        switch self {
+        case .pushVerifier, .terminateOwnerKey, .pairingMode, .tbm: return true
+        default: return false
+        }
     }
 }

@@ -2,6 +2,8 @@ import ArgumentParser
 import CloudSimulator
 import EventLoop
 import Foundation
+import OwnerAPI
+import OwnerServices
 import SpaakCore
 import TestPKI
 
@@ -14,9 +16,11 @@ struct SpaakCloudCommand: ParsableCommand {
         discussion: """
             `serve` sends TBM_Status (0x3A0) every 100 ms and relays the module's cloud messages \
             (ISO-TP 0x6A0/0x6A8) to a simulated VOS that keeps its state in SQLite; `ctl` sends it \
-            commands; `register-ecu` registers ECU identity certificates in the database.
+            commands; `register-ecu` registers ECU identity certificates in the database. With \
+            `serve --http ADDRESS` the VOS's owner services (OP-01a/b) answer over HTTP (OpenAPI at \
+            /openapi.yaml, customer portal at /portal); `token` makes the bearer tokens they take.
             """,
-        subcommands: [Serve.self, Ctl.self, RegisterECU.self, BenchScrypt.self])
+        subcommands: [Serve.self, Ctl.self, RegisterECU.self, TokenCommand.self, BenchScrypt.self])
 }
 
 /// `spaak-cloud serve`.
@@ -45,6 +49,18 @@ struct Serve: ParsableCommand {
         simulator enters its event loop; then it is closed (by exit, without READY=1, when it \
         fails to start). The "— ready" line is printed as well.
         """) var readyFd: Int32?
+    @Option(help: """
+        Serve the owner services (OP-01a/b, the customer portal) over HTTP on this loopback \
+        address, e.g. 127.0.0.1:8080 ([::1]:8080, localhost:8080; port 0: the system picks one, \
+        the line "HTTP on …" says which). Off when not given.
+        """) var http: String?
+    @Option(help: "The simulated identity provider's key (PEM, P-256, created 0600 when missing): checks bearer tokens, signs portal sessions.")
+    var idpKey = "./spaak-idp.pem"
+    @Option(help: "The Maildir the owner services' e-mails go to (default: the database's folder/mail).") var mailDir: String?
+    @Flag(help: """
+        No CAN interface: the VOS with its control socket and HTTP side only, the TBM offline; \
+        anything for the vehicle (pushes, pairing mode requests) is refused with "no vehicle bus".
+        """) var noBus = false
 
     func validate() throws {
         guard scryptN >= 2, scryptN & (scryptN - 1) == 0 else { throw ValidationError("--scrypt-n must be a power of two ≥ 2") }
@@ -53,6 +69,9 @@ struct Serve: ParsableCommand {
         guard (try? ControlCommand.parse("tbm \(tbm)")) != nil else { throw ValidationError("--tbm must be online, offline, unsubscribe or silent") }
         if let readyFd {
             do { _ = try ReadinessNotifier(descriptor: readyFd) } catch { throw ValidationError("--ready-fd: \(error)") }
+        }
+        if let http {
+            do { _ = try HTTPListenAddress(parsing: http) } catch { throw ValidationError("--http: \(error)") }
         }
     }
 
@@ -65,25 +84,39 @@ struct Serve: ParsableCommand {
             let pool = VerifierPool(configuration: configuration)
             vos.verifierSource = { pool.take() }
             if let ecuCerts { try registerFolder(ecuCerts, vos: vos) }
-            let linkState: TBMLinkState
+            var linkState: TBMLinkState
             if case .tbm(let state)? = try? ControlCommand.parse("tbm \(tbm)") { linkState = state } else { linkState = .online }
+            if noBus { linkState = .offline }
             let isotp = TBMSimulator.isotpConfiguration(txID: c2vId, rxID: v2cId, canFD: canFd)
             let simulator = CloudSimulator(vos: vos, tbm: TBMSimulator(now: .zero, linkState: linkState, statusID: tbmStatusId, isotp: isotp))
             simulator.verifierReady = { pool.hasReady }
             let runner = CloudRunner(
                 simulator: simulator,
-                interface: interface, canFD: canFd, receiveIDs: [v2cId], controlPath: control,
+                interface: noBus ? nil : interface, canFD: canFd, receiveIDs: [v2cId], controlPath: control,
                 trace: try trace.map { try TraceWriter(path: $0) }, verifierPool: pool,
-                readiness: try readyFd.map { try ReadinessNotifier(descriptor: $0) })
-            try runner.run(banner: "spaak-cloud on \(interface)\(canFd ? " (CAN FD)" : ""): TBM_Status 0x\(CANFrame.hexText(tbmStatusId)) "
-                           + "every 100 ms (\(linkState)), V2C 0x\(CANFrame.hexText(v2cId)) → VOS, C2V 0x\(CANFrame.hexText(c2vId)), "
-                           + "db \(db), control \(control), scrypt N=\(scryptN) r=\(scryptR) p=\(scryptP)")
+                readiness: try readyFd.map { try ReadinessNotifier(descriptor: $0) },
+                http: try http.map { try httpSetup($0, repository: repository) })
+            let bus = noBus ? "spaak-cloud without a vehicle bus (--no-bus): TBM offline"
+                : "spaak-cloud on \(interface)\(canFd ? " (CAN FD)" : ""): TBM_Status 0x\(CANFrame.hexText(tbmStatusId)) "
+                + "every 100 ms (\(linkState)), V2C 0x\(CANFrame.hexText(v2cId)) → VOS, C2V 0x\(CANFrame.hexText(c2vId))"
+            try runner.run(banner: bus + ", db \(db), control \(control), scrypt N=\(scryptN) r=\(scryptR) p=\(scryptP)")
         } catch let error as ExitCode {
             throw error
         } catch {
             FileHandle.standardError.write(Data("spaak-cloud: \(error)\n".utf8))
             throw ExitCode.failure
         }
+    }
+
+    /// The owner services over `repository` (the VOS's), their key, mail outbox and portal.
+    private func httpSetup(_ address: String, repository: GRDBCloudRepository) throws -> HTTPSetup {
+        let key = try IdentityKeyFile.loadOrCreate(path: idpKey)
+        if key.created { print("spaak-cloud: created the identity provider's key \(idpKey)") }
+        let mail = mailDir ?? URL(fileURLWithPath: db).deletingLastPathComponent().appendingPathComponent("mail").path
+        let services = OwnerServices(repository: repository, outbox: try MaildirOutbox(root: mail))
+        print("spaak-cloud: owner services' e-mails go to the Maildir \(mail)")
+        return HTTPSetup(address: try HTTPListenAddress(parsing: address), tokens: TokenAuthority(key: key.key), services: services,
+                         installers: [try OwnerHTTPServer.portal()])
     }
 
     /// Registers every `*.crt.der` (else `*.crt.pem`) of `folder` and makes the VOS look
