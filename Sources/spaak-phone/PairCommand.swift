@@ -19,6 +19,18 @@ struct Pair: ParsableCommand {
             Before phase 2, open the pairing window: `spaak-phone hu-start` (HU_Request) or the \
             VOS's OwnerPairingModeRequest.
 
+            The password for phase 2: --password (given by hand), or from the VOS's owner services \
+            as the owner's app gets it: --api URL --token JWT (an owner token, `spaak-cloud token \
+            --role owner`) with --vin VIN (OP-01a: POST …/pairing-password, then the confirmation \
+            of receipt with its delivery id) or with --deep-link 'spaak://pair?vin=…&token=…' (the \
+            one-time link of the app or of the VOS's e-mail: POST /v1/pairing-links/redemption). \
+            The delivery makes the VOS send OwnerPairingModeRequest 0x0E, which opens the pairing \
+            window: the phone then waits, up to --timeout, until SPAAK_Status byte 7 shows 1 before \
+            the first tap. A refusal of the VOS (an RFC 9457 problem document) is printed as \
+            `spaak-phone: <status> <reason>: <detail>` (exit status 1); no answer at all is retried \
+            for the password request and the confirmation (the VOS answers them the same again), \
+            never for a redemption (exit status 2). The password is never printed.
+
             --key FILE is the phone's state, PEM text, mode 0600, created with a new P-256 endpoint \
             key when it does not exist: a PKCS#8 "PRIVATE KEY" block (the endpoint key pair, whose \
             public half becomes the owner key) and, after phase 2, a "CERTIFICATE" block with [K] \
@@ -43,8 +55,17 @@ struct Pair: ParsableCommand {
             """)
 
     @Option(help: "SocketCAN interface.") var interface = "vcan0"
-    @Option(help: "The pairing password (from the VOS; `spaak-cloud ctl SOCKET password SERIAL`). Needed for phase 2.")
+    @Option(help: "The pairing password (from the VOS; `spaak-cloud ctl SOCKET password SERIAL`). Phase 2 needs it or --api.")
     var password: String?
+    @Option(help: ArgumentHelp("The VOS's owner services (`spaak-cloud serve --http`): get the password from there (with --vin or --deep-link).",
+                               valueName: "URL"))
+    var api: String?
+    @Option(help: ArgumentHelp("The owner's bearer token for --api (`spaak-cloud token --user U --role owner`).", valueName: "JWT"))
+    var token: String?
+    @Option(help: "OP-01a: request the password of this vehicle from --api and confirm its receipt.") var vin: String?
+    @Option(help: ArgumentHelp("OP-01a/b: redeem this one-time link (spaak://pair?vin=…&token=…) at --api for the password.",
+                               valueName: "LINK"))
+    var deepLink: String?
     @Option(help: "The PKI folder of `spaak-pki init`: [J] is read from DIR/J.der. Needed for phase 2.") var pki: String?
     @Option(help: "The phone's state file (endpoint key, then [K]); created if missing, mode 0600.") var key = "phone.key"
     @Option(help: "Friendly name sent with the endpoint key (at most 32 bytes of UTF-8).") var name = "spaak-phone"
@@ -57,7 +78,7 @@ struct Pair: ParsableCommand {
     var removeBefore: String?
     @Flag(help: "Derive w0/w1 from a different password (the last digit moved by one): confirmV fails, 69 82.")
     var wrongPassword = false
-    @Option(help: "Seconds to wait for the module's next command after a tap or an answer, for SPAAK_Status to confirm a phase, and for byte 6 to count a failed attempt before the next tap.")
+    @Option(help: "Seconds to wait for the module's next command after a tap or an answer, for SPAAK_Status to confirm a phase, for byte 6 to count a failed attempt before the next tap, and (--api) for the pairing window before the first tap.")
     var timeout = 6.0
     @Option(help: "Seconds the phone is away between two taps.") var gap = 1.5
     @Option(help: "NFC_Status id (hex, default 3B0), sent.", transform: hexIdentifier) var nfcStatusId: UInt32 = 0x3B0
@@ -84,8 +105,11 @@ struct Pair: ParsableCommand {
                 throw ValidationError("\(option) must be one of \(PairingStep.allCases.map(\.rawValue).joined(separator: ", "))")
             }
         }
+        try validateAPI()
         if phases.contains(.two) {
-            guard let password, !password.isEmpty else { throw ValidationError("phase 2 needs --password") }
+            guard api != nil || !(password ?? "").isEmpty else {
+                throw ValidationError("phase 2 needs --password, or --api with --vin or --deep-link")
+            }
             guard pki != nil else { throw ValidationError("phase 2 needs --pki (the folder with J.der)") }
         }
     }
@@ -93,24 +117,38 @@ struct Pair: ParsableCommand {
     func run() throws {
         let ids = PhoneBusIDs(nfcStatus: nfcStatusId, command: commandId, response: responseId, spaakStatus: statusId)
         let socket: CANSocket
-        let device: PhoneDevice
         let stateFile: PhoneStateFile
         do {
             try checkPKI()
             socket = try CANSocket(interface: interface, filter: ids.received)
-            (device, stateFile) = try setUp()
+            stateFile = try loadState()
         } catch {
             complain("\(error)")
             throw PhoneExit.setup
         }
         defer { socket.close() }
+        let runner = PhoneRunner(socket: socket, keyFile: stateFile)
+        var password = self.password
+        if api != nil {
+            password = try passwordFromVOS()
+        }
+        let device: PhoneDevice
+        do {
+            device = try makeDevice(stateFile: stateFile, password: password)
+        } catch {
+            complain("\(error)")
+            throw PhoneExit.setup
+        }
+        if api != nil {
+            try awaitWindow(runner)
+        }
         let plan = PhoneRunPlan(phases: phases, attempts: attempts, removeAfter: removeAfter.flatMap(PairingStep.init(rawValue:)),
                                 removeBefore: removeBefore.flatMap(PairingStep.init(rawValue:)),
-                                timeout: .milliseconds(Int64(timeout * 1000)),
+                                timeout: timeoutDuration,
                                 timing: TapTiming(gap: .milliseconds(Int64(gap * 1000))))
         let result: PhoneRunResult?
         do {
-            result = try PhoneRunner(socket: socket, keyFile: stateFile).run { now in
+            result = try runner.run { now in
                 PhoneRun(plan: plan, device: device, ids: ids, now: now)
             }
         } catch {
@@ -122,6 +160,9 @@ struct Pair: ParsableCommand {
         case .failed?, nil: throw PhoneExit.failed
         }
     }
+
+    /// `--timeout` as a duration.
+    var timeoutDuration: Duration { .milliseconds(Int64(timeout * 1000)) }
 
     /// The PKI folder holds a usable [J] (checked before anything is created).
     private func checkPKI() throws {
@@ -143,8 +184,8 @@ struct Pair: ParsableCommand {
         }
     }
 
-    /// Reads the key file, [J] and the password; prints what the phone is.
-    private func setUp() throws -> (PhoneDevice, PhoneStateFile) {
+    /// Reads (or creates) the phone's state file; prints what the phone is and trusts.
+    private func loadState() throws -> PhoneStateFile {
         let trust = try trustedRoot()
         let (stateFile, created) = try PhoneStateFile.loadOrCreate(key)
         let endpoint = stateFile.contents.endpointKey
@@ -155,19 +196,25 @@ struct Pair: ParsableCommand {
         if phases == [.three], stateFile.contents.vehicleCertificate == nil {
             throw PhoneSetupError("\(key) holds no [K]: this phone has not completed phase 2 with a vehicle (run --phase 2 or both)")
         }
+        return stateFile
+    }
+
+    /// The phone with `password` (phase 2); prints what the reader does.
+    private func makeDevice(stateFile: PhoneStateFile, password: String?) throws -> PhoneDevice {
+        let trust = try trustedRoot()
         var secrets: PasswordSecrets?
         if let password {
             let bytes = Array(password.utf8)
             secrets = PasswordSecrets(password: wrongPassword ? PasswordSecrets.wrongPassword(for: bytes) : bytes)
             if wrongPassword { print("spaak-phone: --wrong-password: deriving w0/w1 from another password") }
         }
-        let configuration = PhoneDevice.Configuration(password: secrets, trust: trust, endpointKey: endpoint, friendlyName: name,
-                                                      vehicleCertificate: stateFile.contents.vehicleCertificate)
+        let configuration = PhoneDevice.Configuration(password: secrets, trust: trust, endpointKey: stateFile.contents.endpointKey,
+                                                      friendlyName: name, vehicleCertificate: stateFile.contents.vehicleCertificate)
         print("spaak-phone: reader on \(interface): NFC_Status 0x\(CANFrame.hexText(nfcStatusId)) every 100 ms, "
               + "APDUs 0x\(CANFrame.hexText(commandId)) → phone → 0x\(CANFrame.hexText(responseId)); "
               + "\(phases.map(\.description).joined(separator: " then "))"
               + (attempts > 1 ? ", up to \(attempts) taps each" : "")
               + (removeAfter.map { ", leaving after \($0)" } ?? "") + (removeBefore.map { ", leaving before \($0)" } ?? ""))
-        return (PhoneDevice(configuration: configuration), stateFile)
+        return PhoneDevice(configuration: configuration)
     }
 }
