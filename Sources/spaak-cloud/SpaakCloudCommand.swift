@@ -112,7 +112,7 @@ struct Serve: ParsableCommand {
     private func httpSetup(_ address: String, repository: GRDBCloudRepository) throws -> HTTPSetup {
         let key = try IdentityKeyFile.loadOrCreate(path: idpKey)
         if key.created { print("spaak-cloud: created the identity provider's key \(idpKey)") }
-        let mail = mailDir ?? URL(fileURLWithPath: db).deletingLastPathComponent().appendingPathComponent("mail").path
+        let mail = mailDir ?? URL(fileURLWithPath: db).standardizedFileURL.deletingLastPathComponent().appendingPathComponent("mail").path
         let services = OwnerServices(repository: repository, outbox: try MaildirOutbox(root: mail))
         print("spaak-cloud: owner services' e-mails go to the Maildir \(mail)")
         return HTTPSetup(address: try HTTPListenAddress(parsing: address), tokens: TokenAuthority(key: key.key), services: services,
