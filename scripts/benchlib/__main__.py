@@ -10,7 +10,7 @@ import traceback
 
 from . import common
 
-HOST_SECTIONS = ("memory", "keygen", "scrypt", "pairing")
+HOST_SECTIONS = ("memory", "keygen", "scrypt", "pairing", "api")
 BUS_SECTIONS = ("isotp", "flood", "memory", "keygen", "eol", "pp01", "pairing")
 
 
@@ -37,6 +37,7 @@ def main(argv=None) -> int:
         ("bus", "pp01"): lambda: _import("pp01").bench(repeats=1 if q else 2),
         ("host", "pairing"): lambda: exported.__setitem__("pairing", _import("pairing").host(0.5 if q else 1.0)),
         ("bus", "pairing"): lambda: _import("pairing").bench(repeats=1 if q else 3, seconds=0.5 if q else 1.0),
+        ("host", "api"): lambda: _import("api").bench(seconds=2.0 if q else 5.0),
     }
     done_flood = False
     for section in wanted:
