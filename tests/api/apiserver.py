@@ -66,7 +66,7 @@ class Vehicle:
 class VOSServer:
     """The running ``spaak-cloud serve`` and what the tests need around it."""
 
-    def __init__(self, base: Path, fixture: Path, vehicles: list):
+    def __init__(self, base: Path, fixture: Path, vehicles: list, unprovisioned: int = UNPROVISIONED):
         self.base, self.fixture = base, fixture
         self.cloud = binary("spaak-cloud")
         self.db = fixture / "vos.sqlite"
@@ -76,7 +76,7 @@ class VOSServer:
         self.mail_dir = base / "mail"
         self.trace = base / "trace.jsonl"
         self.log_path = base / "server.log"
-        provisioned = len(vehicles) - UNPROVISIONED
+        provisioned = len(vehicles) - unprovisioned
         self._free = [Vehicle(v["serial"], v["vin"]) for v in vehicles[:provisioned]]
         self.unprovisioned = [Vehicle(v["serial"], v["vin"]) for v in vehicles[provisioned:]]
         self._lock = threading.Lock()
@@ -120,7 +120,7 @@ class VOSServer:
     def claim(self, user: Optional[str] = None, email: Optional[str] = None, register: bool = True) -> Vehicle:
         """A provisioned vehicle no other test has used, bound to ``user`` (a fresh one by default)."""
         with self._lock:
-            assert self._free, f"the fixture's {VEHICLES - UNPROVISIONED} provisioned vehicles are used up: raise VEHICLES"
+            assert self._free, "the fixture's provisioned vehicles are used up: raise VEHICLES"
             vehicle = self._free.pop(0)
             user = user or f"owner{next(self._users):03d}"
         if register:

@@ -65,6 +65,13 @@ def test_garbled_authorization_header(server, owned, header):
     assert response.headers.get("WWW-Authenticate", "").startswith("Bearer "), response.headers
 
 
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER"])
+def test_auth_scheme_is_case_insensitive(server, owned, scheme):
+    """RFC 9110 11.1: the authentication scheme is case-insensitive."""
+    response = server.get(f"/v1/vehicles/{owned.vin}", headers={"Authorization": f"{scheme} {server.token(owned.user)}"})
+    assert expect_json(response, 200)["vin"] == owned.vin
+
+
 def test_expired_token(server, owned):
     token = sign_jwt(load_key(str(server.idp_key)), claims(owned.user, "owner", now=int(time.time()) - 7200, ttl=3600))
     expect_unauthorized(server.get(f"/v1/vehicles/{owned.vin}", token), "expired-token")

@@ -94,3 +94,33 @@ def test_racing_requests_of_different_vehicles_all_succeed(server, claim):
     for vehicle in vehicles:
         passwords = {r.json()["password"] for r in responses if r.json()["vin"] == vehicle.vin}
         assert len(passwords) == 1, f"{vehicle.vin}: {len(passwords)} different passwords"
+
+
+def test_racing_link_creations_leave_one_valid_link(server, claim):
+    """Each new link replaces the unredeemed one: after 16 links made at once, exactly one of
+    their tokens redeems (200), every other is gone (410)."""
+    vehicle = claim()
+    token = server.token(vehicle.user)
+    made = race(server, [("POST", f"/v1/vehicles/{vehicle.vin}/pairing-link", token, {})] * (THREADS // 2))
+    assert statuses(made) == {201: THREADS // 2}, statuses(made)
+    tokens = [parse_deep_link(r.json()["deepLink"])["token"] for r in made]
+    assert len(set(tokens)) == len(tokens), "two links share a token"
+    outcomes = [server.post("/v1/pairing-links/redemption", token, json={"token": t}).status_code for t in tokens]
+    assert sorted(outcomes) == [200] + [410] * (len(tokens) - 1), \
+        f"after racing link creations exactly one link may be valid: {outcomes}"
+
+
+def test_racing_hotline_authorizations_send_one_mail(server, claim):
+    vehicle = claim()
+    agent = server.token("agent-race", "hotline")
+    created = expect_json(server.post("/v1/hotline/requests", agent, json={"vin": vehicle.vin}), 201)
+    portal = server.token(vehicle.user, "portal")
+    path = f"/v1/hotline/requests/{created['id']}/authorization"
+    answers = race(server, [("POST", path, portal, {})] * (THREADS // 2))
+    assert statuses(answers) == {200: 1, 409: THREADS // 2 - 1}, \
+        f"one authorization sends the e-mail, the others find it no longer pending: {statuses(answers)}"
+    sent_to_owner = 0
+    for path in list((server.mail_dir / "new").iterdir()) + list((server.mail_dir / "cur").iterdir()):
+        if vehicle.vin.encode() in path.read_bytes():
+            sent_to_owner += 1
+    assert sent_to_owner == 1, f"{sent_to_owner} e-mails for {vehicle.vin}"
