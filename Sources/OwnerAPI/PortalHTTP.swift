@@ -6,13 +6,13 @@ import OwnerServices
 /// redirects, the form body, the same-origin check.
 enum PortalHTTP {
     /// Headers of every portal page: no caching (pages show deep links), no script at all,
-    /// styles and forms from this server only, no framing, no referrer (a deep link never
-    /// leaves in a `Referer`).
+    /// styles and forms from this server only, no framing, a referrer for this server only
+    /// (`no-referrer` would make the browser send `Origin: null` with the portal's own forms).
     static let securityHeaders: HTTPFields = [
         .contentSecurityPolicy: "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         .xContentTypeOptions: "nosniff",
         .cacheControl: "no-store",
-        HTTPFields.Element.Name("Referrer-Policy")!: "no-referrer",
+        HTTPFields.Element.Name("Referrer-Policy")!: "same-origin",
         HTTPFields.Element.Name("X-Frame-Options")!: "DENY",
     ]
 

@@ -74,10 +74,10 @@ public struct PortalRequestRow: Sendable, Equatable {
     public var detail: String?
     /// When it was taken.
     public var createdAt: String
-    /// When the owner authorized it, "" before.
-    public var authorizedAt: String
-    /// The e-mail's Message-ID, "" before.
-    public var messageId: String
+    /// When the owner authorized it, `nil` before.
+    public var authorizedAt: String?
+    /// The e-mail's Message-ID, `nil` before.
+    public var messageId: String?
     /// Whether the owner may still authorize it.
     public var pending: Bool
 }

@@ -64,8 +64,8 @@ public enum PortalViewModel {
         return PortalRequestRow(id: request.id, shortID: String(request.id.prefix(8)), vin: request.vin, agent: request.agent,
                                 state: request.state.rawValue, tone: tone, detail: request.failure,
                                 createdAt: PortalFormat.date(request.createdAt),
-                                authorizedAt: request.authorizedAt.map(PortalFormat.date) ?? "",
-                                messageId: request.messageId ?? "", pending: request.state == .awaitingAuthorization)
+                                authorizedAt: request.authorizedAt.map(PortalFormat.date),
+                                messageId: request.messageId, pending: request.state == .awaitingAuthorization)
     }
 
     /// Why the pairing buttons are not shown, `nil` when they are (the service is provisioned

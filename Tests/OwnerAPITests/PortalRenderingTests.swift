@@ -56,7 +56,7 @@ struct PortalRenderingTests {
         func row(_ id: String, pending: Bool) -> PortalRequestRow {
             PortalRequestRow(id: id, shortID: String(id.prefix(8)), vin: "WSPAAK00000000001", agent: "carol",
                              state: pending ? "awaiting-authorization" : "sent", tone: pending ? "warn" : "ok",
-                             detail: nil, createdAt: "2025-01-01 10:00 UTC", authorizedAt: "", messageId: "", pending: pending)
+                             detail: nil, createdAt: "2025-01-01 10:00 UTC", authorizedAt: nil, messageId: nil, pending: pending)
         }
         let pending = String(repeating: "a", count: 32)
         let sent = String(repeating: "b", count: 32)

@@ -100,7 +100,7 @@ struct PortalViewModelTests {
                                                                     state: .awaitingAuthorization, createdAt: created))
         #expect(pending == PortalRequestRow(id: id, shortID: "01234567", vin: "WSPAAK00000000001", agent: "carol",
                                             state: "awaiting-authorization", tone: "warn", detail: nil,
-                                            createdAt: "2025-01-02 10:00:00 UTC", authorizedAt: "", messageId: "", pending: true))
+                                            createdAt: "2025-01-02 10:00:00 UTC", authorizedAt: nil, messageId: nil, pending: true))
         let sent = PortalViewModel.requestRow(HotlineRequestView(id: id, vin: "V", agent: "carol", state: .sent, createdAt: created,
                                                                  authorizedAt: created.addingTimeInterval(60), messageId: "<ab@vos>"))
         #expect(!sent.pending && sent.tone == "ok" && sent.messageId == "<ab@vos>" && sent.authorizedAt == "2025-01-02 10:01:00 UTC")
