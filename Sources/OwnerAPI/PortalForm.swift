@@ -54,7 +54,7 @@ public struct PortalForm: Sendable, Equatable {
     /// - Throws: `PortalFormError` when the field is missing or empty.
     public func required(_ name: String) throws(PortalFormError) -> String {
         guard let value = fields[name], !value.isEmpty else {
-            throw PortalFormError("the form field \(quoted(name)) is missing")
+            throw PortalFormError("the form field \(Self.quoted(name)) is missing")
         }
         return value
     }
@@ -101,6 +101,4 @@ public struct PortalForm: Sendable, Equatable {
         let printable = name.unicodeScalars.prefix(32).map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" }
         return "'" + String(printable) + "'"
     }
-
-    private func quoted(_ name: String) -> String { Self.quoted(name) }
 }

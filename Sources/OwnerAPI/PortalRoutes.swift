@@ -49,11 +49,7 @@ public struct PortalRoutes<LoopContext>: Sendable {
         router.get("/portal") { request, _ in await portal.signInPage(request) }
         router.get("/portal/portal.css") { _, _ in PortalHTTP.css(portal.renderer.styleSheet) }
         router.post("/portal/sign-in") { request, _ in await portal.signIn(request) }
-        router.post("/portal/sign-out") { request, _ in
-            (try? PortalHTTP.checkOrigin(request)) == nil
-                ? portal.refusal(OwnerServiceError(.invalidRequest, "the form was sent from another site"), nil)
-                : PortalHTTP.seeOther("/portal", setCookie: PortalSessionCookie.clearCookie)
-        }
+        router.post("/portal/sign-out") { request, _ in portal.signOut(request) }
         router.get("/portal/vehicles") { request, _ in
             await portal.page(request, form: false) { caller, _ in try await portal.vehiclesPage(caller) }
         }
@@ -62,6 +58,10 @@ public struct PortalRoutes<LoopContext>: Sendable {
             return await portal.page(request, form: true) { caller, _ in
                 let link = try await portal.run(caller) { services, caller, date in
                     try services.createLink(vin: vin, caller: caller, date: date)
+                }
+                // The page puts it in an href: only ever a spaak:// deep link.
+                guard link.deepLink.hasPrefix("spaak://pair?") else {
+                    throw OwnerServiceError(.internalError, "the pairing link is not a spaak://pair link")
                 }
                 return portal.renderer.render(PortalLinkPage(session: PortalSessionView(caller: caller), vin: link.vin,
                                                              deepLink: link.deepLink, expiresAt: PortalFormat.date(link.expiresAt)))
@@ -196,6 +196,17 @@ public struct PortalRoutes<LoopContext>: Sendable {
         RequestNote.note(caller: Caller(user: signIn.user, role: signIn.role))
         return PortalHTTP.seeOther(signIn.landingPath,
                                    setCookie: PortalSessionCookie.setCookie(token: token, maxAge: Self.sessionLifetime))
+    }
+
+    /// `POST /portal/sign-out`: the cookie is cleared (the token itself stays valid until it
+    /// expires: the simulated IdP keeps no sessions).
+    func signOut(_ request: Request) -> Response {
+        do {
+            try PortalHTTP.checkOrigin(request)
+        } catch {
+            return refusal(error, nil)
+        }
+        return PortalHTTP.seeOther("/portal", setCookie: PortalSessionCookie.clearCookie)
     }
 
     /// `GET /portal/vehicles`.

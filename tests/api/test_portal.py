@@ -28,9 +28,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 LINK = re.compile(r"spaak://pair\?[^\s<>\"]+")
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (scripts/setup)")
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
@@ -58,11 +58,26 @@ def wait(driver, condition, timeout: float = 15):
     return WebDriverWait(driver, timeout).until(condition)
 
 
+def next_page(driver, old) -> None:
+    """Waits until the page of ``old`` (its root element) is replaced and the new one loaded.
+    While chromium swaps the documents, chromedriver may answer a query on the old element
+    with a generic error ("Node … does not belong to the document") rather than a stale one:
+    both mean it is gone."""
+    def gone(_) -> bool:
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:  # StaleElementReferenceException is one
+            return True
+    wait(driver, gone)
+    wait(driver, lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def submit(driver, button) -> None:
     """Clicks a form's button and waits for the next page."""
     old = driver.find_element(By.TAG_NAME, "html")
     button.click()
-    wait(driver, EC.staleness_of(old))
+    next_page(driver, old)
 
 
 def sign_in(driver, server, user: str, role: str = "customer") -> None:
@@ -109,7 +124,7 @@ def post_form(driver, path: str, fields: dict) -> None:
             input.type = 'hidden'; input.name = name; input.value = value; form.appendChild(input);
         }
         document.body.appendChild(form); form.submit();""", path, fields)
-    wait(driver, EC.staleness_of(old))
+    next_page(driver, old)
 
 
 def error_page(driver) -> dict:
