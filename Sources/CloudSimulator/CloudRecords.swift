@@ -137,8 +137,9 @@ public struct VerifierRecord: Sendable, Equatable {
 
 /// The pairing password behind one verifier and where it is in its lifecycle (OP-01a/b):
 /// available → handed out to the app (awaiting its confirmation) or a deep link issued →
-/// delivered; ended when a newer verifier replaces it or the owner pairs. The password itself
-/// is kept only while it may still be delivered (`nil` afterwards: the VOS forgets it).
+/// delivered; ended when a newer verifier replaces it, the owner pairs, or (handed out, not
+/// confirmed) the vehicle changes owner. The password itself is kept only while it may still
+/// be delivered (`nil` afterwards: the VOS forgets it).
 public struct PasswordRecord: Sendable, Equatable {
     /// The verifier it belongs to.
     public var verifierId: Int64
@@ -154,7 +155,7 @@ public struct PasswordRecord: Sendable, Equatable {
     public var deliveryId: String?
     /// When it was (first) handed out to the app.
     public var handedOutAt: Date?
-    /// When it ended (a newer verifier, a pairing); `nil` while current.
+    /// When it ended (a newer verifier, a pairing, an owner change); `nil` while current.
     public var endedAt: Date?
     /// Why it ended.
     public var endReason: PasswordEndReason?
@@ -175,7 +176,12 @@ public struct PasswordRecord: Sendable, Equatable {
 
     /// Where the password is in its lifecycle.
     public var state: PasswordState {
-        if let endReason { return endReason == .paired ? .paired : .replaced }
+        switch endReason {
+        case .replaced?: return .replaced
+        case .paired?: return .paired
+        case .withdrawn?: return .withdrawn
+        case nil: break
+        }
         if deliveredAt != nil { return .delivered }
         switch channel {
         case .app?: return .handedOut
@@ -184,7 +190,8 @@ public struct PasswordRecord: Sendable, Equatable {
         }
     }
 
-    /// Ends the password (`replaced` or `paired`) and forgets it; an ended one stays as it is.
+    /// Ends the password (`replaced`, `paired` or `withdrawn`) and forgets it; an ended one
+    /// stays as it is.
     public mutating func end(_ reason: PasswordEndReason, date: Date) {
         guard endReason == nil else { return }
         endReason = reason
@@ -209,6 +216,10 @@ public enum PasswordEndReason: String, Sendable, Equatable, CaseIterable {
     case replaced
     /// The vehicle reported an owner key (OwnerPairingStatus 0x0D state 2 or 3).
     case paired
+    /// Handed out to the app but not confirmed when the vehicle changed owner
+    /// (`register-owner` with another user): the previous owner knows it, so it may not go to
+    /// the new one; a new verifier (PP-02, or PP-03 after a KTS termination) replaces it.
+    case withdrawn
 }
 
 /// The lifecycle state of a pairing password (`password.state` of the owner services' Vehicle).
@@ -227,6 +238,9 @@ public enum PasswordState: String, Sendable, Equatable, CaseIterable, Codable, C
     case replaced
     /// The owner paired (the vehicle reported an owner key).
     case paired
+    /// Handed out to the previous owner's app, unconfirmed, when the vehicle changed owner:
+    /// forgotten; a new verifier is needed.
+    case withdrawn
 
     /// Whether it may still be delivered (the VOS keeps the password exactly then).
     public var isDeliverable: Bool { self == .available || self == .handedOut || self == .linkIssued }

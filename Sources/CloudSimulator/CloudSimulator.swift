@@ -229,7 +229,8 @@ public final class CloudSimulator {
             let result = try vos.registerOwner(vin: vin, user: user, email: email, date: date)
             let replaced = result.replacedUser.map { " (replacing \($0))" } ?? ""
             let known = result.vehicleKnown ? "the VOS knows the vehicle" : "the VOS has not heard from this vehicle yet"
-            return Reply(ok: true, text: "owner of \(vin): \(user) <\(result.owner.email)>\(replaced); \(known)")
+            let change = result.ownerChange.map { "; \($0)" } ?? ""
+            return Reply(ok: true, text: "owner of \(vin): \(user) <\(result.owner.email)>\(replaced); \(known)\(change)")
         case .status:
             return Reply(ok: true, text: statusText(try vos.summary()))
         }

@@ -100,6 +100,8 @@ extension VehicleOEMServer {
                                       + "through the owner services (\(password.state))")
             case .delivered:
                 throw VOSCommandError("the pairing password of \(serial) was already delivered (\(password.deliveredAt.map { "\($0)" } ?? "-"))")
+            case .withdrawn:
+                throw VOSCommandError("\(serial): " + VehicleOEMServer.withdrawnPasswordAdvice(serial: serial))
             case .replaced, .paired, .none:
                 throw VOSCommandError("the pairing password of \(serial) has ended (\(password.state))")
             }

@@ -80,6 +80,9 @@ public enum PortalViewModel {
         case .delivered: return "The pairing password was delivered; ask for a new verifier to pair another phone."
         case .paired: return "You paired with this password; it has ended."
         case .replaced: return "A newer verifier replaced this pairing password."
+        case .withdrawn:
+            return "The pairing password was withdrawn when the vehicle changed owner: "
+                + "a new verifier must be installed in the vehicle before a password can be delivered."
         case .none: return "There is no pairing password: the vehicle has no current verifier."
         }
     }
@@ -113,7 +116,7 @@ public enum PortalViewModel {
         let tone: String
         switch password.state {
         case .available, .paired: tone = "ok"
-        case .handedOut, .linkIssued, .none: tone = "warn"
+        case .handedOut, .linkIssued, .none, .withdrawn: tone = "warn"
         case .delivered, .replaced: tone = "neutral"
         }
         let detail = [password.channel.map { "channel \($0.rawValue)" },

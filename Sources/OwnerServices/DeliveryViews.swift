@@ -213,12 +213,41 @@ public struct OwnerRegistration: Codable, Sendable, Equatable {
     public var email: String
     /// Whether the VOS has heard from the vehicle yet.
     public var vehicleKnown: Bool
+    /// What the change of owner did (`nil`: the VIN had no owner, or the same user).
+    public var ownerChange: OwnerChange?
 
     /// Creates a registration.
-    public init(vin: String, user: String, email: String, vehicleKnown: Bool) {
+    public init(vin: String, user: String, email: String, vehicleKnown: Bool, ownerChange: OwnerChange? = nil) {
         self.vin = vin
         self.user = user
         self.email = email
         self.vehicleKnown = vehicleKnown
+        self.ownerChange = ownerChange
+    }
+}
+
+/// What binding a VIN to another user did to the deliveries under way for the previous owner.
+public struct OwnerChange: Codable, Sendable, Equatable {
+    /// The user bound before.
+    public var previousUser: String
+    /// Passwords handed to the previous owner's app, unconfirmed: withdrawn (a new verifier is needed).
+    public var withdrawnPasswords: Int
+    /// Deep links still redeemable: revoked.
+    public var revokedLinks: Int
+    /// Link-issued passwords: available again.
+    public var reopenedPasswords: Int
+    /// Hotline requests awaiting authorization: failed.
+    public var failedHotlineRequests: Int
+    /// All of it in one sentence, e.g. `previous owner alice: handed-out password withdrawn (…)`.
+    public var summary: String
+
+    /// Creates the view of the VOS's record.
+    public init(_ record: OwnerChangeRecord) {
+        previousUser = record.previousUser
+        withdrawnPasswords = record.withdrawnPasswords
+        revokedLinks = record.revokedLinks
+        reopenedPasswords = record.reopenedPasswords
+        failedHotlineRequests = record.failedRequests
+        summary = record.description
     }
 }

@@ -41,14 +41,13 @@ extension OwnerServices {
             guard var link = try store.pairingLink(tokenHash: PairingToken.hash(token)) else {
                 throw OwnerServiceError(.linkNotValid, "unknown pairing link")
             }
-            guard link.user == caller.user, try store.owner(vin: link.vin)?.user == caller.user else {
-                throw OwnerServiceError(.notOwner, "the pairing link was not made for \(caller.user)")
-            }
+            try Self.requireRedeemer(link, caller: caller, store: store)
             if let redeemed = link.redeemedAt {
                 throw OwnerServiceError(.linkNotValid, "the pairing link was already redeemed at \(Self.iso(redeemed))")
             }
             if let replaced = link.replacedAt {
-                throw OwnerServiceError(.linkNotValid, "the pairing link was replaced by a newer one at \(Self.iso(replaced))")
+                throw OwnerServiceError(.linkNotValid, "the pairing link was replaced (by a newer link, or revoked when "
+                                        + "the vehicle changed owner) at \(Self.iso(replaced))")
             }
             if date >= link.expiresAt {
                 throw OwnerServiceError(.linkNotValid, "the pairing link expired at \(Self.iso(link.expiresAt))")
@@ -68,6 +67,23 @@ extension OwnerServices {
             let view = RedeemedPasswordView(vin: link.vin, password: secret, deliveredAt: date,
                                             pairingModeRequest: PairingModeRequestView(state: .notSent, detail: "not sent yet"))
             return RedemptionOutcome(password: view, serial: vehicle.serial)
+        }
+    }
+
+    /// Who may redeem `link`: the VIN's owner now, and the one it was made for. The detail
+    /// says which failed: the caller does not own the vehicle (any more, when the link was
+    /// made for the caller: the vehicle changed owner since), or owns it but the link was
+    /// made for a previous owner. Other users' names are not disclosed.
+    static func requireRedeemer(_ link: PairingLinkRecord, caller: Caller, store: any CloudStore) throws {
+        guard try store.owner(vin: link.vin)?.user == caller.user else {
+            if link.user == caller.user {
+                throw OwnerServiceError(.notOwner, "\(caller.user) no longer owns \(link.vin): "
+                                        + "the vehicle changed owner after the pairing link was made for \(caller.user)")
+            }
+            throw OwnerServiceError(.notOwner, "\(caller.user) is not the registered owner of \(link.vin)")
+        }
+        guard link.user == caller.user else {
+            throw OwnerServiceError(.notOwner, "the pairing link was made for a previous owner of \(link.vin), not for \(caller.user)")
         }
     }
 

@@ -61,6 +61,9 @@ extension OwnerServices {
                 password.password = nil
                 try store.savePassword(password)
                 return Self.outcome(vin: vin, serial: vehicle.serial, deliveredAt: date, newly: true)
+            case .withdrawn:
+                throw OwnerServiceError(.serviceNotProvisioned, "the service is not provisioned for \(vin): "
+                                        + VehicleOEMServer.withdrawnPasswordAdvice(serial: vehicle.serial))
             default:
                 throw OwnerServiceError(.passwordAlreadyDelivered, "the pairing password of \(vin) has ended (\(password.state))")
             }

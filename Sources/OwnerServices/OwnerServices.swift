@@ -40,6 +40,8 @@ public final class OwnerServices {
 
     /// Binds `vin` to `user` (replacing an earlier binding of that VIN), as
     /// `ctl register-owner VIN USER [EMAIL]` does; `email` `nil`: `USER@owners.spaak-sim.test`.
+    /// Another user than the bound one ends what was under way for the previous owner
+    /// (`CloudStore.changeOwner`), reported in `ownerChange`.
     public func registerOwner(vin: String, user: String, email: String?, date: Date) throws(OwnerServiceError) -> OwnerRegistration {
         let result = try transaction { store in
             do {
@@ -49,7 +51,7 @@ public final class OwnerServices {
             }
         }
         return OwnerRegistration(vin: result.owner.vin, user: result.owner.user, email: result.owner.email,
-                                 vehicleKnown: result.vehicleKnown)
+                                 vehicleKnown: result.vehicleKnown, ownerChange: result.ownerChange.map(OwnerChange.init))
     }
 
     // MARK: - Shared steps
@@ -136,6 +138,9 @@ public final class OwnerServices {
         case .paired:
             throw OwnerServiceError(.passwordAlreadyDelivered,
                                     "the pairing password of \(target.vin) was used: the vehicle reported an owner key at \(iso(password.endedAt))")
+        case .withdrawn:
+            throw OwnerServiceError(.serviceNotProvisioned, "the service is not provisioned for \(target.vin): "
+                                    + VehicleOEMServer.withdrawnPasswordAdvice(serial: target.serial))
         case .replaced, .none:
             throw OwnerServiceError(.passwordAlreadyDelivered, "the pairing password of \(target.vin) has ended (\(password.state))")
         case .available, .handedOut, .linkIssued:
@@ -151,7 +156,9 @@ public final class OwnerServices {
 }
 
 /// Whether a vehicle's service is provisioned (check 5): latest [K] installed (status 0),
-/// latest verifier installed (status 0) and not revoked, its password stored.
+/// latest verifier installed (status 0) and not revoked, its password stored and not
+/// withdrawn (an owner change withdrew a password handed to the previous owner's app: only a
+/// new verifier brings the next one).
 struct Provisioning {
     var verifier: VerifierRecord?
     var password: PasswordRecord?
@@ -180,6 +187,8 @@ struct Provisioning {
                 missing.append("the vehicle has not confirmed installing its SPAKE2+ verifier")
             } else if current.password == nil {
                 missing.append("no pairing password is stored for the verifier")
+            } else if current.password?.state == .withdrawn {
+                missing.append(VehicleOEMServer.withdrawnPasswordAdvice(serial: serial))
             }
         } else {
             missing.append("no SPAKE2+ verifier made (PP-02/PP-03)")

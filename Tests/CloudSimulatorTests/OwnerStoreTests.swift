@@ -144,7 +144,8 @@ struct RegisterOwnerCommandTests {
         #expect(reply.ok && reply.text == "owner of \(vin): alice <alice@owners.spaak-sim.test>; the VOS has not heard from this vehicle yet")
         bench.send(try bench.module.request(.vehicleSubjectIdRequest))
         reply = try bench.control("register-owner \(vin) bob bob@example.test")
-        #expect(reply.ok && reply.text == "owner of \(vin): bob <bob@example.test> (replacing alice); the VOS knows the vehicle")
+        #expect(reply.ok && reply.text == "owner of \(vin): bob <bob@example.test> (replacing alice); the VOS knows the vehicle; "
+                + "previous owner alice: nothing was being delivered")
         #expect(try bench.control("status").text.contains("owner=bob"))
         for bad in ["register-owner VF3ABCDEF1234567Q bob", "register-owner \(vin) Bob", "register-owner \(vin) bob bob@"] {
             reply = try bench.control(bad)

@@ -68,15 +68,20 @@ struct LinkTests {
     func otherUser() throws {
         let bench = try Bench.provisioned()
         let t = token(of: try bench.services.createLink(vin: bench.vin, caller: alice, date: testDate).deepLink)
-        #expect(reason { try bench.services.redeem(token: t, caller: bob, date: testDate) } == .notOwner)
+        let stranger = failure { try bench.services.redeem(token: t, caller: bob, date: testDate) }
+        #expect(stranger?.reason == .notOwner && stranger?.detail == "bob is not the registered owner of \(bench.vin)")
         #expect(reason { try bench.services.redeem(token: String(repeating: "A", count: 43), caller: alice, date: testDate) } == .linkNotValid)
         #expect(reason { try bench.services.redeem(token: "short", caller: alice, date: testDate) } == .invalidRequest)
         #expect(reason { try bench.services.redeem(token: String(repeating: "+", count: 43), caller: alice, date: testDate) } == .invalidRequest)
-        // The VIN changed hands: the link no longer works for its user either.
+        // The VIN changed hands: the link no longer works for its user either, nor for the new
+        // owner; it was revoked and the password is available again (OwnerChangeTests).
         _ = try bench.services.registerOwner(vin: bench.vin, user: "bob", email: nil, date: testDate)
-        #expect(reason { try bench.services.redeem(token: t, caller: alice, date: testDate) } == .notOwner)
-        #expect(reason { try bench.services.redeem(token: t, caller: bob, date: testDate) } == .notOwner)
-        #expect(try bench.currentPassword()?.state == .linkIssued)
+        let former = failure { try bench.services.redeem(token: t, caller: alice, date: testDate) }
+        #expect(former?.reason == .notOwner && former?.detail.hasPrefix("alice no longer owns \(bench.vin)") == true)
+        let newOwner = failure { try bench.services.redeem(token: t, caller: bob, date: testDate) }
+        #expect(newOwner?.reason == .notOwner
+                && newOwner?.detail == "the pairing link was made for a previous owner of \(bench.vin), not for bob")
+        #expect(try bench.currentPassword()?.state == .available)
     }
 
     @Test("A link whose verifier was replaced is no longer valid", arguments: RepositoryKind.allCases)

@@ -86,7 +86,9 @@ struct ViewTests {
         #expect(first == OwnerRegistration(vin: bench.vin, user: "alice", email: "alice@owners.spaak-sim.test", vehicleKnown: false))
         try bench.send(.vehicleSubjectIdRequest, useCase: .pp01)
         let second = try s.registerOwner(vin: bench.vin, user: "bob.b_1", email: "Bob@Example.test", date: testDate)
-        #expect(second == OwnerRegistration(vin: bench.vin, user: "bob.b_1", email: "Bob@Example.test", vehicleKnown: true))
+        #expect(second == OwnerRegistration(vin: bench.vin, user: "bob.b_1", email: "Bob@Example.test", vehicleKnown: true,
+                                            ownerChange: OwnerChange(OwnerChangeRecord(previousUser: "alice"))))
+        #expect(second.ownerChange?.summary == "previous owner alice: nothing was being delivered")
         #expect(try s.vehicles(caller: alice).vehicles.isEmpty)
         #expect(try s.vehicles(caller: Caller(user: "bob.b_1", role: .owner)).vehicles.map(\.owner) == ["bob.b_1"])
     }
