@@ -19,19 +19,32 @@ with ``VCAN_IFACES="vcan0 vcan1 .. vcanN"``):
    identity certificate from the plant.
 3. ``ctl tbm online``: the module runs SP-02 (drmUUID) then PP-01 (vehicle identity [K]).
 4. ``ctl push-verifier SERIAL``: PP-02.
-5. Owner pairing over NFC (ICD 8) on every vehicle bus at once, ``spaak-phone`` playing the
-   head unit, the NFC reader and the phones: ``spaak-phone hu-start`` opens the pairing
-   window (SPAAK_Status byte 7 = 1); a phone with the VOS's password mistyped
-   (``pair --wrong-password --attempts 8``) fails eight times, byte 6 counts them and the
-   8th makes the module delete its verifier and run PP-03 (reason 2) on its own; the owner's
-   phone with the new verifier's password (``ctl password SERIAL``, handed out once) runs
-   phase 2 (byte 7 = 2) and phase 3 (byte 7 = 3), the module reports OwnerPairingStatus 0x0D
-   to the VOS; D124 and ``ctl status`` show the owner key.
-6. ``ctl terminate-owner-key SERIAL``: the KTS's 0x0C deletes owner key and verifier
+5. The owners are bound to their vehicles at the VOS (``ctl register-owner VIN USER``: alice,
+   bob, …); each ``spaak-cloud serve`` has the VOS's owner services on an HTTP port of the
+   loopback interface (``--http 127.0.0.1:0``: the port it prints), checks the tokens of the
+   simulated identity provider (``spaak-cloud token``, one ES256 key in the run folder) and
+   writes its e-mails to a Maildir (``--mail-dir``).
+6. Owner pairing over NFC (ICD 8), ``spaak-phone`` playing the head unit, the NFC reader and
+   the phones. On vehicles 2.. (all of them with one module): ``spaak-phone hu-start`` opens
+   the pairing window (SPAAK_Status byte 7 = 1); a phone with the VOS's password mistyped
+   (``ctl password``, then ``pair --wrong-password --attempts 8``) fails eight times, byte 6
+   counts them and the 8th makes the module delete its verifier and run PP-03 (reason 2).
+   Then the owners get the (new) password as the app does. OP-01a on vehicles 1, 3, 5: the
+   owner's phone, ``pair --api URL --token JWT --vin VIN``, asks the VOS for it, confirms
+   receipt; the VOS sends OwnerPairingModeRequest 0x0E, which opens the window without the
+   HU (vehicle 1's was closed); the phone waits for byte 7 = 1, then runs phase 2 (byte 7 = 2)
+   and phase 3 (byte 7 = 3); the module reports OwnerPairingStatus 0x0D. OP-01b on vehicles
+   2, 4, 6: the customer portal (a portal token) has the VOS e-mail the pairing link; the demo
+   reads the e-mail from the Maildir, and the phone redeems its deep link (``pair --api …
+   --deep-link``): 0x0E, the pairing. D124, ``ctl status`` and ``GET /v1/vehicles/{vin}``
+   show the owner key.
+7. ``ctl terminate-owner-key SERIAL``: the KTS's 0x0C deletes owner key and verifier
    (byte 7 = 0), PP-03 (reason 1).
-7. DIDs 0xD120 and 0xD124 of each module in words; the sequence diagram of the run (plant
-   UDS requests from the bus, HU_Request, the taps and one arrow per APDU from the bus,
-   byte 7 changes, cloud messages from the spaak-cloud traces) as Mermaid, text and image.
+8. DIDs 0xD120 and 0xD124 of each module in words; the fleet view of the VOS (``GET
+   /v1/fleet`` with a help-centre agent's token) as a table; the sequence diagram of the run
+   (plant UDS requests from the bus, HU_Request, the taps and one arrow per APDU from the bus,
+   byte 7 changes, cloud messages from the spaak-cloud traces, the HTTP calls on the lane
+   "App / portal (HTTP)") as Mermaid, text and image.
 
 The stores, the VOS databases and the traces live in a temporary folder of the machine
 where the bus is while the demo runs (in the VM, its memory: an fsync through the VM's

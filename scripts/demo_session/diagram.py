@@ -1,10 +1,12 @@
 """The sequence diagram of the run as it happened: the plant's UDS requests seen on the bus
 (the EOL tester's steps), the NFC lane of owner pairing seen on the vehicle buses (HU_Request,
-taps, one arrow per APDU), the owner pairing states of SPAAK_Status byte 7 and the cloud
-messages of spaak-cloud's JSON-lines trace, merged over the modules (one arrow per message,
-phase and NFC session kind, with the modules that sent it), written
-as Mermaid (sequence.mmd), as mscgen input (sequence.msc, rendered to sequence.png where
-mscgen is installed) and as plain text (sequence.txt, printed at the end of the demo).
+taps, one arrow per APDU), the owner pairing states of SPAAK_Status byte 7, the cloud
+messages of spaak-cloud's JSON-lines trace and the HTTP calls to the VOS's owner services
+(lane "App / portal (HTTP)": the demo's own calls and spaak-phone's, as they are made),
+merged over the modules (one arrow per message, phase and NFC session kind, with the modules
+that sent it), written as Mermaid (sequence.mmd), as mscgen input (sequence.msc, rendered to
+sequence.png where mscgen is installed) and as plain text (sequence.txt, printed at the end
+of the demo).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from spaaklib.signals import VERIFIER as VERIFIER_FLAG
 
 #: Lifelines: id, name.
 PARTICIPANTS = (("P", "PKI"), ("T", "Tester (EOL / diag)"), ("N", "Phone + NFC reader (HU)"), ("S", "SpaaK module"),
-                ("G", "SGW/TBM"), ("V", "VOS"), ("K", "KTS"))
+                ("G", "SGW/TBM"), ("V", "VOS"), ("K", "KTS"), ("A", "App / portal (HTTP)"))
 NODES = {"SpaaK": "S", "SGW/TBM": "G", "VOS": "V", "KTS": "K", "control": "V"}
 #: The failed owner pairing attempts that delete the verifier (ICD 8.3).
 FAILED_ATTEMPTS_LIMIT = 8
@@ -172,6 +174,7 @@ def trace_arrows(path: str, module: int, phase_of) -> list:
     except (OSError, ValueError):
         return arrows
     waiting: dict = {}  # V2C message name -> its arrow, drawn when the VOS began to wait (for a verifier)
+    last_v2c = ""       # the label of the last V2C message accepted: the acknowledgement (0x06) that follows is its own
     for e in events:
         t = e.get("ms", 0) / 1000.0
         name = e.get("name")
@@ -181,16 +184,19 @@ def trace_arrows(path: str, module: int, phase_of) -> list:
         if outcome == "accepted" and e.get("direction") == "V2C":
             if name in waiting:
                 drawn = waiting.pop(name)
-                drawn.label = _with_detail(drawn.label, e)
+                drawn.label = last_v2c = _with_detail(drawn.label, e)
             else:
-                arrows.append(Arrow(t, "S", "V", _with_detail(f"{name}{code}", e), module, phase_of(t)))
+                last_v2c = _with_detail(f"{name}{code}", e)
+                arrows.append(Arrow(t, "S", "V", last_v2c, module, phase_of(t)))
         elif outcome == "info" and e.get("direction") == "V2C" and name:
             waiting[name] = Arrow(t, "S", "V", f"{name}{code}", module, phase_of(t))
             arrows.append(waiting[name])
             arrows.append(Arrow(t + 0.0001, "V", "V", "VOS: " + (detail or "waiting"), module, phase_of(t), "note"))
         elif outcome == "delivered" and e.get("direction") == "C2V":
             origin = "K" if name == "OwnerKeyTermination" else "V"  # the TBM delivers what they signed
-            arrows.append(Arrow(t, origin, "S", f"{name}{code}", module, phase_of(t)))
+            # two acknowledgements in one phase (0x0D state 1, then state 3) are two arrows
+            group = f"after {last_v2c}" if e.get("type") == 0x06 else ""
+            arrows.append(Arrow(t, origin, "S", f"{name}{code}", module, phase_of(t), group=group))
         elif outcome in ("refused", "discarded", "dropped", "not-sent"):
             arrows.append(Arrow(t, src, dst, f"{name or 'message'}{code} {outcome}: {detail}".strip(), module,
                                 phase_of(t), "bad"))
@@ -241,7 +247,7 @@ def _walk(items: list, phases: list, modules: int, quote) -> Iterator[tuple]:
 
 
 #: The two text forms of the diagram: a template per line kind, the arrow of each kind.
-MERMAID = {"phase": "    Note over P,K: {text}", "note": "    Note over {src}: {text}",
+MERMAID = {"phase": "    Note over P,A: {text}", "note": "    Note over {src}: {text}",
            "arrow": "    {src}{arrow}{dst}: {text}", "arrows": {"reply": "-->>", "bad": "-x", "msg": "->>"}}
 MSC = {"phase": '  --- [label="{text}"];', "note": '  {src} note {dst} [label="{text}"];',
        "arrow": '  {src}{arrow}{dst} [label="{text}"{color}];', "arrows": {"reply": ">>", "bad": "-x", "msg": "=>"},
@@ -284,7 +290,7 @@ def msc(items: list, phases: list, modules: int) -> str:
     return "\n".join(out + _lines(items, phases, modules, _msc_text, MSC) + ["}"]) + "\n"
 
 
-def ascii_art(items: list, phases: list, modules: int, gap: int = 20) -> str:
+def ascii_art(items: list, phases: list, modules: int, gap: int = 17) -> str:
     """Plain text: a column per lifeline, one line per arrow (two when the label is long)."""
     cols = {pid: 8 + i * gap for i, (pid, _) in enumerate(PARTICIPANTS)}
     width = cols[PARTICIPANTS[-1][0]] + 10

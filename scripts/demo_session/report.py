@@ -10,10 +10,11 @@ from . import diagram
 
 
 def keep_files(run_dir: str, out: str) -> None:
-    """Copies the stores, VOS databases and traces from the run folder to ``out``."""
+    """Copies the stores, VOS databases, traces and mail outboxes from the run folder to ``out``
+    (not the identity provider's private key)."""
     for name in sorted(os.listdir(run_dir)):
         src = os.path.join(run_dir, name)
-        if name.startswith("store-") or name == "cloud":
+        if name.startswith(("store-", "mail-")) or name == "cloud":
             shutil.copytree(src, os.path.join(out, name), dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.sock"))
         elif name.endswith(".key"):  # the phones' state files (endpoint key, [K])
             os.makedirs(os.path.join(out, "phones"), exist_ok=True)
@@ -75,6 +76,7 @@ def finish(story) -> dict:
                  f"  {rel}/plant/      CSRs, ECU certificates, eol.json (EOL tester)",
                  f"  {rel}/store-N/    each module's secure store",
                  f"  {rel}/cloud/      vos-N.sqlite (VOS database), trace-N.jsonl (spaak-cloud --trace)",
+                 f"  {rel}/mail-N/     each VOS's mail outbox (Maildir): the OP-01b e-mail with its (redeemed) link",
                  f"  {rel}/phones/     the phones' state files (spaak-phone --key: endpoint key, [K])",
                  f"  {rel}/logs/       candump.log (every frame), one log per process; demo.txt: this output",
                  f"  {rel}/sequence.*  .mmd Mermaid, .txt text, .msc mscgen; {image.replace(out, rel)}"):

@@ -16,6 +16,8 @@ from spaaklib.uds import DEFAULT_PLANT_KEY_HEX, parse_plant_key
 
 from . import diagram, report
 from .bus import BusMonitor, flag_words
+from .owner_api import maildir_path, redact
+from .owners import OwnerPhases, by_app, owner_of
 from .procs import Children, Console, Deadline, DemoError, run_in_process, run_tool
 from .vehicle import (MAX_MODULES, PLANT_IFACE, Cloud, make_modules, read_d120, read_d124, start_module, start_phone,
                       wait_ready)
@@ -51,7 +53,7 @@ def find_binaries(names=("spaak-ecu", "spaak-pki", "spaak-cloud", "spaak-phone")
     return bins
 
 
-class Story:
+class Story(OwnerPhases):
     """One run: ``run()`` returns the summary (also written to out/demo/summary.json)."""
 
     def __init__(self, modules: int, out: str, timeout: float, scrypt_n, plant_key: str = DEFAULT_PLANT_KEY_HEX):
@@ -69,6 +71,7 @@ class Story:
         self.console = None
         self.bus = None
         self.run_dir = None
+        self.idp_key = None
         self.in_vm = False
 
     # --- helpers ---------------------------------------------------------------------------
@@ -185,11 +188,16 @@ class Story:
             self.children.stop(m.proc)
         self.bus.forget(PLANT_IFACE)
         pki = os.path.join(self.out, "pki")
+        # The simulated identity provider's key (ES256), made by its first token: every VOS checks
+        # the tokens with it. Kept in the run folder only (it is not copied to --out).
+        self.idp_key = os.path.join(self.run_dir, "idp.pem")
+        self.token("demo", "hotline")
+        self.say("identity provider key made (spaak-cloud token --idp-key): each VOS verifies the owners' tokens with it")
         for m in self.modules:
             db = os.path.join(self.run_dir, "cloud", f"vos-{m.number}.sqlite")
             cloud = Cloud(m, self.bins, pki, db, os.path.join(self.run_dir, f"cloud-{m.number}.sock"),
                           os.path.join(self.run_dir, "cloud", f"trace-{m.number}.jsonl"), self.scrypt_n,
-                          self.children, self.console, self.logs)
+                          self.children, self.console, self.logs, self.idp_key, maildir_path(self.run_dir, m.number))
             self.clouds.append(cloud)
         for m in self.modules:
             self.bus.watch_status(m.vehicle_iface, 0x3A8, m.number, m.serial)
@@ -235,9 +243,17 @@ class Story:
 
     # --- owner pairing (ICD 8) -------------------------------------------------------------
 
-    def pairing_window(self) -> None:
-        self.phase("OP-02: the driver starts owner pairing on the HU (HU_Request 0x01): pairing window open")
-        self.in_parallel(self.start_window, self.modules)
+    def which(self, modules: list) -> str:
+        """`` (vehicles 2, 3)`` when ``modules`` are not all of them."""
+        if len(modules) == len(self.modules):
+            return ""
+        numbers = [str(m.number) for m in modules]
+        return f" (vehicle{'s' if len(numbers) > 1 else ''} {', '.join(numbers)})"
+
+    def pairing_window(self, modules: list) -> None:
+        self.phase("OP-02: the driver starts owner pairing on the HU (HU_Request 0x01): pairing window open"
+                   + self.which(modules))
+        self.in_parallel(self.start_window, modules)
 
     def start_window(self, m) -> None:
         """``spaak-phone hu-start`` on the module's bus; SPAAK_Status byte 7 = 1."""
@@ -249,15 +265,24 @@ class Story:
         self.bus.wait_status(m.iface, m.status_id, lambda s: s.owner == 1, self.left(30),
                              f"{m.serial}: pairing window open (SPAAK_Status byte 7 = 1)", t)
 
-    def phone(self, m, role: str, args: list, key: str, terse: bool) -> int:
-        """One ``spaak-phone pair`` run on the module's bus; its exit status."""
+    def phone(self, m, role: str, args: list, key: str, terse: bool, on_line=None) -> int:
+        """One ``spaak-phone pair`` run on the module's bus; its exit status. The command line is
+        shown without the password, the bearer token and the deep link's token."""
         argv = [*args, "--pki", os.path.join(self.out, "pki"), "--key", os.path.join(self.run_dir, key),
                 "--timeout", str(PHONE_TIMEOUT)]
-        shown = " ".join("<the password from the VOS>" if i > 0 and argv[i - 1] == "--password" else
-                         (os.path.relpath(a) if a.startswith(self.out) else a.replace(self.run_dir + "/", ""))
-                         for i, a in enumerate(argv))
+        hidden = {"--password": "<the password from the VOS>", "--token": "<the owner's token>"}
+
+        def show(i: int, a: str) -> str:
+            before = argv[i - 1] if i > 0 else ""
+            if before in hidden:
+                return hidden[before]
+            if before == "--deep-link":
+                return "'" + redact(a) + "'"
+            return os.path.relpath(a) if a.startswith(self.out) else a.replace(self.run_dir + "/", "")
+        shown = " ".join(show(i, a) for i, a in enumerate(argv))
         self.say(f"{m.serial}: spaak-phone pair --interface {m.vehicle_iface} {shown}")
-        proc = start_phone(m, role, argv, self.bins, self.children, self.console, self.logs, self.run_dir, terse)
+        proc = start_phone(m, role, argv, self.bins, self.children, self.console, self.logs, self.run_dir, terse,
+                           on_line, shown)
         try:
             return proc.wait_exit(self.left())
         finally:
@@ -273,9 +298,9 @@ class Story:
             raise DemoError(f"{cloud.module.serial}: spaak-cloud ctl status shows no {' '.join(expected)}:\n"
                             + "\n".join(lines))
 
-    def wrong_password(self) -> None:
+    def wrong_password(self, modules: list) -> None:
         self.phase(f"A phone with a wrong password taps {FAILED_PAIRINGS} times: the module deletes the verifier "
-                   f"and runs PP-03 on its own")
+                   f"and runs PP-03 on its own" + self.which(modules))
         clouds = {cloud.module.number: cloud for cloud in self.clouds}
 
         def one(m):
@@ -305,46 +330,17 @@ class Story:
                             start)
             self.wait_flags(m, VERIFIER, "new verifier stored (PP-03), failed attempts reset", since=t,
                             extra=lambda s: s.failed == 0)
-        self.in_parallel(one, self.modules)
+        self.in_parallel(one, modules)
 
-    def owner_pairs(self) -> None:
-        self.phase("The owner pairs: phase 2 (SPAKE2+, [K], endpoint key), phase 3 (AUTH0/AUTH1); "
-                   "the VOS learns the owner key (0x0D)")
-        clouds = {cloud.module.number: cloud for cloud in self.clouds}
+    def owners_pair_by_app(self, modules: list) -> None:
+        self.phase("OP-01a (the owner's app): the password from the VOS over HTTP, receipt confirmed; the VOS opens "
+                   "the pairing window (0x0E); the phone pairs (phase 2, phase 3, 0x0D)" + self.which(modules))
+        self.in_parallel(self.app_pairing, modules)
 
-        def one(m):
-            cloud = clouds[m.number]
-            now = self.bus.status(m.iface, m.status_id)
-            if now is None or now.owner != 1:
-                self.say(f"{m.serial}: the pairing window closed meanwhile (byte 7 = {now.owner if now else '?'}): "
-                         f"the driver starts pairing again on the HU")
-                self.start_window(m)
-            password = cloud.ctl("password", m.serial, timeout=self.left(30))
-            self.say(f"{m.serial}: the VOS hands out the new verifier's password to the owner (spaak-cloud ctl password)")
-            start, t = len(cloud.proc.lines), time.monotonic()
-            name = f"Owner {m.number}'s phone"
-            status = self.phone(m, "owner", ["--password", password, "--name", name], f"phone-{m.number}.key", False)
-            if status != 0:
-                raise DemoError(f"{m.serial}: the owner's phone did not pair (exit status {status}); see "
-                                f"{os.path.relpath(self.logs)}/spaak-phone-{m.number}-owner.log and spaak-ecu-{m.number}.log")
-            self.bus.wait_status(m.iface, m.status_id, lambda s: s.owner == 3, self.left(30),
-                                 f"{m.serial}: owner key active (SPAAK_Status byte 7 = 3)", t)
-            states = [s.owner for s in self.bus.seen(m.number, t)]  # 3 is seen, so is everything before it
-            if 2 not in states:
-                raise DemoError(f"{m.serial}: SPAAK_Status byte 7 went {states}: no owner key pending (2) before active")
-            line = cloud.wait_line(lambda text: " accepted 0x0D " in text, self.left(),
-                                   f"{m.serial}: OwnerPairingStatus", start)
-            if "state 3" not in line:
-                raise DemoError(f"{m.serial}: OwnerPairingStatus without state 3: {line}")
-            cloud.wait_line(lambda text: " delivered 0x06 " in text, self.left(),
-                            f"{m.serial}: the VOS's acknowledgement (0x06) of OwnerPairingStatus",
-                            cloud.proc.lines.index(line, start))
-            m.paired = read_d124(m, self.plant_key)
-            self.console.line(m.tag, f"D124: {m.paired.describe()}")
-            if m.paired.state != 3 or m.paired.name != name or not m.paired.key_id:
-                raise DemoError(f"{m.serial}: D124 after pairing: {m.paired.describe()}, expected state 3 and \"{name}\"")
-            self.check_cloud_pairing(cloud, "pairing=3 ", f"activeKey={m.paired.key_id}")
-        self.in_parallel(one, self.modules)
+    def owners_pair_by_email(self, modules: list) -> None:
+        self.phase("OP-01b (the customer portal): the VOS e-mails the pairing link; the app redeems it, the VOS opens "
+                   "the pairing window (0x0E); the phone pairs" + self.which(modules))
+        self.in_parallel(self.email_pairing, modules)
 
     def owner_key_termination(self) -> None:
         self.phase("KTS: owner key termination (0x0C, signed with [ZZ2]): owner key and verifier deleted, PP-03")
@@ -371,9 +367,10 @@ class Story:
             rows.append({"serial": m.serial, "bus": m.iface, "vin": m.vin, "plant": m.plant_outcome,
                          "d120": m.d120.raw.hex(), "flags": flag_words(m.d120.flags), "certificates": certs,
                          "owner_pairing": owner.as_dict(),
-                         "paired": m.paired.as_dict() if m.paired else None})
+                         "paired": m.paired.as_dict() if m.paired else None,
+                         "owner": owner_of(m), "password_path": "OP-01a app" if by_app(m) else "OP-01b e-mail"})
         self.console.raw(report.table(rows))
-        return {"modules": rows}
+        return {"modules": rows, "fleet": self.fleet_view()}
 
     def choose_scrypt_n(self) -> str:
         """Settles the verifiers' scrypt N (its default depends on where the session runs); says which."""
@@ -403,9 +400,15 @@ class Story:
             self.into_vehicles()
             self.tbm_online()
             self.push_verifier()
-            self.pairing_window()
-            self.wrong_password()
-            self.owner_pairs()
+            self.register_owners()
+            # Vehicle 1's owner pairs through the app without anyone at the head unit (the VOS
+            # opens the window); the others first see a wrong password tapped 8 times.
+            at_hu = [m for m in self.modules if m.number != 1] or self.modules
+            self.pairing_window(at_hu)
+            self.wrong_password(at_hu)
+            self.owners_pair_by_app([m for m in self.modules if by_app(m)])
+            if any(not by_app(m) for m in self.modules):
+                self.owners_pair_by_email([m for m in self.modules if not by_app(m)])
             self.owner_key_termination()
             result = self.summary()
         finally:

@@ -16,6 +16,7 @@ from eol.uds import ModuleClient
 from spaaklib.signals import OWNER_PAIRING
 from spaaklib.uds import kernel_isotp_available
 
+from .owner_api import HTTP_LINE
 from .procs import Children, Console, DemoError, Proc, run_tool, swift_log_text
 
 #: Plant line: module k answers UDS on 0x7A0 + 0x10 (k - 1) and sends SPAAK_Status on
@@ -186,17 +187,20 @@ def read_d124(module: Module, plant_key: bytes) -> OwnerPairingStatus:
 
 
 def start_phone(module: Module, role: str, args: list, bins: dict, children: Children, console: Console,
-                log_dir: str, run_dir: str, terse: bool) -> Proc:
+                log_dir: str, run_dir: str, terse: bool, on_line=None, shown: Optional[str] = None) -> Proc:
     """``spaak-phone pair`` on the module's vehicle bus (``wait_exit`` next). Its lines go to
     the console but the module's SPAAK_Status bytes that it echoes (the bus monitor shows them)
     and the commands it receives (its answer names them); ``terse`` also leaves out its
     answers, its set-up and every line of a shape shown already (the second to eighth tap of
-    a wrong password look like the first)."""
+    a wrong password look like the first). ``on_line`` gets every line's text first. The log
+    begins with ``shown``, the command line without its secrets (password, tokens)."""
     tag = f"{module.vehicle_iface} phone"
     shapes: set = set()
 
     def show(line: str) -> None:
         text = short(PHONE_TIME.sub("", line).replace(run_dir + "/", ""))
+        if on_line is not None:
+            on_line(text)
         if text.startswith(("module: ", "← ")):
             return
         if terse:
@@ -209,16 +213,22 @@ def start_phone(module: Module, role: str, args: list, bins: dict, children: Chi
         console.line(tag, text)
 
     log = os.path.join(log_dir, f"spaak-phone-{module.number}-{role}.log")
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(f"$ spaak-phone pair --interface {module.vehicle_iface} {shown or '(options not shown)'}\n")
     return children.start(f"spaak-phone {role} {module.serial}",
-                          [bins["spaak-phone"], "pair", "--interface", module.vehicle_iface, *args], log, on_line=show)
+                          [bins["spaak-phone"], "pair", "--interface", module.vehicle_iface, *args], log, on_line=show,
+                          header=False)
 
 
 class Cloud:
-    """``spaak-cloud serve`` on one vehicle bus: the vehicle's TBM and the (shared) VOS."""
+    """``spaak-cloud serve`` on one vehicle bus: the vehicle's TBM and the VOS, with the VOS's
+    owner services on an HTTP port of the loopback interface (``url`` once ``wait_ready``
+    returned), tokens signed by ``idp_key``, e-mails in the Maildir ``mail_dir``."""
 
     def __init__(self, module: Module, bins: dict, pki: str, db: str, control: str, trace: str, scrypt_n: int,
-                 children: Children, console: Console, log_dir: str):
+                 children: Children, console: Console, log_dir: str, idp_key: str, mail_dir: str):
         self.module, self.bin, self.control, self.trace = module, bins["spaak-cloud"], control, trace
+        self.idp_key, self.mail_dir, self.url = idp_key, mail_dir, None
         tag = f"{module.vehicle_iface} cloud"
 
         def show(line: str) -> None:
@@ -229,15 +239,21 @@ class Cloud:
             line = CLOUD_NOISE.sub("", line).replace("--- ", "").replace(" info — ", ": ")
             console.line(tag, short(line).split(" — ready")[0])
 
+        # port 0: the kernel picks a free port, spaak-cloud says which ("HTTP on http://…")
         args = [self.bin, "serve", "--interface", module.vehicle_iface, "--pki", pki, "--db", db,
-                "--control", control, "--trace", trace, "--tbm", "offline", "--scrypt-n", str(scrypt_n)]
+                "--control", control, "--trace", trace, "--tbm", "offline", "--scrypt-n", str(scrypt_n),
+                "--http", "127.0.0.1:0", "--idp-key", idp_key, "--mail-dir", mail_dir]
         self.proc = children.start(f"spaak-cloud {module.vehicle_iface}", args,
                                    os.path.join(log_dir, f"spaak-cloud-{module.number}.log"), on_line=show,
                                    ready_fd=True)
 
     def wait_ready(self, timeout: float) -> None:
-        """READY=1 on its --ready-fd: the CAN and control sockets are open."""
+        """READY=1 on its --ready-fd: the CAN, control and HTTP sockets are open; ``url`` is the
+        owner services' address it printed before."""
         self.proc.wait_ready(timeout)
+        line = self.proc.wait_for("", 5, predicate=lambda text: HTTP_LINE.search(text) is not None,
+                                  what="its 'HTTP on http://127.0.0.1:PORT' line")
+        self.url = HTTP_LINE.search(line).group(1)
 
     def wait_line(self, predicate, timeout: float, what: str, start: int = 0) -> str:
         """The first output line from ``start`` on that satisfies ``predicate``."""

@@ -1,9 +1,13 @@
 """scripts/demo's session, run non-interactively (2 modules, cheap verifiers), and its results:
 every module provisioned at the plant, [K] installed, real owner pairing over NFC with
-spaak-phone (HU_Request, a wrong password 8 times -> PP-03 reason 2 without routine 0xF011,
-the owner's phone through phase 2 and 3 -> SPAAK_Status byte 7 = 3 and OwnerPairingStatus
-0x0D accepted), the KTS's owner key termination (byte 7 = 0, PP-03 reason 1), a verifier
-present at the end, and the sequence diagram with the expected messages in order.
+spaak-phone (vehicle 2: HU_Request, a wrong password 8 times -> PP-03 reason 2 without
+routine 0xF011), the owners' passwords from the VOS's owner services over HTTP (vehicle 1
+OP-01a: request + confirmation; vehicle 2 OP-01b: the e-mailed deep link redeemed), the
+VOS's OwnerPairingModeRequest 0x0E opening the window, the owner's phone through phase 2 and
+3 -> SPAAK_Status byte 7 = 3 and OwnerPairingStatus 0x0D accepted), the KTS's owner key
+termination (byte 7 = 0, PP-03 reason 1), a verifier present at the end, the fleet view,
+no password or deep-link token in the output or the logs, and the sequence diagram with the
+expected messages in order.
 
 The session needs vcan0 (plant line) and vcan1, vcan2 (one vehicle per module): missing ones
 are created when the kernel allows it (root, vcan module: as in scripts/vcan-run's VM).
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -83,7 +88,10 @@ def test_every_module_provisioned_with_k_and_a_verifier(demo):
 
 def test_owner_paired_then_terminated(demo):
     """D124 right after the owner's phone paired: owner key active with its id and name; at the
-    end (after the KTS): no owner key, no window."""
+    end (after the KTS): no owner key, no window. Vehicle 1 (OP-01a) had no wrong password:
+    one PP-03 (reason 1, the KTS); vehicle 2 two (reason 2, then 1). Each delivery made the VOS
+    send OwnerPairingModeRequest 0x0E, answered by 0x0D state 1 (window open) before the
+    pairing's state 3."""
     status, output, summary, out = demo
     assert status == 0, output[-3000:]
     for k, r in enumerate(summary["modules"], start=1):
@@ -93,15 +101,55 @@ def test_owner_paired_then_terminated(demo):
         assert paired["key_id"] and len(paired["key_id"]) == 16 and paired["seconds_left"] == 0
         assert r["owner_pairing"] == {"state": 0, "words": "no owner key", "seconds_left": 0, "key_id": None,
                                       "name": ""}
-        assert (out / "phones" / f"phone-{k}.key").exists() and (out / "phones" / f"wrong-phone-{k}.key").exists()
+        assert (out / "phones" / f"phone-{k}.key").exists()
+        assert (out / "phones" / f"wrong-phone-{k}.key").exists() == (k != 1)
+        assert (r["owner"], r["password_path"]) == (("alice", "OP-01a app") if k == 1 else ("bob", "OP-01b e-mail"))
     for k in range(1, MODULES + 1):
         trace = [json.loads(line) for line in (out / "cloud" / f"trace-{k}.jsonl").read_text().splitlines()]
         accepted = [e for e in trace if e.get("outcome") == "accepted" and e.get("direction") == "V2C"]
         reports = [e for e in accepted if e.get("type") == 0x0D]
-        assert len(reports) == 1 and reports[0]["detail"].startswith("state 3 "), reports
+        assert [re.search(r"\bstate (\d)", e["detail"]).group(1) for e in reports] == ["1", "3"], reports
+        requests = [e for e in trace if e.get("type") == 0x0E and e.get("outcome") == "delivered"]
+        assert len(requests) == 1 and requests[0]["ms"] <= reports[0]["ms"], requests
         reasons = [e["detail"].split(" ")[1] for e in accepted if e.get("type") == 0x09]
-        assert reasons == ["2", "1"], reasons  # 8 failed attempts, then the owner key termination
-        assert any(e.get("type") == 0x0B for e in accepted if e["ms"] > reports[0]["ms"])
+        # 8 failed attempts (not on vehicle 1), then the owner key termination
+        assert reasons == (["1"] if k == 1 else ["2", "1"]), reasons
+        assert any(e.get("type") == 0x0B for e in accepted if e["ms"] > reports[-1]["ms"])
+
+
+def test_fleet_view(demo):
+    """GET /v1/fleet (as a hotline agent) at the end: each vehicle's state at its VOS, after the
+    KTS terminated the owner key and PP-03 brought a new verifier and password."""
+    status, output, summary, out = demo
+    assert status == 0, output[-3000:]
+    fleet = {v["serial"]: v for v in summary["fleet"]}
+    assert sorted(fleet) == [f"SPK{k:010d}" for k in range(1, MODULES + 1)]
+    for k, r in enumerate(summary["modules"], start=1):
+        v = fleet[r["serial"]]
+        assert v["vin"] == r["vin"] and v["owner"] == r["owner"]
+        assert v["vehicleIdentity"]["state"] == "installed" and v["verifier"]["state"] == "installed", v
+        assert v["serviceProvisioned"] is True and v["password"]["state"] == "available", v  # PP-03's new one
+        assert v["ownerPairing"]["state"] == "no-owner-key", v
+        assert v["lastUseCase"] and v["lastUseCase"]["outcome"] == "accepted", v
+    assert "Fleet view of the VOS" in output
+
+
+def test_no_token_in_the_output_or_the_logs(demo):
+    """The e-mailed deep link's token and the bearer tokens (JWTs) never appear in the demo's
+    output or its logs (the phones' command lines are logged without them); the phone says how
+    many digits the password has, not the password."""
+    status, output, summary, out = demo
+    assert status == 0, output[-3000:]
+    mails = list((out / "mail-2" / "new").iterdir())
+    assert len(mails) == 1, mails
+    link = next(line for line in mails[0].read_text().splitlines() if line.startswith("spaak://pair?"))
+    token = link.split("token=")[1]
+    assert len(token) == 43
+    for text, where in [(output, "the demo's output")] + [(f.read_text(errors="replace"), f.name)
+                                                          for f in (out / "logs").iterdir() if f.suffix == ".log"]:
+        assert token not in text, f"the deep link's token in {where}"
+        assert "eyJ" not in text, f"a bearer token (JWT) in {where}"
+    assert "password received (" in output and "digits)" in output
 
 
 def test_no_routine_f011(demo):
@@ -120,8 +168,25 @@ def test_output_tells_the_story(demo):
                  "VehicleIdentityCSRRequest", "Spake2VerifierRequest", "Sequence diagram",
                  "byte 7 = 1 pairing window open", "8 failed pairing(s)", "byte 7 = 2 owner key pending",
                  "byte 7 = 3 owner key active", "accepted 0x0D OwnerPairingStatus", "pairing=3 (",
-                 "D124: 3 owner key active", "byte 7 = 0 no owner key", "terminatedKey="):
+                 "D124: 3 owner key active", "byte 7 = 0 no owner key", "terminatedKey=",
+                 "register-owner", "OP-01a: asking the VOS", "confirming receipt", "OwnerPairingModeRequest",
+                 "pairing-link/email", "redeeming the deep link spaak://pair?vin=", "token=<43 characters>",
+                 "owner-key-active", "Fleet view"):
         assert text in output, text
+
+
+#: One owner's pairing in the diagram: phase 2, then phase 3, then phase 4 (0x0D to the VOS),
+#: then the VOS's view of it (GET /v1/vehicles/{vin}).
+OWNER_PAIRS = ["N->>S: tap: phone in the field (NFC_Status)", "S->>N: SELECT", "S->>N: SPAKE2+ REQUEST",
+               "S->>N: SPAKE2+ VERIFY", "N-->>S: confirmP (58)", "S->>N: WRITE DATA", "N-->>S: [K] accepted",
+               "S->>N: GET DATA", "N-->>S: endpoint key + name", "byte 7 = 2: owner key pending",
+               "N->>S: phone leaves the field", "N->>S: tap: phone in the field (NFC_Status)", "S->>N: SELECT",
+               "S->>N: AUTH0", "N-->>S: device ephemeral key (86)", "S->>N: AUTH1", "N-->>S: device signature (9E)",
+               # the activation commit sends 0x0D at once and shows byte 7 = 3 in the next cyclic
+               # SPAAK_Status: the two are simultaneous, either may come first in the trace
+               ("byte 7 = 3: owner key active", "S->>V: OwnerPairingStatus (0x0D) state 3"),
+               "V->>S: C2VUsecaseCompletionAck", "A->>V: GET /v1/vehicles/{vin} (owner token)",
+               "V-->>A: 200: password paired, owner key active"]
 
 
 def test_sequence_diagram_in_order(demo):
@@ -136,7 +201,8 @@ def test_sequence_diagram_in_order(demo):
                 "VehicleSubjectIdRequest", "VehicleSubjectIdResponse", "VehicleIdentityCSRRequest",
                 "VehicleIdentityCSRResponse", "VehicleIdentityCertStatus", "C2VUsecaseCompletionAck",
                 "Spake2VerifierProvisioning", "Spake2VerifierStatus",
-                # OP-02, then a wrong password 8 times
+                "register-owner",
+                # vehicle 2: OP-02, then a wrong password 8 times
                 "N->>S: HU_Request 0x01", "byte 7 = 1: pairing window open",
                 # (8 taps; a session the module ended early, e.g. the reader silent for 1 s, is
                 # followed by one more while the phone is still in the field: SELECT may count more)
@@ -146,20 +212,25 @@ def test_sequence_diagram_in_order(demo):
                 "N-xS: 69 82 security status not satisfied x", "8 failed attempts: verifier deleted, PP-03",
                 "Spake2VerifierRequest (0x09) reason 2", "Spake2VerifierProvisioning", "Spake2VerifierStatus",
                 "C2VUsecaseCompletionAck",
-                # the owner: phase 2, then phase 3, then phase 4
-                "V-->>N: pairing password", "N->>S: tap: phone in the field (NFC_Status)", "S->>N: SELECT",
-                "S->>N: SPAKE2+ REQUEST", "S->>N: SPAKE2+ VERIFY", "N-->>S: confirmP (58)",
-                "S->>N: WRITE DATA", "N-->>S: [K] accepted", "S->>N: GET DATA", "N-->>S: endpoint key + name",
-                "byte 7 = 2: owner key pending", "N->>S: phone leaves the field",
-                "N->>S: tap: phone in the field (NFC_Status)", "S->>N: SELECT", "S->>N: AUTH0",
-                "N-->>S: device ephemeral key (86)", "S->>N: AUTH1", "N-->>S: device signature (9E)",
-                # the activation commit sends 0x0D at once and shows byte 7 = 3 in the next cyclic
-                # SPAAK_Status: the two are simultaneous, either may come first in the trace
-                ("byte 7 = 3: owner key active", "S->>V: OwnerPairingStatus (0x0D) state 3"),
-                "V->>S: C2VUsecaseCompletionAck",
+                # vehicle 1, OP-01a: the app gets the password, confirms; the VOS's 0x0E opens the window
+                "A->>V: POST /v1/vehicles/{vin}/pairing-password (owner token)",
+                "V-->>A: 200: the password + a delivery id",
+                "A->>V: POST .../pairing-password/confirmation (delivery id)",
+                ("V-->>A: 200: delivered, 0x0E sent", "V->>S: OwnerPairingModeRequest (0x0E)"),
+                ("byte 7 = 1: pairing window open", "S->>V: OwnerPairingStatus (0x0D) state 1"),
+                *OWNER_PAIRS,
+                # vehicle 2, OP-01b: the portal has the link e-mailed; the app redeems it
+                "A->>V: POST /v1/vehicles/{vin}/pairing-link/email (portal token)",
+                "V-->>A: 202: the e-mail is in the outbox", "V->>A: e-mail to the owner (Maildir)",
+                "A->>V: POST /v1/pairing-links/redemption (the link's token)",
+                ("V-->>A: 200: the password, delivered, 0x0E sent", "V->>S: OwnerPairingModeRequest (0x0E)",
+                 "S->>V: OwnerPairingStatus (0x0D) state 1"),
+                *OWNER_PAIRS,
                 # the KTS
                 "K->>S: OwnerKeyTermination", "byte 7 = 0: owner key deleted", "Spake2VerifierRequest (0x09) reason 1",
-                "Spake2VerifierProvisioning", "Spake2VerifierStatus", "C2VUsecaseCompletionAck"]
+                "Spake2VerifierProvisioning", "Spake2VerifierStatus", "C2VUsecaseCompletionAck",
+                # the fleet view
+                "A->>V: GET /v1/fleet (hotline token)", "V-->>A: 200: every vehicle's state (both)"]
     position = 0
     for step in expected:
         names = step if isinstance(step, tuple) else (step,)
@@ -169,7 +240,7 @@ def test_sequence_diagram_in_order(demo):
             assert found >= 0, f"'{name}' missing after position {position} in:\n{mmd}"
             end = max(end, found + len(name))
         position = end
-    for participant in ("SpaaK module", "SGW/TBM", "VOS", "KTS", "PKI", "Phone + NFC reader (HU)"):
+    for participant in ("SpaaK module", "SGW/TBM", "VOS", "KTS", "PKI", "Phone + NFC reader (HU)", "App / portal (HTTP)"):
         assert f"as {participant}" in mmd
     text = (out / "sequence.txt").read_text()
     assert "VehicleIdentityCSRResponse" in text and "(both)" in text
@@ -288,7 +359,7 @@ def test_diagram_merges_modules_and_renders_every_form(tmp_path):
     phases = ["plant", "vehicle"]
     mmd = diagram.mermaid(items, phases, 2)
     assert mmd.splitlines()[0] == "sequenceDiagram" and "    S-xT: NRC 0x31 to 0x2E (module 2)" in mmd
-    assert "    Note over P,K: vehicle" in mmd and "    K->>S: OwnerKeyTermination (0x0C) (module 1)" in mmd
+    assert "    Note over P,A: vehicle" in mmd and "    K->>S: OwnerKeyTermination (0x0C) (module 1)" in mmd
     msc = diagram.msc(items, phases, 2)
     assert msc.startswith("msc {") and 'S-xT [label="NRC 0x31 to 0x2E (module 2)", linecolor="red"' in msc
     text = diagram.ascii_art(items, phases, 2)
