@@ -85,14 +85,20 @@ extension OwnerServices {
         return status == CloudStatus.ok.rawValue ? .installed : .failed
     }
 
+    /// The vehicle's last 0x0D report, unless the KTS terminated its key since: the module
+    /// deletes a terminated key without a new report (ICD 8.5), so the VOS shows no key then.
     private static func ownerPairingView(_ record: OwnerPairingRecord?) -> VehicleView.OwnerPairing {
-        let state: VehicleView.OwnerPairing.State
+        var state: VehicleView.OwnerPairing.State
         switch record?.state.flatMap(OwnerPairingState.init(rawValue:)) {
         case nil: state = .unknown
         case .noOwnerKey?: state = .noOwnerKey
         case .windowOpen?: state = .windowOpen
         case .ownerKeyPending?: state = .ownerKeyPending
         case .ownerKeyActive?: state = .ownerKeyActive
+        }
+        if let record, state == .ownerKeyActive || state == .ownerKeyPending, let terminated = record.terminatedOwnerKeyId,
+           terminated == record.ownerKeyId, let terminatedAt = record.terminatedAt, terminatedAt >= (record.updatedAt ?? terminatedAt) {
+            state = .noOwnerKey
         }
         return .init(state: state, ownerKeyId: record?.ownerKeyId?.hexString, activeOwnerKeyId: record?.activeOwnerKeyId?.hexString,
                      terminatedOwnerKeyId: record?.terminatedOwnerKeyId?.hexString, updatedAt: record?.updatedAt,

@@ -46,6 +46,17 @@ struct ViewTests {
         #expect(refused.error?.contains("no [K] issued") == true && refused.error?.contains("ErrorResponse 8") == true)
         #expect(view.drmUUID?.count == 32)
         #expect(view.ownerPairing.state == .ownerKeyActive && view.ownerPairing.activeOwnerKeyId == "5A01020304050607")
+        // The KTS terminates the key: the module deletes it without a new report.
+        bench.date = testDate.addingTimeInterval(30)
+        _ = try bench.vos.terminateOwnerKey(serial: bench.serial, date: bench.date)
+        let terminated = try bench.services.vehicle(vin: bench.vin, caller: alice).ownerPairing
+        #expect(terminated.state == .noOwnerKey && terminated.activeOwnerKeyId == nil)
+        #expect(terminated.terminatedOwnerKeyId == "5A01020304050607" && terminated.ownerKeyId == "5A01020304050607")
+        // A later pairing reports a key again.
+        bench.date = testDate.addingTimeInterval(40)
+        try bench.send(.ownerPairingStatus(state: .ownerKeyActive, ownerKeyID: [0x5B, 1, 2, 3, 4, 5, 6, 7], status: .ok),
+                       useCase: .ownerPairing, transactionID: Array(repeating: 0x99, count: 16))
+        #expect(try bench.services.vehicle(vin: bench.vin, caller: alice).ownerPairing.state == .ownerKeyActive)
     }
 
     @Test("JSON: required nullable fields are explicit nulls; dates ISO 8601")
