@@ -138,6 +138,14 @@ class Scenario:
         for option in re.findall(r"(--[a-z-]+)", command):
             assert option in done.stdout, f"spaak-phone pair has no {option}"
 
+    def owner_services_session(self, command, comment):
+        """A line of the OP-01a curl session (HTTP on the host, no bus): run as written, with
+        each shown answer compared, by tests/api/test_readme_curl.py; here only checked to be
+        covered there."""
+        runner = ROOT / "tests" / "api" / "test_readme_curl.py"
+        assert runner.exists(), f"{runner} runs the owner services' curl session"
+        assert "The owner services over HTTP" in runner.read_text(), "test_readme_curl.py no longer reads that section"
+
     def stop(self):
         if self.module and self.module.poll() is None:
             self.module.terminate()
@@ -155,6 +163,12 @@ CHECKS = [
     (r"^\.build/release/spaak-phone hu-start --interface vcan0( --counter \d+)?$", Scenario.hu_request),
     (r"^\.build/release/spaak-phone pair .*$", Scenario.phone_pair),
     (r"^isotprecv .*& sleep [0-9.]+; echo 22 F1 8C \| isotpsend .*; wait \$!$", Scenario.read_serial),
+    # The owner services' curl session (README "The owner services over HTTP"): tests/api/test_readme_curl.py.
+    (r"^\.build/release/spaak-(soak|cloud) .*$", Scenario.owner_services_session),
+    (r"^--idp-key \S+ --http 127\.0\.0\.1:8080 &$", Scenario.owner_services_session),
+    (r"^TOKEN=\$\(\.build/release/spaak-cloud token .*\)$", Scenario.owner_services_session),
+    (r"^curl .*$", Scenario.owner_services_session),
+    (r"^(-d '.*' )?http://127\.0\.0\.1:8080/\S+$", Scenario.owner_services_session),
 ]
 
 
