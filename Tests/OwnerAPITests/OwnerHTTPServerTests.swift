@@ -24,7 +24,10 @@ private final class ServerLoop: Sendable {
         let mailbox = try OwnerMailbox(capacity: 8)
         server = try OwnerHTTPServer(address: HTTPListenAddress(host: "127.0.0.1", port: 0),
                                      context: OwnerHTTPContext(tokens: tokens, mailbox: mailbox), log: { _ in })
-        port = try server.start()
+        // start() blocks this thread (a cooperative-pool thread under Swift Testing) until the
+        // server's task, which needs a pool thread too, runs: on 2 cores with the other suites'
+        // synchronous tests holding the pool, that can take far longer than serve's 10 s.
+        port = try server.start(timeout: .seconds(120))
         let thread = Thread { [self] in
             // The repository and the services live on this thread only.
             guard let outbox = try? MaildirOutbox(root: mailDir) else {
@@ -138,7 +141,7 @@ struct OwnerHTTPServerTests {
             let mailbox = try OwnerMailbox()
             let second = try OwnerHTTPServer(address: HTTPListenAddress(host: "127.0.0.1", port: loop.port),
                                              context: OwnerHTTPContext(tokens: loop.tokens, mailbox: mailbox), log: { _ in })
-            #expect(throws: OwnerHTTPServerError.self) { try second.start() }
+            #expect(throws: OwnerHTTPServerError.self) { try second.start(timeout: .seconds(120)) }
         }
         #expect(throws: OwnerHTTPServerError.self) {
             try OwnerHTTPServer(address: HTTPListenAddress(host: "0.0.0.0", port: 0),
