@@ -33,7 +33,9 @@ final class HTTPSide {
             print("spaak-cloud: " + line)
             fflush(nil)
         }
-        port = try server.start()
+        // Generous: in the QEMU VM of the bus tests (an emulated CPU, other processes busy)
+        // NIO's first bind and Hummingbird's start take seconds; a bind error comes at once.
+        port = try server.start(timeout: .seconds(60))
     }
 
     /// Readable while HTTP jobs wait.
