@@ -24,6 +24,12 @@ public final class CloudSimulator {
         /// The text (one or more lines).
         public var text: String
 
+        /// Creates a reply.
+        public init(ok: Bool, text: String) {
+            self.ok = ok
+            self.text = text
+        }
+
         /// The wire form: `ok TEXT` or `error TEXT`.
         public var description: String { (ok ? "ok" : "error") + (text.isEmpty ? "" : " " + text) }
     }

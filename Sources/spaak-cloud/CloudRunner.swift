@@ -125,7 +125,7 @@ final class CloudRunner {
                 let reply: String
                 do {
                     let answer = execute(try ControlCommand.parse(line))
-                    reply = (answer.ok ? "ok" : "error") + (answer.text.isEmpty ? "" : " " + answer.text)
+                    reply = CloudSimulator.Reply(ok: answer.ok, text: answer.text).description
                 } catch {
                     reply = "error \(error)"
                 }
