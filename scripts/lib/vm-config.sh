@@ -17,6 +17,38 @@ vr_env_names() {
     done
 }
 
+# vr_controllers: how many emulated CAN controllers the VM gets (VCAN_CONTROLLERS: empty
+# or 0 = none, "kvaser" = 2, or a count 1..8 of kvaser_pci devices); dies on anything else.
+vr_controllers() {
+    case "${VCAN_CONTROLLERS:-0}" in
+        kvaser) echo 2 ;;
+        [0-8]) echo "${VCAN_CONTROLLERS:-0}" ;;
+        *) vr_die "VCAN_CONTROLLERS must be kvaser or a count 0..8 (not '$VCAN_CONTROLLERS')" ;;
+    esac
+}
+
+# vr_controller_ifaces: the names the VM's controllers get (can0 ...), one a line.
+vr_controller_ifaces() {
+    local n k
+    n=$(vr_controllers)
+    for ((k = 0; k < n; k++)); do echo "can$k"; done
+}
+
+# vr_bus_settings: check VCAN_BITRATE, VCAN_RESTART_MS and VCAN_TBF (dies on a bad one)
+# and set VR_BITRATE, VR_RESTART_MS, VR_TBF to what the VM uses (VCAN_TBF=bitrate: the
+# bitrate, in bit/s).
+vr_bus_settings() {
+    local bitrate="${VCAN_BITRATE:-500000}" restart="${VCAN_RESTART_MS:-100}" tbf="${VCAN_TBF:-}"
+    [[ "$bitrate" =~ ^[1-9][0-9]{3,6}$ ]] && [ "$bitrate" -le 1000000 ] ||
+        vr_die "VCAN_BITRATE must be a bit rate in bit/s, 1000..1000000 (not '$bitrate')"
+    [[ "$restart" =~ ^[0-9]{1,6}$ ]] || vr_die "VCAN_RESTART_MS must be a number of ms (not '$restart')"
+    if [ "$tbf" = bitrate ]; then tbf="$bitrate"; fi
+    if [ -n "$tbf" ] && ! [[ "$tbf" =~ ^[0-9]+(\.[0-9]+)?([kKmMgG]?(bit|bps))?$ ]]; then
+        vr_die "VCAN_TBF must be a tc rate (e.g. 500kbit; a bare number is bit/s) or 'bitrate' (not '$tbf')"
+    fi
+    VR_BITRATE="$bitrate" VR_RESTART_MS="$restart" VR_TBF="$tbf"
+}
+
 # vr_rw_dirs: set the array VR_RW_DIRS to the host folders made writable in the VM
 # (VCAN_RW_DIRS, ':'-separated; default: the git work tree around the cwd, else the cwd).
 vr_rw_dirs() {
@@ -82,8 +114,10 @@ vr_write_cmd() {
 
 # vr_write_config FILE MODE STDIN(0|1) RWDIR...: the settings vm/init sources.
 vr_write_config() {
-    local file="$1" mode="$2" stdin="$3" i=0 d merge=0
+    local file="$1" mode="$2" stdin="$3" i=0 d merge=0 controllers
     shift 3
+    controllers=$(vr_controllers) || exit "$VR_EXIT_ERROR"
+    vr_bus_settings
     # Our stdout and stderr are the same file/pipe/tty (2>&1): the command's are made one
     # too, so that their lines keep their order.
     if [ /dev/stdout -ef /dev/stderr ]; then merge=1; fi
@@ -93,6 +127,10 @@ vr_write_config() {
         echo "VCAN_MTU=$(vr_sq "${VCAN_MTU-72}")"
         echo "VCAN_OVERLAY=$(vr_sq "${VCAN_OVERLAY:-1}")"
         echo "VCAN_STDIN=$stdin"
+        echo "VCAN_CONTROLLERS=$controllers"
+        echo "VCAN_BITRATE=$VR_BITRATE"
+        echo "VCAN_RESTART_MS=$VR_RESTART_MS"
+        echo "VCAN_TBF=$(vr_sq "$VR_TBF")"
         echo "VCAN_MERGE=$merge"
         for d in "$@"; do
             echo "VCAN_RW_$i=$(vr_sq "$d")"

@@ -3,7 +3,8 @@
 #
 #   vm/cache/linux-image-*.deb  the Debian kernel package (apt-get download)
 #   vm/cache/vmlinux            its kernel, decompressed (boots via PVH, ~2x faster)
-#   vm/cache/initramfs.cpio     busybox-static + needed modules + vm/init
+#   vm/cache/initramfs.cpio     busybox-static + the modules of vm/modules (loaded at boot)
+#                               and vm/modules-controllers (loaded on demand) + vm/init
 #   vm/cache/stamp              hash of the inputs of the two files above
 #
 # Requires common.sh. Nothing here needs root except apt-get.
@@ -62,7 +63,7 @@ vr_image_inputs_hash() {
     bb=$(command -v busybox 2>/dev/null || echo /bin/busybox)
     {
         basename "$(vr_kernel_deb)"
-        cat "$VR_VM_DIR/init" "$VR_VM_DIR/modules" "$VR_SCRIPTS_DIR/lib/vm-image.sh"
+        cat "$VR_VM_DIR/init" "$VR_VM_DIR/modules" "$VR_VM_DIR/modules-controllers" "$VR_SCRIPTS_DIR/lib/vm-image.sh"
         stat -L -c '%s %Y' "$bb" 2>/dev/null
     } | sha256sum | cut -c1-16
 }
@@ -93,8 +94,28 @@ vr_extract_vmlinux() {
     fi
 }
 
+# vr_copy_modules KROOT KVER LIST TREE ORDER: copy the modules named in the file LIST and
+# their dependencies, in load order, into TREE/lib/modules/ (skipping those already
+# there) and write their file names, one a line, to TREE/lib/modules/ORDER.
+vr_copy_modules() {
+    local kroot="$1" kver="$2" list="$3" tree="$4" order="$5" wanted ko
+    wanted=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$list")
+    : >"$tree/lib/modules/$order"
+    # Dependency order from modprobe --show-depends; keep the first occurrence of each.
+    # shellcheck disable=SC2086
+    modprobe -d "$kroot" -S "$kver" --show-depends -a $wanted |
+        awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$tree/modlist"
+    while read -r ko; do
+        [ -e "$tree/lib/modules/$(basename "$ko")" ] && continue
+        cp "$ko" "$tree/lib/modules/"
+        basename "$ko" >>"$tree/lib/modules/$order"
+    done <"$tree/modlist"
+    rm "$tree/modlist"
+}
+
 # vr_build_initramfs KROOT KVER OUT: a newc cpio with busybox, the modules (and their
-# dependencies, in load order) listed in vm/modules, and vm/init as /init.
+# dependencies, in load order) listed in vm/modules (lib/modules/load-order) and in
+# vm/modules-controllers (lib/modules/load-order-controllers), and vm/init as /init.
 vr_build_initramfs() {
     local kroot="$1" kver="$2" out="$3" tree
     tree=$(mktemp -d "$VR_CACHE_DIR/initramfs.XXXXXX")
@@ -106,20 +127,9 @@ vr_build_initramfs() {
     done
     install -m 0755 "$VR_VM_DIR/init" "$tree/init"
 
-    # Dependency order from modprobe --show-depends; keep the first occurrence of each.
-    local wanted
-    wanted=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$VR_VM_DIR/modules")
     depmod -b "$kroot" "$kver"
-    # shellcheck disable=SC2086
-    modprobe -d "$kroot" -S "$kver" --show-depends -a $wanted |
-        awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$tree/modlist"
-    local ko
-    : >"$tree/lib/modules/load-order"
-    while read -r ko; do
-        cp "$ko" "$tree/lib/modules/"
-        basename "$ko" >>"$tree/lib/modules/load-order"
-    done <"$tree/modlist"
-    rm "$tree/modlist"
+    vr_copy_modules "$kroot" "$kver" "$VR_VM_DIR/modules" "$tree" load-order
+    vr_copy_modules "$kroot" "$kver" "$VR_VM_DIR/modules-controllers" "$tree" load-order-controllers
 
     (cd "$tree" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$out"
     rm -rf "$tree"
