@@ -40,7 +40,9 @@ let package = Package(
         .target(name: "SpaakCore"),
         // Imperative shell: SocketCAN and the event loop.
         .target(name: "CSocketCAN"),
-        .target(name: "SocketCAN", dependencies: ["CSocketCAN", "SpaakCore"]),
+        .target(name: "SocketCAN", dependencies: ["CSocketCAN", "SpaakCore", "CanSM"]),
+        // CanSM: the CAN controller's state, error frames, bus-off recovery (pure).
+        .target(name: "CanSM", dependencies: ["SpaakCore"]),
         .target(name: "EventLoop", dependencies: ["CSocketCAN", "SpaakCore"]),
         // Functional core: protocol layers.
         .target(name: "E2E", dependencies: ["SpaakCore"]),
@@ -59,9 +61,9 @@ let package = Package(
         // Owner pairing on the module's side (ICD 8): window, phase 2/3 sessions, reports.
         .target(name: "OwnerPairing", dependencies: ["APDU", "SPAKE2Plus", "CloudProtocol", "SpaakCore", crypto]),
         // The module.
-        .target(name: "SpaakECU", dependencies: ["SpaakCore", "E2E", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",
+        .target(name: "SpaakECU", dependencies: ["SpaakCore", "CanSM", "E2E", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",
                                                 "Provisioning", "OwnerPairing", "APDU", crypto, cryptoExtras, logging]),
-        .executableTarget(name: "spaak-ecu", dependencies: ["SpaakECU", "SocketCAN", "EventLoop", argumentParser, logging]),
+        .executableTarget(name: "spaak-ecu", dependencies: ["SpaakECU", "SocketCAN", "CanSM", "EventLoop", argumentParser, logging]),
         // The simulated OEM PKI.
         .target(name: "TestPKI", dependencies: [x509, crypto, asn1]),
         .executableTarget(name: "spaak-pki", dependencies: ["TestPKI", argumentParser]),
@@ -76,7 +78,7 @@ let package = Package(
         .target(name: "OwnerAPI", dependencies: ["OwnerServices", "CloudSimulator", "SpaakCore", hummingbird, jwtKit, mustache, serviceLifecycle, crypto],
                 resources: [.copy("Resources")]),
         .executableTarget(name: "spaak-cloud",
-                          dependencies: ["CloudSimulator", "OwnerServices", "OwnerAPI", "SpaakCore", "SocketCAN", "EventLoop",
+                          dependencies: ["CloudSimulator", "OwnerServices", "OwnerAPI", "SpaakCore", "SocketCAN", "CanSM", "EventLoop",
                                          "CSocketCAN", argumentParser]),
         // The NFC reader and the owner's phone, simulated (ICD 8): the device's answers and the taps
         // as pure machines, and the executable around them.
@@ -94,6 +96,7 @@ let package = Package(
                                                              "CloudProtocol", "TestPKI", crypto, logging]),
 
         .testTarget(name: "SpaakCoreTests", dependencies: ["SpaakCore"]),
+        .testTarget(name: "CanSMTests", dependencies: ["CanSM", "SpaakCore"]),
         .testTarget(name: "SocketCANTests", dependencies: ["SocketCAN", "CSocketCAN", "SpaakCore"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "CSocketCAN", "SpaakCore"]),
         .testTarget(name: "E2ETests", dependencies: ["E2E", "SpaakCore"]),

@@ -197,6 +197,30 @@ int spaak_can_write(int fd, const struct canfd_frame *frame, int size) {
     return n < 0 ? -1 : (int)n;
 }
 
+int spaak_can_write_batch(int fd, const struct canfd_frame *frames, const int *sizes, unsigned int count) {
+    enum { MAX = 64 };
+    if (count > MAX) count = MAX;
+    if (count == 0) return 0;
+    struct mmsghdr msgs[MAX];
+    struct iovec iovs[MAX];
+    memset(msgs, 0, sizeof(struct mmsghdr) * count);
+    for (unsigned int i = 0; i < count; i++) {
+        if (sizes[i] != CAN_MTU && sizes[i] != CANFD_MTU) {
+            if (i == 0) {
+                errno = EINVAL;
+                return -1;
+            }
+            count = i;
+            break;
+        }
+        iovs[i].iov_base = (void *)&frames[i];
+        iovs[i].iov_len = (size_t)sizes[i];
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    return sendmmsg(fd, msgs, count, MSG_DONTWAIT);
+}
+
 int spaak_timerfd_create(void) {
     return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 }

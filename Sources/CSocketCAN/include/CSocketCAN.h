@@ -129,6 +129,17 @@ int spaak_can_read_batch_stamped(int fd, struct canfd_frame *frames, int *sizes,
 /** Writes one frame of `size` bytes (16 or 72). Returns the bytes written or -1 (errno). */
 int spaak_can_write(int fd, const struct canfd_frame *frame, int size);
 
+/** Most frames one `spaak_can_write_batch` call sends. */
+static const int SPAAK_CAN_WRITE_BATCH_MAX = 64;
+
+/**
+ * Writes up to `count` frames (at most SPAAK_CAN_WRITE_BATCH_MAX; `sizes[i]` is 16 or 72)
+ * with one sendmmsg call, in order. Returns how many the kernel took (fewer than `count`
+ * when it stopped early: the error of the first frame not taken comes with the next call),
+ * or -1 (errno) when it took none.
+ */
+int spaak_can_write_batch(int fd, const struct canfd_frame *frames, const int *sizes, unsigned int count);
+
 /* ---- timerfd ---- */
 
 /** A non-blocking, close-on-exec CLOCK_MONOTONIC timerfd, or -1 (errno). */
