@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # `scripts/vcan-run --self-test`: checks vcan-run end to end (wherever it runs CMD:
 # natively or in the VM). Prints one line per check and "N passed, N failed".
-# Requires common.sh.
+# With VCAN_CONTROLLERS set (every run then boots the VM with them) it also checks the
+# controllers: can0 is an SJA1000 at VCAN_BITRATE, frames sent on can0 arrive on can1,
+# and, with VCAN_TBF, the tbf qdisc is there. Requires common.sh and vm-config.sh.
 
 VR_ST_PASS=0
 VR_ST_FAIL=0
@@ -15,6 +17,18 @@ vr_st_check() {
         VR_ST_FAIL=$((VR_ST_FAIL + 1))
         echo "FAIL $1: expected [$2], got [$3]"
     fi
+}
+
+# vr_st_guest_results OUTPUT: count and print the "ok"/"FAIL" lines of checks run in the guest.
+vr_st_guest_results() {
+    local line
+    while IFS= read -r line; do
+        case "$line" in
+            "ok   "*) VR_ST_PASS=$((VR_ST_PASS + 1)); echo "$line" ;;
+            "FAIL "*) VR_ST_FAIL=$((VR_ST_FAIL + 1)); echo "$line" ;;
+            *) echo "     $line" ;;
+        esac
+    done <<<"$1"
 }
 
 # The checks run inside one vcan-run; senders repeat until the receiver has its frame
@@ -43,6 +57,20 @@ fi
 echo written >"$T/from-guest"
 '
 
+# With real controllers (VCAN_CONTROLLERS): the SJA1000s on the emulated bus.
+VR_ST_CONTROLLERS='
+set -u
+check() { if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: expected [$2], got [$3]"; fi; }
+check "can0 is an SJA1000 at $BITRATE bit/s, error-active, mtu 16" "sja1000 $BITRATE ERROR-ACTIVE 16" \
+    "$(ip -d link show can0 | awk "/sja1000:/ { d = \"sja1000\" } /bitrate/ { b = \$2 } /can state/ { s = \$3 } END { print d, b, s }") $(cat /sys/class/net/can0/mtu)"
+candump -n 1 can1 >"$T/cc" & p=$!
+n=0; while kill -0 $p 2>/dev/null && [ $n -lt 100 ]; do cansend can0 1A5#C0FFEE; sleep 0.2; n=$((n+1)); done
+check "cansend can0 -> candump can1" "can1 1A5 [3] C0 FF EE" "$(tr -s " " <"$T/cc" | sed "s/^ //")"
+if [ -n "$TBF" ]; then
+    check "tbf qdisc on can0" "tbf" "$(tc qdisc show dev can0 | awk "{ print \$2; exit }")"
+fi
+'
+
 # vr_selftest: run the checks with the vcan-run at $1; exit 0 when all passed.
 vr_selftest() {
     local run="$1" out status tmp
@@ -68,15 +96,13 @@ vr_selftest() {
     vr_st_check "SPAAK_* variables and cwd" "x y|$VR_REPO_DIR" "$out"
 
     out=$(T="$tmp" PY="$VR_REPO_DIR/.venv/bin/python" VCAN_PASS_ENV="T PY" "$run" bash -c "$VR_ST_GUEST" 2>&1) || true
-    local line
-    while IFS= read -r line; do
-        case "$line" in
-            "ok   "*) VR_ST_PASS=$((VR_ST_PASS + 1)); echo "$line" ;;
-            "FAIL "*) VR_ST_FAIL=$((VR_ST_FAIL + 1)); echo "$line" ;;
-            *) echo "     $line" ;;
-        esac
-    done <<<"$out"
+    vr_st_guest_results "$out"
     vr_st_check "files written in the project folder stay" written "$(cat "$tmp/from-guest" 2>/dev/null)"
+    if [ "$(vr_controllers)" -gt 0 ]; then
+        vr_bus_settings
+        out=$(T="$tmp" BITRATE="$VR_BITRATE" TBF="$VR_TBF" VCAN_PASS_ENV="T BITRATE TBF" "$run" bash -c "$VR_ST_CONTROLLERS" 2>&1) || true
+        vr_st_guest_results "$out"
+    fi
     rm -rf "$tmp"
     echo "vcan-run self-test: $VR_ST_PASS passed, $VR_ST_FAIL failed"
     [ "$VR_ST_FAIL" -eq 0 ]
