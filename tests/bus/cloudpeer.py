@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from spaakbus import IFACE, bin_path
+from spaakbus import PEER_IFACE, bin_path
 from spaaklib.process import Child
 
 V2C_ID, C2V_ID, STATUS_ID, TBM_ID = 0x6A0, 0x6A8, 0x3A8, 0x3A0
@@ -175,7 +175,7 @@ class BusRecorder:
     (``parse_tlvs``). Receptions that broke off (a lost frame) are listed in ``isotp_errors``."""
 
     def __init__(self):
-        self.bus = can.Bus(interface="socketcan", channel=IFACE, fd=True,
+        self.bus = can.Bus(interface="socketcan", channel=PEER_IFACE, fd=True,
                            can_filters=[{"can_id": i, "can_mask": 0x7FF, "extended": False}
                                         for i in (STATUS_ID, TBM_ID, V2C_ID, C2V_ID)])
         try:                                                     # a slow VM must not lose frames here
@@ -301,7 +301,7 @@ def send_isotp(payload: bytes, txid: int = V2C_ID, rxid: int = C2V_ID, timeout: 
     """Sends one ISO-TP message with a kernel socket (padding 0xCC), as another node would."""
     s = isotp.socket(timeout=timeout)
     s.set_opts(txpad=0xCC)
-    s.bind(IFACE, isotp.Address(isotp.AddressingMode.Normal_11bits, txid=txid, rxid=rxid))
+    s.bind(PEER_IFACE, isotp.Address(isotp.AddressingMode.Normal_11bits, txid=txid, rxid=rxid))
     try:
         s.send(payload)
     finally:
@@ -324,7 +324,7 @@ class Cloud(Child):
         self.trace_path = work / f"trace{tag}.jsonl"
         self._trace_offset, self._events = 0, []
         self.db = db
-        cmd = [bin_path("spaak-cloud"), "serve", "--interface", IFACE, "--pki", pki, "--db", str(db),
+        cmd = [bin_path("spaak-cloud"), "serve", "--interface", PEER_IFACE, "--pki", pki, "--db", str(db),
                "--control", self.sock, "--trace", str(self.trace_path), "--scrypt-n", str(scrypt_n), *args]
         if ecu_certs:
             cmd += ["--ecu-certs", ecu_certs]

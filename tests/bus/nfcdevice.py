@@ -42,7 +42,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-IFACE = os.environ.get("SPAAK_IFACE", "vcan0")
+# the reader, the head unit and the phone are the module's peers (tests/bus/spaakbus.py: PEER_IFACE)
+IFACE = os.environ.get("SPAAK_PEER_IFACE") or os.environ.get("SPAAK_IFACE", "vcan0")
 NFC_STATUS_ID, HU_REQUEST_ID = 0x3B0, 0x3C0
 COMMAND_ID, RESPONSE_ID = 0x6B0, 0x6B8           # module → device, device → module
 DEVICE_PRESENT, READER_READY = 0x01, 0x02

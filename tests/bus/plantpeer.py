@@ -19,7 +19,7 @@ from udsoncan.exceptions import NegativeResponseException
 from spaaklib.signals import PLANT_DONE
 from spaaklib.uds import (DEFAULT_PLANT_KEY, DID_CSR, DID_ECU_CERTIFICATE, DID_PROVISIONING_STATUS, DID_VIN,
                           RID_GENERATE_KEY, RID_LOCK_PLANT, ROOT_DIDS, client_config, kernel_connection)
-from spaakbus import IFACE, ROOT, Module, bin_path
+from spaakbus import PEER_IFACE, ROOT, Module, bin_path
 
 KEY = DEFAULT_PLANT_KEY
 VIN = b"ZFA25000001234567"
@@ -27,7 +27,7 @@ VIN = b"ZFA25000001234567"
 
 def connection(txid=0x7A0):
     """A udsoncan connection to the module on ``txid`` / ``txid`` + 8 (frames padded with 0xCC)."""
-    return kernel_connection(IFACE, txid)
+    return kernel_connection(PEER_IFACE, txid)
 
 
 def client(conn, key=KEY) -> Client:
@@ -91,7 +91,7 @@ def d120(txid=0x7A0) -> bytes:
 
 def eol_tester(*args) -> subprocess.CompletedProcess:
     env = {**os.environ, "SPAAK_BIN_DIR": os.path.dirname(bin_path("spaak-pki"))}
-    return subprocess.run([str(ROOT / "scripts" / "eol-tester"), "--interface", IFACE, "--no-progress",
+    return subprocess.run([str(ROOT / "scripts" / "eol-tester"), "--interface", PEER_IFACE, "--no-progress",
                            "--p2-timeout", "10", *args],
                           capture_output=True, text=True, timeout=600, env=env)
 

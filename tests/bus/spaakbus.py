@@ -18,6 +18,29 @@ from spaaklib.e2e import e2e_valid, tbm_status  # noqa: F401 (e2e_valid: used by
 from spaaklib.process import ROOT, Child, binary_candidates, find_binary  # noqa: F401 (ROOT: used by the tests)
 
 IFACE = os.environ.get("SPAAK_IFACE", "vcan0")
+"""The module's interface (``spaak-ecu --interface``)."""
+PEER_IFACE = os.environ.get("SPAAK_PEER_IFACE") or IFACE
+"""Every peer's interface: testers, sniffers, the TBM, ``spaak-cloud``, ``spaak-phone``, can-utils.
+The same as the module's on vcan; on real controllers (scripts/vcan-run with
+VCAN_CONTROLLERS=kvaser) the module is on can0 and its peers on can1, across the emulated bus."""
+
+ARPHRD_CAN = 280
+
+
+def is_controller(name: str) -> bool:
+    """True when ``name`` is a real CAN controller (a CAN link with a device behind it), not a
+    vcan/vxcan (those live under /sys/devices/virtual)."""
+    path = f"/sys/class/net/{name}"
+    try:
+        with open(f"{path}/type") as f:
+            kind = int(f.read())
+    except (OSError, ValueError):
+        return False
+    return kind == ARPHRD_CAN and not os.path.realpath(path).startswith("/sys/devices/virtual/")
+
+
+ON_CONTROLLERS = is_controller(IFACE) or is_controller(PEER_IFACE)
+"""The bus tests run on real CAN controllers (classic CAN only, two interfaces, one bus)."""
 
 
 def bin_path(name: str) -> str:
@@ -68,7 +91,8 @@ def restart(module: Module, start, *args, txid=0x7A0) -> Module:
 
 
 def bus(**kw) -> can.BusABC:
-    return can.Bus(interface="socketcan", channel=IFACE, **kw)
+    """A python-can bus on the peers' interface (what a tester or another node sees)."""
+    return can.Bus(interface="socketcan", channel=PEER_IFACE, **kw)
 
 
 def collect(b: can.BusABC, seconds: float, ids=None) -> list[can.Message]:

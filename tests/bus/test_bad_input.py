@@ -5,7 +5,7 @@ import time
 
 import can
 
-from spaakbus import IFACE, bus, collect, tool
+from spaakbus import PEER_IFACE, bus, collect, tool
 
 
 def send(b, can_id, hexdata):
@@ -70,7 +70,7 @@ def test_unrelated_ids_and_random_flood(module):
             can_id = rng.choice([0x123, 0x7A0, 0x7DF, 0x6A8, 0x3A0, rng.randrange(0x800)])
             data = bytes(rng.randrange(256) for _ in range(rng.randrange(9)))
             b.send(can.Message(arbitration_id=can_id, data=data, is_extended_id=False))
-        gen = subprocess.Popen([tool("cangen"), IFACE, "-g", "0", "-n", "20000"])
+        gen = subprocess.Popen([tool("cangen"), PEER_IFACE, "-g", "0", "-n", "20000"])
         gen.wait(timeout=120)
     time.sleep(1.5)   # any reception the flood started times out (N_Cr)
     # A new socket: the flood's socket still holds a backlog of cangen's random frames, some of

@@ -247,6 +247,7 @@ def story(plant, tmp_path_factory):
     return s
 
 
+@pytest.mark.realcan
 def test_story_sp02_pp01_pp02_pp03(story, plant):
     r = story["rig"]
     # TBM offline: plant flags only, nothing sent
@@ -314,6 +315,7 @@ def test_story_sp02_pp01_pp02_pp03(story, plant):
     assert int(info["c2v"]) == max(m.counter for m in r.rec.c2v())
 
 
+@pytest.mark.realcan
 def test_v2c_messages_verify_independently(story, plant):
     """(5) Every V2C message captured on 0x6A0: TLVs (ICD 7.1) parsed here, signature valid under
     the ECU identity certificate read from 0xD101, the CSR of 0x03 a valid PKCS#10 with

@@ -4,14 +4,17 @@ import subprocess
 import time
 
 import can
+import pytest
 
-from spaakbus import IFACE, TBMSender, bus, collect, e2e_valid, spaak_status, tbm_status, tool, wait_status
+from spaakbus import PEER_IFACE, TBMSender, bus, collect, e2e_valid, spaak_status, tbm_status, tool, wait_status
 
 ONLINE = 0x80
 
+pytestmark = pytest.mark.realcan
+
 
 def test_spaak_status_seen_by_candump(module):
-    out = subprocess.run([tool("candump"), "-L", "-n", "12", f"{IFACE},3A8:7FF"],
+    out = subprocess.run([tool("candump"), "-L", "-n", "12", f"{PEER_IFACE},3A8:7FF"],
                          capture_output=True, text=True, timeout=20).stdout
     frames = []
     for line in out.splitlines():
@@ -31,7 +34,7 @@ def test_cansend_tbm_status_sets_online_and_timeout_clears_it(module):
         assert spaak_status(b)[2] & ONLINE == 0
         # The ICD's own example frames, sent with cansend, in counter order.
         for frame in ("9B00030000000000", "C601030000000000", "2102030000000000"):
-            subprocess.run([tool("cansend"), IFACE, f"3A0#{frame}"], check=True)
+            subprocess.run([tool("cansend"), PEER_IFACE, f"3A0#{frame}"], check=True)
         status = wait_status(b, lambda d: d[2] & ONLINE, timeout=0.6)
         assert e2e_valid(0x3A8, status)
         sent = time.monotonic()

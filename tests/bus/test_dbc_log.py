@@ -10,7 +10,7 @@ import time
 import cantools
 
 from nfcdevice import HeadUnit, NFCReader
-from spaakbus import IFACE, ROOT, TBMSender, tool
+from spaakbus import PEER_IFACE, ROOT, TBMSender, tool
 
 #: candump filters: exactly the E2E frames (TBM_Status, SPAAK_Status, NFC_Status, HU_Request).
 E2E_IDS = (0x3A0, 0x3A8, 0x3B0, 0x3C0)
@@ -19,7 +19,7 @@ E2E_IDS = (0x3A0, 0x3A8, 0x3B0, 0x3C0)
 def test_cantools_decodes_candump_log(module, tmp_path):
     tbm, reader, hu = TBMSender(), NFCReader(ready=True), HeadUnit()
     filters = ",".join(f"{i:03X}:7FF" for i in E2E_IDS)
-    dump = subprocess.Popen([tool("candump"), "-L", "-n", "60", f"{IFACE},{filters}"],
+    dump = subprocess.Popen([tool("candump"), "-L", "-n", "60", f"{PEER_IFACE},{filters}"],
                             stdout=subprocess.PIPE, text=True)
     try:
         # HU_Request is an event frame: one per 200 ms until candump has its 60 frames. The

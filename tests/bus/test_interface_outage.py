@@ -93,6 +93,7 @@ def test_interface_down_and_up_the_module_resumes_with_its_state():
         m.stop()
 
 
+@pytest.mark.vcan_only("it deletes the interface and creates it again as a vcan")
 def test_interface_deleted_and_created_again_the_module_resumes_with_its_state():
     m = Module()
     size = mtu()

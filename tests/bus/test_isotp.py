@@ -6,8 +6,11 @@ import time
 
 import can
 import isotp
+import pytest
 
-from spaakbus import IFACE, bus, collect, tool
+from spaakbus import PEER_IFACE, bus, collect, tool
+
+pytestmark = pytest.mark.realcan
 
 READ_THREE = bytes.fromhex("22F18CF195F190")          # 7 bytes: single frame
 READ_FOUR = bytes.fromhex("22F18CF195F190F18C")       # 9 bytes: multi-frame request
@@ -21,9 +24,9 @@ def kernel_exchange(request: bytes, bs: int, stmin: int) -> tuple[bytes, list[ca
         grab.start()
         time.sleep(0.1)
         recv = subprocess.Popen([tool("isotprecv"), "-s", "7A0", "-d", "7A8", "-b", str(bs), "-m", f"{stmin:02x}",
-                                 IFACE], stdout=subprocess.PIPE, text=True)
+                                 PEER_IFACE], stdout=subprocess.PIPE, text=True)
         time.sleep(0.2)
-        subprocess.run([tool("isotpsend"), "-s", "7A0", "-d", "7A8", "-p", "CC:", IFACE],
+        subprocess.run([tool("isotpsend"), "-s", "7A0", "-d", "7A8", "-p", "CC:", PEER_IFACE],
                        input=request.hex(" "), text=True, check=True, timeout=10)
         out, _ = recv.communicate(timeout=10)
         grab.join()

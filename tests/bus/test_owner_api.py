@@ -28,7 +28,7 @@ import pytest
 import requests
 
 from cloudpeer import C2V_ID, V2C_ID, Cloud, c2v_event, v2c_event
-from spaakbus import bin_path
+from spaakbus import PEER_IFACE, bin_path
 from test_cloud import SCRYPT_N, SERIAL, VIN, plant  # noqa: F401 (plant: the session's plant, a fixture)
 from test_pairing import (KEY_ACTIVE, KEY_PENDING, NO_KEY, WINDOW_OPEN, PairingRig, byte7_path, messages,  # noqa: F401
                           owner_status, provisioned)
@@ -98,7 +98,7 @@ def arig(provisioned, tmp_path):
 
 
 def phone(r: ApiRig, plant, work: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    cmd = [bin_path("spaak-phone"), "pair", "--interface", "vcan0", "--pki", str(plant.pki),
+    cmd = [bin_path("spaak-phone"), "pair", "--interface", PEER_IFACE, "--pki", str(plant.pki),
            "--key", str(work / "phone.key"), "--api", r.url, "--timeout", str(timeout), *args]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     print(f"$ spaak-phone pair … {' '.join(a for a in args if not a.startswith(('ey', 'spaak://')))}\n"

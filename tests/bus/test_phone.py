@@ -12,7 +12,7 @@ from test_cloud import SERIAL, plant  # noqa: E402,F401
 from test_pairing import (KEY_ACTIVE, KEY_PENDING, WINDOW_OPEN, bench, owner_status, prig, provisioned,  # noqa: E402,F401
                           byte7_path)
 
-from spaakbus import bin_path  # noqa: E402
+from spaakbus import PEER_IFACE, bin_path  # noqa: E402
 
 
 def phone(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -23,7 +23,7 @@ def phone(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
 
 def hu(r, work: Path):
     mark = r.rec.mark()
-    p = phone("hu-start", "--interface", "vcan0", "--counter-file", str(work / "hu.counter"))
+    p = phone("hu-start", "--interface", PEER_IFACE, "--counter-file", str(work / "hu.counter"))
     assert p.returncode == 0
     return r.status(lambda s: s[7] == WINDOW_OPEN, 10, "pairing window open", start=mark)
 
@@ -37,7 +37,7 @@ def test_pair_both_phases(prig, plant, tmp_path):
     assert any("restarted" in line for line in r.module.lines), "\n".join(r.module.lines[-20:])
     key = tmp_path / "phone.key"
     mark = r.rec.mark()
-    p = phone("pair", "--interface", "vcan0", "--password", password, "--pki", str(plant.pki), "--key", str(key),
+    p = phone("pair", "--interface", PEER_IFACE, "--password", password, "--pki", str(plant.pki), "--key", str(key),
               "--name", "Alice's phone")
     assert p.returncode == 0
     assert byte7_path(r.rec.statuses(mark))[-1] == KEY_ACTIVE
@@ -52,7 +52,7 @@ def test_phase_by_phase_and_remove_after(prig, plant, tmp_path):
     password = r.push_verifier()
     hu(r, tmp_path)
     key = tmp_path / "phone.key"
-    base = ["pair", "--interface", "vcan0", "--pki", str(plant.pki), "--key", str(key)]
+    base = ["pair", "--interface", PEER_IFACE, "--pki", str(plant.pki), "--key", str(key)]
     # Leaving after VERIFY: a failed attempt.
     mark = r.rec.mark()
     p = phone(*base, "--password", password, "--phase", "2", "--remove-after", "verify")

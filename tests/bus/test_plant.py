@@ -13,6 +13,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from plantpeer import VIN, client, connection, d120, der, eol_tester, nrc, provision, raw, read, unlock, wait_answering
 from spaakbus import restart
 from spaaklib.uds import ROOT_DIDS
@@ -26,6 +28,7 @@ def openssl(*args) -> subprocess.CompletedProcess:
 
 # --- (1) + (4): a batch of three in one run, restart, second run --------------------------------
 
+@pytest.mark.realcan
 def test_batch_of_three_provisioned_in_one_run(tmp_path, modules, pkis):
     started = [modules(serial=serial, txid=txid) for serial, txid in BATCH]
     pki, out = str(tmp_path / "pki"), tmp_path / "out"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from spaakbus import IFACE, ROOT, bin_path, bus, spaak_status
+from spaakbus import IFACE, PEER_IFACE, ROOT, bin_path, bus, spaak_status
 
 README = ROOT / "README.md"
 SERIAL_HEX = " ".join(f"{b:02X}" for b in b"SPK0000000001")
@@ -188,8 +188,8 @@ def test_every_readme_command_has_a_check():
 
 @pytest.mark.skipif(shutil.which("isotprecv") is None, reason="can-utils missing")
 def test_readme_commands_run_as_documented():
-    if IFACE != "vcan0":
-        pytest.skip("the README's lines name vcan0")
+    if IFACE != "vcan0" or PEER_IFACE != IFACE:
+        pytest.skip("the README's lines name vcan0, for the module and its peers alike")
     scenario = Scenario()
     try:
         for command, comment in shell_lines(README.read_text()):

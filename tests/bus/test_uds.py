@@ -3,13 +3,15 @@ import pytest
 from udsoncan.client import Client
 from udsoncan.exceptions import NegativeResponseException
 
-from spaakbus import IFACE
+from spaakbus import PEER_IFACE
 from spaaklib.uds import client_config, kernel_connection
+
+pytestmark = pytest.mark.realcan
 
 
 def connection(txid=0x7A0, rxid=0x7A8):
     """Unpadded frames (ICD 4: received frames need only cover their data)."""
-    return kernel_connection(IFACE, txid, rxid, padding=None)
+    return kernel_connection(PEER_IFACE, txid, rxid, padding=None)
 
 
 def client(conn):
