@@ -39,7 +39,8 @@ let package = Package(
         // Shared value types.
         .target(name: "SpaakCore"),
         // Imperative shell: SocketCAN and the event loop.
-        .target(name: "CSocketCAN"),
+        // libsocketcan (Debian libsocketcan-dev; runtime libsocketcan2): CAN controller state and setup.
+        .target(name: "CSocketCAN", linkerSettings: [.linkedLibrary("socketcan")]),
         .target(name: "SocketCAN", dependencies: ["CSocketCAN", "SpaakCore", "CanSM"]),
         // CanSM: the CAN controller's state, error frames, bus-off recovery (pure).
         .target(name: "CanSM", dependencies: ["SpaakCore"]),

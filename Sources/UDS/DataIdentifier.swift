@@ -42,6 +42,10 @@ public enum DataIdentifier: UInt16, CaseIterable, Sendable, CustomStringConverti
     case ownerPairingStatus = 0xD124
     /// 0xD125: owner endpoint public key, 65 bytes uncompressed (pending or active). Read: any.
     case ownerEndpointPublicKey = 0xD125
+    /// 0xD130: CAN controller and bus counters (docs/ICD-CHOICES.md), 23 bytes: the
+    /// controller's state, TEC, REC, bitrate, bus-offs, recoveries, error frames, refused
+    /// writes, `SPAAK_Status` late and skipped (`CANBusDiagnostics.record`). Read: any.
+    case canBusDiagnostics = 0xD130
 
     /// The five root certificates of RP-01 (ICD 5.5), in the order of D120's status bytes.
     public static let roots: [DataIdentifier] = [.rootJ, .rootJ1, .rootJPhysicalKey, .rootZ1, .rootZZ2]

@@ -10,7 +10,7 @@ extension DataIdentifier {
     public var entry: DataIdentifierEntry {
         switch self {
         case .ecuSerialNumber, .softwareVersion, .ecuIdentityCSR, .provisioningStatus, .vehicleIdentityCertificate,
-             .drmUUID, .spake2VerifierMetadata, .ownerPairingStatus, .ownerEndpointPublicKey:
+             .drmUUID, .spake2VerifierMetadata, .ownerPairingStatus, .ownerEndpointPublicKey, .canBusDiagnostics:
             return DataIdentifierEntry(rawValue)
         case .vin:
             return DataIdentifierEntry(rawValue, write: .extendedUnlocked, writeLength: 17)

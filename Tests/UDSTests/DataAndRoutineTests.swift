@@ -211,7 +211,7 @@ struct DataAndRoutineTests {
     @Test func icdTablesHaveTheICDEntries() {
         let dids = Set(DataIdentifierEntry.icdTable.map(\.identifier))
         #expect(dids == [0xF18C, 0xF190, 0xF195, 0xD100, 0xD101, 0xD110, 0xD111, 0xD112, 0xD113, 0xD114,
-                         0xD120, 0xD121, 0xD122, 0xD123, 0xD124, 0xD125])
+                         0xD120, 0xD121, 0xD122, 0xD123, 0xD124, 0xD125, 0xD130])
         #expect(DataIdentifierEntry.icdTable.filter { $0.write != nil }.count == 7)
         #expect(Set(RoutineEntry.icdTable.map(\.identifier)) == [0xD200, 0xD201, 0xD202, 0xD203, 0xF010, 0xF011])
     }

@@ -13,6 +13,7 @@ VR_APT_PACKAGES=(
     mscgen            # scripts/demo: the sequence diagram of the run as a PNG
     libssl-dev        # swift build: libcrypto's P-256 arithmetic for SPAKE2+ (target CLibCrypto)
     pkgconf           # swift build: finds libcrypto (pkg-config name libcrypto)
+    libsocketcan-dev  # swift build: CAN controller setup and state (target CSocketCAN; runtime libsocketcan2)
     chromium chromium-driver # tests/api: the customer portal in a real browser (Selenium)
     wrk               # scripts/bench api: HTTP load generator
 )

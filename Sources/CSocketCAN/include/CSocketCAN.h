@@ -15,6 +15,9 @@
 #include <linux/can.h>
 #include <linux/can/raw.h>
 
+/* CAN controllers through libsocketcan (state, counters, bitrate, restart). */
+#include "CSocketCANController.h"
+
 /* ---- typed constants (the kernel macros import as Int or not at all) ---- */
 
 /** Size of a classic `struct can_frame`: a read of this size is a classic frame. */

@@ -41,7 +41,7 @@ extension DiagnosticApplication {
             return run(work.writeCertificate(did: did, data, record: record, slot: slot, installed: snapshot.installed),
                        token: token)
         case .ecuSerialNumber, .softwareVersion, .ecuIdentityCSR, .provisioningStatus, .vehicleIdentityCertificate,
-             .drmUUID, .spake2VerifierMetadata, .ownerPairingStatus, .ownerEndpointPublicKey:
+             .drmUUID, .spake2VerifierMetadata, .ownerPairingStatus, .ownerEndpointPublicKey, .canBusDiagnostics:
             return .negative(.requestOutOfRange)    // not writable (the server's table says so first)
         }
     }

@@ -71,8 +71,8 @@ final class DiagnosticApplication {
             return storeView.readRecord(Self.rootSlots[did]!.record)
         case .vehicleIdentityCertificate: return storeView.readRecord(.vehicleIdentityCertificate)
         case .drmUUID: return storeView.readRecord(.drmUUID)
-        case .ownerPairingStatus, .ownerEndpointPublicKey:
-            return nil  // owner pairing's (`SpaakModule+UDS`)
+        case .ownerPairingStatus, .ownerEndpointPublicKey, .canBusDiagnostics:
+            return nil  // owner pairing's and the shell's (`SpaakModule+UDS`)
         }
     }
 

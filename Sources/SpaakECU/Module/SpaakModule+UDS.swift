@@ -50,8 +50,9 @@ extension SpaakModule {
         refreshStatus()
     }
 
-    /// 0x22: the owner pairing DIDs from `VehicleOwnerPairing`, the others from the
-    /// diagnostic application; NRC 0x22 for the first DID without a value.
+    /// 0x22: the owner pairing DIDs from `VehicleOwnerPairing`, 0xD130 from the shell's
+    /// `busDiagnostics`, the others from the diagnostic application; NRC 0x22 for the first
+    /// DID without a value.
     private func read(_ dids: [DataIdentifier], now: Instant) -> ApplicationResult {
         let status = self.status
         var records: [[UInt8]] = []
@@ -60,6 +61,7 @@ extension SpaakModule {
             switch did {
             case .ownerPairingStatus: value = ownerPairing.statusRecord(now: now)
             case .ownerEndpointPublicKey: value = ownerPairing.ownerPublicKey
+            case .canBusDiagnostics: value = busDiagnostics.record
             default: value = diagnostics.value(of: did, status: status)
             }
             guard let value else { return .negative(.conditionsNotCorrect) }

@@ -1,3 +1,4 @@
+import CanSM
 import E2E
 import Foundation
 import ISOTP
@@ -29,6 +30,9 @@ public final class SpaakModule {
     public let configuration: ECUConfiguration
     /// Set after an ECUReset response went out: the shell builds a new module from the store.
     public internal(set) var restartRequested = false
+    /// The CAN controller's state and the bus counters, DID 0xD130: the shell's (CanSM and
+    /// the transmitter) to keep up to date, also on the module it re-creates after an ECUReset.
+    public var busDiagnostics = CANBusDiagnostics()
 
     let logger: Logger
     let storeView: StoreView
