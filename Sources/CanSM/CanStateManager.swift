@@ -65,6 +65,7 @@ public struct CanStateManager: Sendable {
     private var errorFrames = 0
     private var ownBusOffs = 0
     private var ownRecoveries = 0
+    private var droppedErrorFrames = 0
     private var kernelBaseline: (busOffs: Int, restarts: Int)?
     private var kernelBusOffs = 0
     private var kernelRestarts = 0
@@ -135,7 +136,13 @@ public struct CanStateManager: Sendable {
         diagnostics.bitrate = bitrate
         diagnostics.busOffs = Swift.max(ownBusOffs, kernelBusOffs)
         diagnostics.recoveries = Swift.max(ownRecoveries, kernelRestarts)
-        diagnostics.errorFrames = errorFrames
+        diagnostics.errorFrames = errorFrames + droppedErrorFrames
+    }
+
+    /// The shell's cumulative count of error frames read but never handed over (its queue
+    /// was full: `CANSocket.errorFramesDropped`); they count as error frames in the DID.
+    public mutating func errorFramesDropped(total: Int) {
+        droppedErrorFrames = Swift.max(droppedErrorFrames, total)
     }
 
     // MARK: - Inputs

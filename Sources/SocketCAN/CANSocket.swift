@@ -34,6 +34,8 @@ public final class CANSocket {
     public private(set) var receiveBufferDrops: UInt32 = 0
     /// Whether the kernel stamps received frames (SO_TIMESTAMPNS) and reports drops.
     public private(set) var receiveInfo = false
+    /// Error frames read and kept for `takeErrorFrames()` (CANSocket+ErrorFrames.swift).
+    var errorFrameQueue = CANErrorFrameQueue()
 
     private var batchStamps: UnsafeMutablePointer<UInt64>?
     private var batchFrames: UnsafeMutablePointer<canfd_frame>?
@@ -128,6 +130,7 @@ public final class CANSocket {
             }
             if let frame = CANFrame(kernel: raw, size: Int(size)) { return frame }
             ignoredFrames += 1
+            keepErrorFrame(raw)
         }
     }
 
@@ -149,6 +152,7 @@ public final class CANSocket {
                 out.append(frame)
             } else {
                 ignoredFrames += 1
+                keepErrorFrame(frames[index])
             }
         }
         return out
@@ -169,6 +173,8 @@ public final class CANSocket {
             throw readError(code)
         }
         receiveBufferDrops = drops
+        let skippedBefore = ignoredFrames
+        defer { if ignoredFrames != skippedBefore { keepErrorFrames(frames, count: Int(count)) } }
         var out: [ReceivedCANFrame] = []
         out.reserveCapacity(Int(count))
         for index in 0..<Int(count) {
