@@ -4,6 +4,7 @@ import EventLoop
 import Foundation
 import OwnerAPI
 import OwnerServices
+import SocketCAN
 import SpaakCore
 import TestPKI
 
@@ -61,8 +62,27 @@ struct Serve: ParsableCommand {
         No CAN interface: the VOS with its control socket and HTTP side only, the TBM offline; \
         anything for the vehicle (pushes, pairing mode requests) is refused with "no vehicle bus".
         """) var noBus = false
+    @Option(help: """
+        Set the CAN controller up before starting: stop it, set this bitrate (classic CAN, 10000 \
+        to 1000000 bit/s) and --restart-ms when given, start it. Needs CAP_NET_ADMIN; refused on \
+        a vcan. Without it the controller is left as it is (its state is only read).
+        """) var bitrate: Int?
+    @Option(help: """
+        With --bitrate: the kernel's automatic restart after bus-off, in ms (0 to 60000); 0 leaves \
+        the restart to the simulator. Default: the kernel's setting is kept.
+        """) var restartMs: Int?
+
+    /// The controller setup asked for (`--bitrate`, `--restart-ms`), nil when none.
+    func controllerSetup() throws -> CANControllerSetup? {
+        do {
+            return try CANControllerSetup.validated(bitrate: bitrate, restartMilliseconds: restartMs)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
 
     func validate() throws {
+        if try controllerSetup() != nil, noBus { throw ValidationError("--bitrate needs a CAN interface (not --no-bus)") }
         guard scryptN >= 2, scryptN & (scryptN - 1) == 0 else { throw ValidationError("--scrypt-n must be a power of two ≥ 2") }
         guard scryptR >= 1, scryptP >= 1 else { throw ValidationError("--scrypt-r and --scrypt-p must be ≥ 1") }
         guard (4...32).contains(passwordDigits) else { throw ValidationError("--password-digits must be 4…32") }
@@ -77,6 +97,10 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         do {
+            if let setup = try controllerSetup() {
+                let line = try CANBusSetup.configure(interface, setup)
+                print("spaak-cloud: \(line)")
+            }
             let hierarchy = try TestPKIHierarchy.load(from: URL(fileURLWithPath: pki))
             let repository = try GRDBCloudRepository(path: db)
             let configuration = VOSConfiguration(scryptN: scryptN, scryptR: scryptR, scryptP: scryptP, passwordDigits: passwordDigits)

@@ -2,6 +2,7 @@ import ArgumentParser
 import EventLoop
 import Logging
 import SecureStore
+import SocketCAN
 import SpaakCore
 import SpaakECU
 
@@ -83,8 +84,27 @@ struct RunModuleCommand: ParsableCommand {
         event loop; then it is closed. A module that fails to start closes it by exiting, \
         without READY=1. The "— ready" line is printed as well.
         """) var readyFd: Int32?
+    @Option(help: """
+        Set the CAN controller up before starting: stop it, set this bitrate (classic CAN, 10000 \
+        to 1000000 bit/s) and --restart-ms when given, start it. Needs CAP_NET_ADMIN; refused on \
+        a vcan. Without it the controller is left as it is (its state is only read).
+        """) var bitrate: Int?
+    @Option(help: """
+        With --bitrate: the kernel's automatic restart after bus-off, in ms (0 to 60000); 0 leaves \
+        the restart to the module. Default: the kernel's setting is kept.
+        """) var restartMs: Int?
+
+    /// The controller setup asked for (`--bitrate`, `--restart-ms`), nil when none.
+    func controllerSetup() throws -> CANControllerSetup? {
+        do {
+            return try CANControllerSetup.validated(bitrate: bitrate, restartMilliseconds: restartMs)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
 
     func validate() throws {
+        _ = try controllerSetup()
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
         _ = try secrets()
         if let vin, vin.utf8.count != 17 || !vin.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
@@ -130,6 +150,15 @@ struct RunModuleCommand: ParsableCommand {
         }
         let logger = Logger(label: "spaak-ecu[\(serial)]")
         resolved.log(to: logger)
+        if let setup = try controllerSetup() {
+            do {
+                let line = try CANBusSetup.configure(interface, setup)
+                logger.notice("\(line)")
+            } catch {
+                print("spaak-ecu: \(error)")
+                throw ExitCode.failure
+            }
+        }
         let runner = ModuleRunner(configuration: config, interface: interface, storePath: store, logger: logger)
         runner.deviceKey = resolved.deviceKey
         runner.counterPath = monotonicCounterFile ?? FileMonotonicCounter.defaultPath(forStore: store)
