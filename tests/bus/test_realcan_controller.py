@@ -6,24 +6,32 @@ scripts/vcan-run with VCAN_CONTROLLERS=kvaser; the command is in conftest.py's d
 - ``--bitrate`` on a vcan, or without CAP_NET_ADMIN, fails at start with a clear line and
   exit status 1; out-of-range values are refused by the option check (status 64);
 - DID 0xD130 reads the controller's state and bitrate on can0 (error-active, 500000) and
-  0xFE (virtual) with bitrate 0 on vcan0.
+  0xFE (virtual) with bitrate 0 on vcan0;
+- error frames injected on can0 (the SJA1000 driver echoes a frame sent with CAN_ERR_FLAG to
+  the sockets whose CAN_RAW_ERR_FILTER matches) reach the module's CanSM: error-passive, then
+  bus-off halts transmission; the status polled through libsocketcan at once says
+  error-active, so it resumes after the quiet period; 0xD130 counts them.
 
-QEMU's SJA1000 never goes bus-off (no bit timing, no ACK or bit errors): bus-off, error
-frames and the restarts run in the unit tests (Tests/CanSMTests) only.
+QEMU's SJA1000 never goes bus-off by itself (no bit timing, no ACK or bit errors), and its
+polled state stays error-active: the kernel's restart after a real bus-off and the module's
+restart (--restart-ms 0) run in the unit tests (Tests/CanSMTests) only.
 """
 from __future__ import annotations
 
 import os
 import re
 import shutil
+import socket
+import struct
 import subprocess
 import tempfile
+import time
 
 import pytest
 
 from cloudpeer import Cloud
 from plantpeer import client, read, uds
-from spaakbus import IFACE, ON_CONTROLLERS, PEER_IFACE, Module, bin_path, is_controller
+from spaakbus import IFACE, ON_CONTROLLERS, PEER_IFACE, Module, bin_path, bus, collect, is_controller
 from spaaklib.uds import DID_CAN_BUS, kernel_connection
 
 pytestmark = [pytest.mark.realcan,
@@ -187,3 +195,38 @@ def test_cloud_bitrate_on_vcan_fails_clearly(tmp_path):
     assert done.returncode == 1, out
     assert "spaak-cloud: --bitrate: vcan0 is not a CAN controller (a virtual interface has no bitrate)" in out, out
     assert not (tmp_path / "vos.sqlite").exists(), "the VOS started before the setup failed"
+
+
+CAN_ERR_FLAG = 0x20000000
+STATUS_ID = 0x3A8
+
+
+def inject(classes: int, data: bytes = bytes(8)) -> None:
+    """An error frame as the controller's driver delivers it: written on IFACE with CAN_ERR_FLAG,
+    the SJA1000 driver sends it (a data frame with the class bits as id on the wire) and echoes it,
+    flag and all, to the sockets on IFACE whose CAN_RAW_ERR_FILTER matches."""
+    with socket.socket(socket.PF_CAN, socket.SOCK_RAW, socket.CAN_RAW) as s:
+        s.bind((IFACE,))
+        s.send(struct.pack("=IB3x8s", CAN_ERR_FLAG | classes, 8, data))
+
+
+def test_injected_error_frames_reach_the_state_manager(module):
+    start = len(module.lines)
+    # CAN_ERR_CRTL | CAN_ERR_CNT, data[1] CAN_ERR_CRTL_TX_PASSIVE, TEC 128
+    inject(0x204, bytes([0, 0x20, 0, 0, 0, 0, 128, 0]))
+    module.wait_for("CAN controller error-passive (was error-active; TEC 128", timeout=10, start=start)
+    # the poll that follows reads the driver's real state
+    module.wait_for("CAN controller error-active (was error-passive", timeout=10, start=start)
+    time.sleep(0.2)                                          # past CanSM's 100 ms gap between triggered polls
+    off = len(module.lines)
+    inject(0x040)                                            # CAN_ERR_BUSOFF
+    module.wait_for("bus-off: transmission halted; the kernel restarts the controller after", timeout=10, start=off)
+    module.wait_for("back on the bus (error-active)", timeout=10, start=off)
+    module.wait_for("transmission resumed", timeout=10, start=off)
+    with bus() as peer:
+        assert len(collect(peer, 1.0, ids={STATUS_ID})) >= 5, "SPAAK_Status did not resume"
+    with uds() as c:
+        record = decode(read(c, DID_CAN_BUS))
+    assert record["state"] == 0, record
+    assert record["error_frames"] == 2 and record["bus_offs"] == 1 and record["recoveries"] == 1, record
+    assert module.alive
