@@ -1,3 +1,4 @@
+import CanSM
 import CloudSimulator
 import EventLoop
 import Foundation
@@ -22,6 +23,9 @@ final class CloudRunner {
     let readiness: ReadinessNotifier?
     /// The owner services over HTTP (`serve --http`), `nil` when off.
     let http: HTTPSetup?
+    /// The TBM's cyclic `TBM_Status` identifier (`serve --tbm-status-id`): a newer frame
+    /// replaces one still queued (back-pressure, bus-off), counted skipped.
+    var tbmStatusID: UInt32 = 0x3A0
 
     init(simulator: CloudSimulator, interface: String?, canFD: Bool, receiveIDs: [UInt32], controlPath: String, trace: TraceWriter?,
          verifierPool: VerifierPool?, readiness: ReadinessNotifier? = nil, http: HTTPSetup? = nil) {
@@ -40,53 +44,43 @@ final class CloudRunner {
     static let noBus = "no vehicle bus (spaak-cloud serve --no-bus): nothing can be sent to the vehicle"
 
     func run(banner: String) throws {
-        let link = try interface.map { try CANLink(interface: $0, fd: canFD ? .required : .off, filter: receiveIDs) }
         let loop = try EventLoop()
         defer { loop.close() }
+        let port = try interface.map {
+            try CANPort(interface: $0, fd: canFD ? .required : .off, filter: receiveIDs, cyclicIDs: [tbmStatusID],
+                        now: loop.clock.now) { level, line in
+                if level != .debug { print("spaak-cloud: \(line)") }
+            }
+        }
+        port?.socketClosing = { loop.unwatch($0.fileDescriptor) }
         // After the loop blocked SIGINT/SIGTERM: the filler thread inherits the mask.
         verifierPool?.start()
         defer { verifierPool?.stop() }
         let control = try ControlServer(path: controlPath)
         defer { control.close() }
-        var queue = TransmitQueue<CANFrame>(capacity: 4096)
-        var notSent = 0
-
-        /// A socket error never ends the simulator: the socket is closed and reopened every 500 ms.
-        func lose(_ error: any Error) {
-            guard let link, let socket = link.socket else { return }
-            loop.unwatch(socket.fileDescriptor)
-            notSent += queue.count
-            queue.removeAll()
-            if link.lose(now: loop.clock.now) { print("spaak-cloud: \(link.interface) lost: \(error); reopening it every 500 ms") }
-        }
-
+        /// A step's frames go to the transmitter together (one sendmmsg when the kernel takes
+        /// them all); a socket error never ends the simulator (`CANPort` reopens the link).
         func perform(_ step: CloudSimulator.Step) {
             for event in step.events { log(event) }
-            guard let link else {
+            guard let port else {
                 // --no-bus: the TBM's frames go nowhere (its link state is offline).
                 if !step.frames.isEmpty { simulator.framesTransmitted(now: loop.clock.now) }
                 return
             }
-            for frame in step.frames {
-                guard let socket = link.socket else {
-                    notSent += 1
-                    continue
-                }
-                do { _ = try queue.send(frame) { try socket.send($0) } } catch { notSent += 1; lose(error) }
-            }
+            port.submit(step.frames, now: loop.clock.now)
             // ISO-TP timers (N_Bs, STmin) run from the transmission, not from before the VOS work.
-            if !step.frames.isEmpty && queue.isEmpty { simulator.framesTransmitted(now: loop.clock.now) }
+            if port.takeTransmitConfirmation() { simulator.framesTransmitted(now: loop.clock.now) }
         }
 
         /// A control command (from the socket or an HTTP job) on the loop, its frames on the bus.
         func execute(_ command: ControlCommand) -> (ok: Bool, text: String) {
-            if link == nil, command.needsBus { return (false, Self.noBus) }
+            if port == nil, command.needsBus { return (false, Self.noBus) }
             let (answer, step) = simulator.control(command, now: loop.clock.now, date: Date(), readFile: Self.readFile)
             perform(step)
             return (answer.ok, answer.text)
         }
 
-        if let socket = link?.socket { loop.watch(socket.fileDescriptor) }
+        if let socket = port?.link.socket { loop.watch(socket.fileDescriptor) }
         loop.watch(control.listenFD)
         if let pool = verifierPool, pool.notifyFD >= 0 { loop.watch(pool.notifyFD) }
         // After the loop blocked SIGINT/SIGTERM: NIO's threads inherit the mask.
@@ -102,15 +96,19 @@ final class CloudRunner {
         loop.arm(simulator.nextDeadline)
         let exit = try loop.run { event in
             switch event {
-            case .readable(let fd) where fd == link?.socket?.fileDescriptor:
+            case .readable(let fd) where fd == port?.link.socket?.fileDescriptor:
+                guard let port, let socket = port.link.socket else { break }
                 do {
-                    var frames = try link?.socket?.receiveBatch(max: 64) ?? []
+                    var frames = try socket.receiveBatch(max: 64)
+                    port.receivedErrorFrames(now: loop.clock.now)
                     while !frames.isEmpty {
                         for frame in frames { perform(simulator.handle(frame, now: loop.clock.now, date: Date())) }
-                        frames = frames.count == 64 ? try link?.socket?.receiveBatch(max: 64) ?? [] : []
+                        guard frames.count == 64, let again = port.link.socket else { break }
+                        frames = try again.receiveBatch(max: 64)
+                        port.receivedErrorFrames(now: loop.clock.now)
                     }
                 } catch {
-                    lose(error)
+                    port.lose(error, now: loop.clock.now)
                 }
             case .readable(let fd) where fd == httpSide?.notifyFD:
                 httpSide?.drain()
@@ -131,34 +129,42 @@ final class CloudRunner {
                 }
                 control.finish(fd, reply: reply)
             case .writable:
-                if let socket = link?.socket {
-                    do { _ = try queue.flush { try socket.send($0) } } catch { lose(error) }
-                }
-                if queue.isEmpty { simulator.framesTransmitted(now: loop.clock.now) }
+                port?.writable(now: loop.clock.now)
             case .timer(let now):
                 perform(simulator.handleTimeout(now: now, date: Date()))
             case .signal:
                 break
             }
-            guard let link else {
+            guard let port else {
                 loop.arm(simulator.nextDeadline)
                 return
             }
-            if case .opened(let socket, let outage)? = link.reopenIfDue(now: loop.clock.now) {
-                loop.watch(socket.fileDescriptor)
-                print("spaak-cloud: \(link.interface) is back after \(Int(outage.milliseconds)) ms: resuming")
-            }
-            if let socket = link.socket { loop.watchWritable(socket.fileDescriptor, !queue.isEmpty) }
-            loop.arm(simulator.nextDeadline.earliest(link.nextAttempt))
+            // The transmitter's ENOBUFS retry, CanSM's polls, restarts and quiet period, the reopen.
+            port.handleTimeout(now: loop.clock.now)
+            if let socket = port.reopenIfDue(now: loop.clock.now) { loop.watch(socket.fileDescriptor) }
+            if port.takeTransmitConfirmation() { simulator.framesTransmitted(now: loop.clock.now) }
+            port.refreshDiagnostics()
+            if let socket = port.link.socket { loop.watchWritable(socket.fileDescriptor, port.wantsWritable) }
+            loop.arm(simulator.nextDeadline.earliest(port.nextDeadline))
         }
         if let httpSide {
             httpSide.stop()
             loop.unwatch(httpSide.notifyFD)
         }
-        if queue.dropped > 0 { print("spaak-cloud: \(queue.dropped) frames dropped: the bus did not take them") }
-        if notSent > 0 || (link?.outages ?? 0) > 0 { print("spaak-cloud: \(notSent) frames not sent, \(link?.outages ?? 0) bus outages") }
+        if let port {
+            let counters = port.transmitter.counters
+            if counters.dropped > 0 { print("spaak-cloud: \(counters.dropped) frames dropped: the bus did not take them") }
+            if port.notSent > 0 || port.link.outages > 0 {
+                print("spaak-cloud: \(port.notSent) frames not sent, \(port.link.outages) bus outages")
+            }
+            let bus = port.diagnostics
+            if bus.refusedWrites > 0 || bus.errorFrames > 0 || bus.busOffs > 0 || bus.statusSkipped > 0 {
+                print("spaak-cloud: \(port.summary)")
+            }
+            if let socket = port.link.socket { loop.unwatch(socket.fileDescriptor) }
+            port.link.socket?.close()
+        }
         if case .signal(let signo) = exit { print("spaak-cloud: stopped by signal \(signo)") }
-        link?.socket?.close()
     }
 
     private func log(_ event: CloudEvent) {

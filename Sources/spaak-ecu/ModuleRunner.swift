@@ -1,3 +1,4 @@
+import CanSM
 import EventLoop
 import Foundation
 import Glibc
@@ -32,92 +33,64 @@ final class ModuleRunner {
     private var storeJobs: ThreadedStoreJobExecutor?
 
     /// Runs the module until SIGINT/SIGTERM. Only a bad configuration, a first open of the
-    /// interface that fails, or the store/loop machinery failing end it with an error: a
-    /// frame that cannot be sent is logged (rate-limited) and counted, and a lost interface
-    /// (down, deleted) is reopened every 500 ms while the module keeps its state.
+    /// interface that fails, or the store/loop machinery failing end it with an error: a frame that cannot be sent is logged (rate-limited) and counted, a
+    /// lost interface (down, deleted) is reopened every 500 ms while the module keeps its
+    /// state, and a bus-off halts transmission until CanSM's recovery (`CANPort`).
     func run() throws {
         try configuration.ids.validate()
-        let link = try CANLink(interface: interface, fd: configuration.canFD ? .required : .off,
-                               filter: configuration.ids.received)
         let loop = try EventLoop()
         defer { loop.close() }
+        let logger = self.logger
+        let port = try CANPort(interface: interface, fd: configuration.canFD ? .required : .off,
+                               filter: configuration.ids.received, cyclicIDs: [configuration.ids.spaakStatus],
+                               now: loop.clock.now) { level, line in
+            switch level {
+            case .debug: logger.debug("\(line)")
+            case .info: logger.info("\(line)")
+            case .notice: logger.notice("\(line)")
+            case .warning: logger.warning("\(line)")
+            case .error: logger.error("\(line)")
+            }
+        }
+        port.socketClosing = { loop.unwatch($0.fileDescriptor) }
         // The plant's slow store work runs on a worker; its pipe wakes the loop (issue 7 defect 10).
         let storeJobs = try ThreadedStoreJobExecutor()
         self.storeJobs = storeJobs
         defer { storeJobs.close() }
         loop.watch(storeJobs.wakeDescriptor)
         var module = try makeModule(now: loop.clock.now)
-        var queue = TransmitQueue<CANFrame>(capacity: 4096)
+        module.busDiagnostics = port.diagnostics
         var ordering = ReceiveOrdering()
-        var counters = BusCounters()
-        var unsendableLog = LogRateLimit()
+        var received = 0
 
-        func lose(_ error: any Error, now: Instant) {
-            guard let socket = link.socket else { return }
-            loop.unwatch(socket.fileDescriptor)
-            counters.notSent += queue.count
-            queue.removeAll()
-            if link.lose(now: now) {
-                let every = Int(link.retryInterval.milliseconds)
-                logger.error("\(interface) lost: \(error); the module keeps its state and reopens it every \(every) ms")
-            }
-        }
-
+        /// The module's outputs for one input go to the transmitter together: one sendmmsg
+        /// when the kernel takes them all.
         func transmit(_ frames: [CANFrame], now: Instant) {
-            guard !frames.isEmpty else { return }
-            for frame in frames {
-                guard let socket = link.socket else {
-                    counters.notSent += 1
-                    continue
-                }
-                do {
-                    try queue.send(frame) { try socket.send($0) }
-                    counters.sent += 1
-                } catch CANSocketError.unsendableFrame(_, let reason) {
-                    counters.unsendable += 1
-                    if let held = unsendableLog.allow(now: now) {
-                        logger.error("frame not sent: \(frame): \(reason)\(held > 0 ? " (\(held) more not logged)" : "")")
-                    }
-                } catch {
-                    counters.notSent += 1
-                    lose(error, now: now)
-                }
-            }
-            if queue.isEmpty { module.framesTransmitted(now: loop.clock.now) }
+            port.submit(frames, now: now)
         }
 
-        /// Reads what the socket holds, then hands it and the passing of time to the module in
-        /// the order it happened (a frame received before a deadline before that timeout).
+        /// Reads what the socket holds (its error frames go to CanSM), then hands the frames
+        /// and the passing of time to the module in the order it happened (a frame received
+        /// before a deadline before that timeout).
         func pump() {
-            var received: [(CANFrame, Instant?)] = []
-            if let socket = link.socket {
+            var frames: [(CANFrame, Instant?)] = []
+            if let socket = port.link.socket {
                 do {
                     var batch = try socket.receiveStampedBatch(max: 64)
                     while !batch.isEmpty {
-                        received += batch.map { ($0.frame, $0.receivedAt) }
-                        batch = batch.count == 64 && received.count < 4096 ? try socket.receiveStampedBatch(max: 64) : []
+                        frames += batch.map { ($0.frame, $0.receivedAt) }
+                        batch = batch.count == 64 && frames.count < 4096 ? try socket.receiveStampedBatch(max: 64) : []
                     }
+                    port.receivedErrorFrames(now: loop.clock.now)
                 } catch {
-                    lose(error, now: loop.clock.now)
+                    port.lose(error, now: loop.clock.now)
                 }
             }
-            counters.received += received.count
-            let now = received.count >= 4096 ? (received.last?.1 ?? loop.clock.now) : loop.clock.now
-            ordering.deliver(received, now: now, nextDeadline: { module.nextDeadline },
+            received += frames.count
+            let now = frames.count >= 4096 ? (frames.last?.1 ?? loop.clock.now) : loop.clock.now
+            ordering.deliver(frames, now: now, nextDeadline: { module.nextDeadline },
                              input: { transmit(module.handle($0, now: $1), now: $1) },
                              timeout: { transmit(module.handleTimeout(now: $0), now: $0) })
-        }
-
-        func reopen() {
-            switch link.reopenIfDue(now: loop.clock.now) {
-            case .opened(let socket, let outage)?:
-                loop.watch(socket.fileDescriptor)
-                logger.notice("\(interface) is back after \(Int(outage.milliseconds)) ms: resuming")
-            case .stillDown(let error)?:
-                logger.debug("\(interface) still unavailable: \(error)")
-            case nil:
-                break
-            }
         }
 
         let ids = configuration.ids
@@ -129,9 +102,9 @@ final class ModuleRunner {
               + "APDU 0x\(CANFrame.hexText(ids.apduCommand))/0x\(CANFrame.hexText(ids.apduResponse)), store \(storePath) — ready")
         fflush(nil)
         do { try readiness?.notifyReady() } catch { logger.warning("\(error)") }
-        if let socket = link.socket { loop.watch(socket.fileDescriptor) }
+        if let socket = port.link.socket { loop.watch(socket.fileDescriptor) }
         transmit(module.handleTimeout(now: loop.clock.now), now: loop.clock.now)
-        loop.arm(module.nextDeadline)
+        loop.arm(module.nextDeadline.earliest(port.nextDeadline))
         let exit = try loop.run { event in
             switch event {
             case .readable(let fd) where fd == storeJobs.wakeDescriptor:
@@ -141,28 +114,34 @@ final class ModuleRunner {
             case .readable, .timer:
                 pump()
             case .writable:
-                if let socket = link.socket {
-                    do { _ = try queue.flush { try socket.send($0) } } catch { lose(error, now: loop.clock.now) }
-                }
-                if queue.isEmpty { module.framesTransmitted(now: loop.clock.now) }
+                port.writable(now: loop.clock.now)
             case .signal:
                 break
             }
-            reopen()
+            // The transmitter's ENOBUFS retry, CanSM's polls, restarts and quiet period, the reopen.
+            port.handleTimeout(now: loop.clock.now)
+            if let socket = port.reopenIfDue(now: loop.clock.now) { loop.watch(socket.fileDescriptor) }
+            // CanTp's TxConfirmation: every frame handed out is in the kernel now.
+            if port.takeTransmitConfirmation() { module.framesTransmitted(now: loop.clock.now) }
             if module.restartRequested {
+                // ECUReset: a new module from the store; the bus and its counters stay the shell's.
                 module = try self.makeModule(now: loop.clock.now)
+                module.busDiagnostics = port.diagnostics
                 transmit(module.handleTimeout(now: loop.clock.now), now: loop.clock.now)
             }
-            if let socket = link.socket { loop.watchWritable(socket.fileDescriptor, !queue.isEmpty) }
-            loop.arm(module.nextDeadline.earliest(link.nextAttempt))
+            if port.refreshDiagnostics() { module.busDiagnostics = port.diagnostics }
+            if let socket = port.link.socket { loop.watchWritable(socket.fileDescriptor, port.wantsWritable) }
+            loop.arm(module.nextDeadline.earliest(port.nextDeadline))
         }
-        counters.dropped = queue.dropped
-        counters.socketBufferDrops = link.receiveBufferDrops
-        counters.outages = link.outages
-        if queue.dropped > 0 { logger.warning("\(queue.dropped) frames dropped: the bus did not take them") }
-        logger.notice("counters: \(counters); \(module.counterSummary)")
+        let sent = port.transmitter.counters
+        logger.notice("""
+            counters: frames received \(received), sent \(sent.sent), dropped \(sent.dropped), not sent \(port.notSent), \
+            unsendable \(sent.unsendable), lost in socket buffer \(port.link.receiveBufferDrops); \
+            bus outages \(port.link.outages); \(port.summary); \(module.counterSummary)
+            """)
         if case .signal(let signo) = exit { logger.info("stopped by signal \(signo)") }
-        link.socket?.close()
+        if let socket = port.link.socket { loop.unwatch(socket.fileDescriptor) }
+        port.link.socket?.close()
     }
 
     /// A module freshly started from its store: at start and after every ECUReset.
@@ -182,27 +161,4 @@ final class ModuleRunner {
 func randomSeed() -> [UInt8] {
     var generator = SystemRandomNumberGenerator()
     return (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-}
-
-/// The shell's bus counters, logged at exit in the `counters:` line.
-struct BusCounters: CustomStringConvertible {
-    /// Frames read from the socket.
-    var received = 0
-    /// Frames written or queued for writing.
-    var sent = 0
-    /// Frames dropped from a full transmit queue.
-    var dropped = 0
-    /// Frames not sent because the interface was lost (including those queued then).
-    var notSent = 0
-    /// Frames the interface can never take (identifier or length), logged rate-limited.
-    var unsendable = 0
-    /// Frames the kernel dropped for a full receive buffer (SO_RXQ_OVFL).
-    var socketBufferDrops: UInt64 = 0
-    /// Times the interface was lost and reopened (or still being reopened at exit).
-    var outages = 0
-
-    var description: String {
-        "frames received \(received), sent \(sent), dropped \(dropped), not sent \(notSent), unsendable \(unsendable), "
-            + "lost in socket buffer \(socketBufferDrops); bus outages \(outages)"
-    }
 }
