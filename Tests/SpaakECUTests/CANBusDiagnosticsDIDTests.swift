@@ -1,4 +1,5 @@
 import CanSM
+import ISOTP
 import SpaakCore
 import Testing
 @testable import SpaakECU
@@ -68,5 +69,25 @@ struct CANBusDiagnosticsDIDTests {
         #expect(h.module.busDiagnostics == CANBusDiagnostics())
         h.module.busDiagnostics = Self.afterFlood
         #expect(h.uds([0x22, 0xD1, 0x30]) == [0x62, 0xD1, 0x30] + Self.afterFlood.record)
+    }
+
+    @Test("a bus that holds the module's frames (bus-off, ENOBUFS): no transmit confirmation, the answer fails by N_Bs, the next request is served")
+    func heldFramesFailByTimers() {
+        let h = ModuleHarness()
+        // A two-DID answer (41 bytes): FF, then waits for the tester's FC, which never comes:
+        // the shell holds the FF (CANTransmitter halted) and never confirms the transmission.
+        let first = h.request([0x22, 0xF1, 0x8C, 0xD1, 0x30])
+        #expect(first.count == 1 && first[0].data[0] >> 4 == 1, "a first frame")
+        #expect(h.module.udsPhysical.isTransmitting)
+        // Before N_Bs (1000 ms from the hand-out) the channel is busy: no answer.
+        h.advance(by: .milliseconds(900))
+        #expect(h.request([0x3E, 0x00]).isEmpty)
+        h.advance(by: .milliseconds(100))
+        #expect(!h.module.udsPhysical.isTransmitting, "N_Bs ended the transfer")
+        #expect(h.log.lines.contains { $0.contains("N_Bs timeout") })
+        #expect(h.request([0x3E, 0x00]).map(\.data) == [[0x02, 0x7E, 0x00, 0xCC, 0xCC, 0xCC, 0xCC, 0xCC]])
+        // A confirmation after the failure changes nothing.
+        h.module.framesTransmitted(now: h.clock.now)
+        #expect(!h.module.udsPhysical.isTransmitting)
     }
 }
