@@ -21,11 +21,15 @@ extension CANFrame {
         let length = Int(frame.len)
         guard length <= (isFD ? Int(SPAAK_CANFD_MAX_DLEN) : Int(SPAAK_CAN_MAX_DLEN)) else { return nil }
         var copy = frame
-        let data = withUnsafeBytes(of: &copy.data) { Array($0.prefix(length)) }
         let isExtended = rawID & SPAAK_CAN_EFF_FLAG != 0
         let id = rawID & (isExtended ? SPAAK_CAN_EFF_MASK : SPAAK_CAN_SFF_MASK)
-        self.init(id: id, data: data, isExtended: isExtended, isFD: isFD,
-                  bitRateSwitch: isFD && frame.flags & SPAAK_CANFD_BRS != 0)
+        // The payload is copied straight into the frame's inline storage (no array per frame).
+        self.init(id: id, count: length, isExtended: isExtended, isFD: isFD,
+                  bitRateSwitch: isFD && frame.flags & SPAAK_CANFD_BRS != 0) { target in
+            withUnsafeBytes(of: &copy.data) { source in
+                UnsafeMutableRawBufferPointer(target).copyMemory(from: UnsafeRawBufferPointer(rebasing: source.prefix(length)))
+            }
+        }
     }
 
     /// Decodes a classic `struct can_frame`; `nil` for RTR and error frames or a length above 8.
@@ -46,10 +50,13 @@ extension CANFrame {
         guard isValid else { return nil }
         var out = canfd_frame()
         out.can_id = isExtended ? (id & SPAAK_CAN_EFF_MASK) | SPAAK_CAN_EFF_FLAG : id & SPAAK_CAN_SFF_MASK
-        out.len = UInt8(data.count)
+        let count = dataCount
+        out.len = UInt8(count)
         if isFD { out.flags = SPAAK_CANFD_FDF | (bitRateSwitch ? SPAAK_CANFD_BRS : 0) }
         withUnsafeMutableBytes(of: &out.data) { target in
-            for (index, byte) in data.enumerated() where index < target.count { target[index] = byte }
+            withUnsafeData { source in
+                target.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(source).prefix(target.count)))
+            }
         }
         return (out, isFD ? Int(SPAAK_CANFD_MTU) : Int(SPAAK_CAN_MTU))
     }
