@@ -93,13 +93,18 @@ public struct ISOTPChannel: Sendable {
     }
 
     /// Routes a frame on `rxID`; returns `false` if it was ignored.
+    /// The frame's bytes are read in place (no copy of the payload per frame).
     private mutating func process(_ frame: CANFrame, now: Instant, out: inout [ISOTPOutput]) -> Bool {
-        let data = frame.data
+        let count = frame.dataCount
         if configuration.isFD {
-            guard data.count <= 8 || CANFrame.fdLengths.contains(data.count) else { return false }
+            guard count <= 8 || CANFrame.fdLengths.contains(count) else { return false }
         } else {
-            guard !frame.isFD, data.count <= 8 else { return false }
+            guard !frame.isFD, count <= 8 else { return false }
         }
+        return frame.withUnsafeData { process(pdu: $0, now: now, out: &out) }
+    }
+
+    private mutating func process(pdu data: UnsafeBufferPointer<UInt8>, now: Instant, out: inout [ISOTPOutput]) -> Bool {
         guard let pdu = ISOTPPDU.parse(data) else { return false }
         switch pdu {
         case let .single(offset, length):

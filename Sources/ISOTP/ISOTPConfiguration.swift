@@ -102,3 +102,22 @@ public enum SeparationTime {
         }
     }
 }
+
+/// A fixed ISO-TP timeout (N_Cr) in nanoseconds, computed once from its `Duration`: the
+/// receiver restarts N_Cr at every consecutive frame, and `Instant + Duration` goes through
+/// `Duration.components` (a 128-bit division) each time. Same result as `instant + duration`.
+struct ISOTPTimeout {
+    let duration: Duration
+    let nanoseconds: Int64
+
+    init(_ duration: Duration) {
+        self.duration = duration
+        nanoseconds = duration.nanosecondsClamped
+    }
+
+    /// `instant + duration`.
+    @inline(__always)
+    func after(_ instant: Instant) -> Instant {
+        nanoseconds >= 0 ? Instant(nanoseconds: instant.nanoseconds &+ UInt64(nanoseconds)) : instant + duration
+    }
+}

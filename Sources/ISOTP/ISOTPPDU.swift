@@ -28,7 +28,7 @@ enum ISOTPPDU: Equatable {
     /// unknown N_PCI type, SF_DL 0 or beyond the data, escape sequence misuse, a first frame
     /// shorter than 8 bytes or of an invalid FD length, FF_DL that would fit a single frame,
     /// or a flow control shorter than 3 bytes.
-    static func parse(_ data: [UInt8]) -> ISOTPPDU? {
+    static func parse(_ data: UnsafeBufferPointer<UInt8>) -> ISOTPPDU? {
         let count = data.count
         guard count > 0, let type = PCIType(rawValue: data[0] >> 4) else { return nil }
         let nibble = Int(data[0] & 0x0F)
@@ -50,7 +50,7 @@ enum ISOTPPDU: Equatable {
             var offset = 2
             if length == 0 {
                 // 32-bit FF_DL escape.
-                length = Int(data.bigEndianInteger(at: 2, count: 4))
+                length = Int(data[2]) << 24 | Int(data[3]) << 16 | Int(data[4]) << 8 | Int(data[5])
                 offset = 6
             }
             // FF_DL must not fit into a single frame of this RX_DL.
@@ -94,7 +94,7 @@ struct ISOTPFrameBuilder {
         let used = header.count + range.count
         let length = frameLength(for: used)
         let filler = padding ?? 0xCC
-        let data = [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
+        return CANFrame(id: id, count: length, isExtended: isExtended, isFD: isFD, bitRateSwitch: bitRateSwitch) { buffer in
             var i = 0
             for byte in header { buffer[i] = byte; i += 1 }
             payload.withUnsafeBufferPointer { source in
@@ -104,17 +104,15 @@ struct ISOTPFrameBuilder {
             }
             i += range.count
             while i < length { buffer[i] = filler; i += 1 }
-            initialized = length
         }
-        return CANFrame(id: id, data: data, isExtended: isExtended, isFD: isFD, bitRateSwitch: bitRateSwitch)
     }
 
-    /// A consecutive frame: the PCI byte then `payload[range]`, padded (the hot path: one
-    /// allocation per frame).
+    /// A consecutive frame: the PCI byte then `payload[range]`, padded (the hot path: written
+    /// straight into the frame, no allocation).
     func consecutiveFrame(pci: UInt8, payload: [UInt8], range: Range<Int>) -> CANFrame {
         let length = frameLength(for: 1 + range.count)
         let filler = padding ?? 0xCC
-        let data = [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
+        return CANFrame(id: id, count: length, isExtended: isExtended, isFD: isFD, bitRateSwitch: bitRateSwitch) { buffer in
             buffer[0] = pci
             payload.withUnsafeBufferPointer { source in
                 if let src = source.baseAddress, let dst = buffer.baseAddress, !range.isEmpty {
@@ -123,9 +121,7 @@ struct ISOTPFrameBuilder {
             }
             var i = 1 + range.count
             while i < length { buffer[i] = filler; i += 1 }
-            initialized = length
         }
-        return CANFrame(id: id, data: data, isExtended: isExtended, isFD: isFD, bitRateSwitch: bitRateSwitch)
     }
 
     /// A flow-control frame: FS, BS, STmin.

@@ -28,12 +28,15 @@ struct ISOTPReceiver {
     private let builder: ISOTPFrameBuilder
     /// Our FC.CTS with our BS and STmin: the same frame every time.
     private let continueToSend: CANFrame
+    /// N_Cr in nanoseconds, computed once (`Instant + Duration` costs a 128-bit division).
+    private let nCr: ISOTPTimeout
 
     init(configuration: ISOTPConfiguration) {
         self.configuration = configuration
         builder = ISOTPFrameBuilder(configuration)
         continueToSend = builder.flowControl(.continueToSend, blockSize: configuration.blockSize,
                                              separationTime: configuration.separationTime)
+        nCr = ISOTPTimeout(configuration.nCr)
     }
 
     /// N_Cr deadline; `nil` when no segmented reception is in progress.
@@ -65,16 +68,17 @@ struct ISOTPReceiver {
     }
 
     /// A single frame: always accepted, ending any unfinished reception first.
-    mutating func single(_ data: [UInt8], offset: Int, length: Int, out: inout [ISOTPOutput]) -> Bool {
+    mutating func single(_ data: UnsafeBufferPointer<UInt8>, offset: Int, length: Int, out: inout [ISOTPOutput]) -> Bool {
         guard length <= configuration.effectiveMaxMessageLength else { return false }
         interrupt(&out)
-        out.append(.received(Array(data[offset..<(offset + length)])))
+        out.append(.received(Array(UnsafeBufferPointer(rebasing: data[offset..<(offset + length)]))))
         return true
     }
 
     /// A first frame: starts a reception (or refuses it with FC.OVFLW); returns `false` if
     /// the frame is ignored.
-    mutating func first(_ data: [UInt8], offset: Int, length: Int, now: Instant, out: inout [ISOTPOutput]) -> Bool {
+    mutating func first(_ data: UnsafeBufferPointer<UInt8>, offset: Int, length: Int, now: Instant,
+                        out: inout [ISOTPOutput]) -> Bool {
         guard !configuration.singleFrameOnly else { return false }
         interrupt(&out)
         let maxLength = configuration.effectiveMaxMessageLength
@@ -85,16 +89,17 @@ struct ISOTPReceiver {
         }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(length)
-        buffer.append(contentsOf: data[offset...])
+        buffer.append(contentsOf: UnsafeBufferPointer(rebasing: data[offset...]))
         state = .receiving(Reception(buffer: buffer, messageLength: length, rxDataLength: data.count,
-                                     deadline: now + configuration.nCr))
+                                     deadline: nCr.after(now)))
         out.append(.transmit(continueToSend))
         return true
     }
 
     /// A consecutive frame; returns `false` if it is ignored (no reception in progress, or
     /// a length that breaks the RX_DL rule).
-    mutating func consecutive(_ data: [UInt8], sequenceNumber: UInt8, now: Instant, out: inout [ISOTPOutput]) -> Bool {
+    mutating func consecutive(_ data: UnsafeBufferPointer<UInt8>, sequenceNumber: UInt8, now: Instant,
+                              out: inout [ISOTPOutput]) -> Bool {
         guard case .receiving(var reception) = state else { return false }
         let count = data.count
         let remaining = reception.messageLength - reception.buffer.count
@@ -110,13 +115,13 @@ struct ISOTPReceiver {
         // The state lets go of the buffer first, so appending does not copy it.
         state = .idle
         let take = min(remaining, count - 1)
-        reception.buffer.append(contentsOf: data[1..<(1 + take)])
+        reception.buffer.append(contentsOf: UnsafeBufferPointer(rebasing: data[1..<(1 + take)]))
         if reception.buffer.count == reception.messageLength {
             out.append(.received(reception.buffer))
             return true
         }
         reception.expectedSequenceNumber = (reception.expectedSequenceNumber + 1) & 0x0F
-        reception.deadline = now + configuration.nCr
+        reception.deadline = nCr.after(now)
         if configuration.blockSize > 0 {
             reception.framesInBlock += 1
             if reception.framesInBlock == Int(configuration.blockSize) {
