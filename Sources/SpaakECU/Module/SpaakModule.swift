@@ -99,17 +99,26 @@ public final class SpaakModule {
         refreshStatus()
     }
 
+    /// The earliest deadline of every component but `udsPhysical`, kept between calls (the
+    /// outer `nil`: to be computed again). The shell asks `nextDeadline` after every frame; the
+    /// frames of a long UDS request change `udsPhysical` alone, and asking all components each
+    /// time was half of the module's work per frame. Every entry point that may change another
+    /// component clears it.
+    private var otherDeadlines: Instant?? = nil
+
     /// The earliest instant at which `handleTimeout(now:)` has work.
     public var nextDeadline: Instant? {
-        statusTransmitter.nextDeadline
+        if let others = otherDeadlines { return others.earliest(udsPhysical.nextDeadline) }
+        let others = statusTransmitter.nextDeadline
             .earliest(tbm.nextDeadline)
-            .earliest(udsPhysical.nextDeadline)
             .earliest(udsFunctional.nextDeadline)
             .earliest(cloudLink.nextDeadline)
             .earliest(uds.nextDeadline)
             .earliest(diagnostics.nextDeadline)
             .earliest(provisioning.nextDeadline)
             .earliest(ownerPairing.nextDeadline)
+        otherDeadlines = .some(others)
+        return others.earliest(udsPhysical.nextDeadline)
     }
 
     /// One line of counters for logs: E2E supervision, ISO-TP channels, rejected C2V messages.
@@ -133,11 +142,19 @@ public final class SpaakModule {
     public func handle(_ frame: CANFrame, now: Instant) -> [CANFrame] {
         let ids = configuration.ids
         guard !frame.isExtended else { return [] }
+        if frame.id == ids.udsRequest {
+            // Most frames of a long request complete nothing: only the channel changed (the
+            // other deadlines stay known) and there is nothing to send.
+            let outputs = udsPhysical.handle(frame, now: now)
+            guard !outputs.isEmpty else { return [] }
+            otherDeadlines = nil
+            isotp(outputs, addressing: .physical, now: now)
+            return outbox.take()
+        }
+        otherDeadlines = nil
         switch frame.id {
         case ids.tbmStatus:
             tbmTransitions(tbm.receive(frame, now: now), now: now)
-        case ids.udsRequest:
-            isotp(udsPhysical.handle(frame, now: now), addressing: .physical, now: now)
         case ids.udsFunctional:
             isotp(udsFunctional.handle(frame, now: now), addressing: .functional, now: now)
         case ids.c2v:
@@ -163,6 +180,7 @@ public final class SpaakModule {
     /// The frames returned last were written to the bus at `now` (transmit confirmation):
     /// ISO-TP then measures STmin from the real transmission.
     public func framesTransmitted(now: Instant) {
+        otherDeadlines = nil
         udsPhysical.transmissionConfirmed(now: now)
         cloudLink.transmissionConfirmed(now: now)
         ownerPairing.transmissionConfirmed(now: now)
@@ -171,6 +189,7 @@ public final class SpaakModule {
     /// Handles the passing of time (cyclic frames, timeouts, owed writes) and the store jobs
     /// that finished (call it also when the executor signals one).
     public func handleTimeout(now: Instant) -> [CANFrame] {
+        otherDeadlines = nil
         tbmTransitions(tbm.handleTimeout(now: now), now: now)
         isotp(udsPhysical.handleTimeout(now: now), addressing: .physical, now: now)
         c2vMessages(cloudLink.handleTimeout(now: now), now: now)
