@@ -12,7 +12,11 @@ import SpaakCore
 /// deadline, and finally at `now`. Pure: no clock, no socket.
 public struct ReceiveOrdering: Sendable {
     /// The latest instant handed to the machine (inputs and timeouts never go back before it).
-    public private(set) var lastInstant: Instant?
+    public var lastInstant: Instant? { last }
+
+    // `deliver` is inlinable, so that the shell's call is specialized for its input type (a
+    // generic call copied every frame through its type's value witnesses).
+    @usableFromInline var last: Instant?
 
     /// Creates the ordering; nothing handed in yet.
     public init() {}
@@ -24,19 +28,32 @@ public struct ReceiveOrdering: Sendable {
     ///   - nextDeadline: the machine's earliest deadline, asked again after every call.
     ///   - input: hands one input to the machine at an instant.
     ///   - timeout: applies the machine's timeouts at an instant.
+    @inlinable
     public mutating func deliver<Input>(_ inputs: [(Input, Instant?)], now: Instant,
                                         nextDeadline: () -> Instant?,
                                         input: (Input, Instant) -> Void,
                                         timeout: (Instant) -> Void) {
-        var last = lastInstant ?? .zero
-        for (item, receivedAt) in inputs {
-            let at = Swift.min(Swift.max(receivedAt ?? now, last), Swift.max(now, last))
+        deliver(inputs, receivedAt: { $0.1 }, now: now, nextDeadline: nextDeadline,
+                input: { input($0.0, $1) }, timeout: timeout)
+    }
+
+    /// The same for inputs that carry their receive instant (`receivedAt` reads it), such as
+    /// the socket's `ReceivedCANFrame`s as read: no array of pairs to build per batch.
+    @inlinable
+    public mutating func deliver<Inputs: Sequence>(_ inputs: Inputs, receivedAt: (Inputs.Element) -> Instant?,
+                                                   now: Instant,
+                                                   nextDeadline: () -> Instant?,
+                                                   input: (Inputs.Element, Instant) -> Void,
+                                                   timeout: (Instant) -> Void) {
+        var last = self.last ?? .zero
+        for item in inputs {
+            let at = Swift.min(Swift.max(receivedAt(item) ?? now, last), Swift.max(now, last))
             if let deadline = nextDeadline(), deadline <= at { timeout(at) }
             input(item, at)
             last = at
         }
         let end = Swift.max(now, last)
         if let deadline = nextDeadline(), deadline <= end { timeout(end) }
-        lastInstant = end
+        self.last = end
     }
 }

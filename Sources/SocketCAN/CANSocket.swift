@@ -175,14 +175,24 @@ public final class CANSocket {
         receiveBufferDrops = drops
         let skippedBefore = ignoredFrames
         defer { if ignoredFrames != skippedBefore { keepErrorFrames(frames, count: Int(count)) } }
+        return CANSocket.decodeStampedBatch(frames: frames, sizes: sizes, stamps: stamps, count: Int(count),
+                                            ignored: &ignoredFrames)
+    }
+
+    /// The data frames of a `recvmmsg` batch as `receiveStampedBatch` returns them: each
+    /// kernel frame decoded with its stamp (0: none); RTR, error and malformed frames are
+    /// skipped and counted in `ignored`. Pure (a profiler's driver feeds it kernel frames).
+    public static func decodeStampedBatch(frames: UnsafePointer<canfd_frame>, sizes: UnsafePointer<Int32>,
+                                          stamps: UnsafePointer<UInt64>, count: Int,
+                                          ignored: inout Int) -> [ReceivedCANFrame] {
         var out: [ReceivedCANFrame] = []
-        out.reserveCapacity(Int(count))
-        for index in 0..<Int(count) {
+        out.reserveCapacity(count)
+        for index in 0..<count {
             if let frame = CANFrame(kernel: frames[index], size: Int(sizes[index])) {
                 let stamp = stamps[index]
                 out.append(ReceivedCANFrame(frame: frame, receivedAt: stamp == 0 ? nil : Instant(nanoseconds: stamp)))
             } else {
-                ignoredFrames += 1
+                ignored += 1
             }
         }
         return out
