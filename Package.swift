@@ -94,6 +94,7 @@ let package = Package(
                                                   crypto, x509, asn1, logging]),
         .executableTarget(name: "spaak-fuzz", dependencies: ["SpaakFuzz"]),
         .executableTarget(name: "spaak-soak", dependencies: ["SpaakFuzz", "SpaakECU", "SecureStore", "SpaakCore", "CloudSimulator",
+                                                             "ISOTP", "SocketCAN", "CSocketCAN", "EventLoop",
                                                              "CloudProtocol", "TestPKI", crypto, logging]),
 
         .testTarget(name: "SpaakCoreTests", dependencies: ["SpaakCore"]),

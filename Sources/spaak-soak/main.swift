@@ -5,6 +5,8 @@
 //   spaak-soak seeds --out fuzz          write the fuzz seed corpora and test PKI (fuzz/)
 //   spaak-soak vos-fixture --out DIR --vehicles N [--unprovisioned K] [--scrypt-n 1024]
 //                                        a VOS database with N provisioned vehicles (tests/api, scripts/bench api)
+//   spaak-soak bench-isotp --dir D [--messages N] [--only receive|transmit]
+//                                        spaak-ecu's per-frame path without a socket, for callgrind (ISOTPProfile)
 import Foundation
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -35,12 +37,27 @@ do {
             options.scryptN = value
         }
         try VOSFixture.run(options)
+    case "bench-isotp":
+        guard let dir = option("--dir") else { throw SoakUsage() }
+        var options = ISOTPProfile.Options(dir: URL(fileURLWithPath: dir))
+        if let text = option("--messages") {
+            guard let value = Int(text), value > 0 else { throw SoakUsage() }
+            options.messages = value
+        }
+        switch option("--only") {
+        case nil: break
+        case "receive": options.transmit = false
+        case "transmit": options.receive = false
+        default: throw SoakUsage()
+        }
+        try ISOTPProfile.run(options)
     default:
         throw SoakUsage()
     }
 } catch is SoakUsage {
     FileHandle.standardError.write(Data(("usage: spaak-soak run --dir D [--loops N] | check --dir D | seeds --out fuzz | "
-                                      + "vos-fixture --out DIR --vehicles N [--unprovisioned K] [--scrypt-n 1024]\n").utf8))
+                                      + "vos-fixture --out DIR --vehicles N [--unprovisioned K] [--scrypt-n 1024] | "
+                                      + "bench-isotp --dir D [--messages N] [--only receive|transmit]\n").utf8))
     exit(2)
 } catch {
     SoakOutput.line("ERROR \(error)".replacingOccurrences(of: "\n", with: " "))
