@@ -119,6 +119,29 @@ struct StoreJobTests {
         #expect(responses.last == [0x6E, 0xF1, 0x90])
         #expect(try h.store.read(.vin) == Self.vin)
     }
+
+    /// The worker is a plain POSIX thread (no Foundation `Thread`) that names itself, so that
+    /// `ps -L` / `top -H` show it apart from the event loop.
+    @Test func threadedExecutorWorkerThreadCarriesItsName() throws {
+        let jobs = try ThreadedStoreJobExecutor()
+        defer { jobs.close() }
+        var names: [String] = []
+        for _ in 0..<500 where !names.contains(ThreadedStoreJobExecutor.workerName) {
+            names = Self.threadNames()
+            usleep(10_000)
+        }
+        #expect(names.contains(ThreadedStoreJobExecutor.workerName))
+        #expect(ThreadedStoreJobExecutor.workerName.utf8.count <= 15)    // the kernel's limit (TASK_COMM_LEN - 1)
+    }
+
+    /// The names of this process's threads (/proc/self/task/*/comm).
+    static func threadNames() -> [String] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.compactMap { task in
+            (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
 }
 
 /// Runs store jobs only when the test calls `runAll()` (on the test's thread).

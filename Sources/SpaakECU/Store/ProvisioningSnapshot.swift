@@ -1,6 +1,10 @@
 import Crypto
 import E2E
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KeyM
 import Logging
 import Provisioning

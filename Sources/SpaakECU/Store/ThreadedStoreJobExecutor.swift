@@ -1,4 +1,4 @@
-import Foundation
+import Dispatch
 import Glibc
 import Synchronization
 
@@ -46,12 +46,44 @@ public final class ThreadedStoreJobExecutor: StoreJobExecutor {
         }
         wakeDescriptor = fds[0]
         wakeWriter = fds[1]
-        let thread = Thread { [shared, wakeWriter] in
+        let body = WorkerStart { [shared, wakeWriter] in
             Self.workerLoop(shared, wakeWriter: wakeWriter)
             shared.finished.signal()
         }
-        thread.name = "spaak-store-jobs"
-        thread.start()
+        // A plain POSIX thread: Foundation's Thread is not in FoundationEssentials, the only
+        // part of Foundation that spaak-ecu links (its resident memory).
+        let context = Unmanaged.passRetained(body).toOpaque()
+        var thread = pthread_t()
+        let started = pthread_create(&thread, nil, { context in
+            Unmanaged<WorkerStart>.fromOpaque(context!).takeRetainedValue().run()
+            return nil
+        }, context)
+        guard started == 0 else {
+            Unmanaged<WorkerStart>.fromOpaque(context).release()
+            shared.state.withLock { $0.stopping = true }    // deinit's close() has no worker to wait for
+            Glibc.close(fds[0])
+            Glibc.close(fds[1])
+            throw ThreadedStoreJobExecutorError.thread(errno: started)
+        }
+        pthread_detach(thread)
+    }
+
+    /// The worker thread's name (`ps -L`, `top -H`; at most 15 bytes on Linux).
+    static let workerName = "spaak-storejobs"
+
+    /// Names the calling thread through /proc/thread-self/comm (Glibc's Swift module does not
+    /// export `pthread_setname_np`); a failure leaves the inherited name.
+    private static func nameCurrentThread(_ name: String) {
+        let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = Array(name.utf8.prefix(15)).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        Glibc.close(fd)
+    }
+
+    /// The worker thread's body, handed to `pthread_create` as its context.
+    private final class WorkerStart: Sendable {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
     }
 
     deinit { close() }
@@ -99,6 +131,7 @@ public final class ThreadedStoreJobExecutor: StoreJobExecutor {
     static let workerNice: Int32 = 10
 
     private static func workerLoop(_ shared: Shared, wakeWriter: Int32) {
+        nameCurrentThread(workerName)
         // Linux keeps the nice value per thread; `who` 0 is the calling thread (setpriority(2)).
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, workerNice)
         while true {
@@ -122,10 +155,13 @@ public final class ThreadedStoreJobExecutor: StoreJobExecutor {
 public enum ThreadedStoreJobExecutorError: Error, CustomStringConvertible {
     /// `pipe(2)` failed.
     case pipe(errno: Int32)
+    /// `pthread_create(3)` failed (its error number).
+    case thread(errno: Int32)
 
     public var description: String {
         switch self {
         case .pipe(let code): return "store job executor: pipe: \(String(cString: strerror(code)))"
+        case .thread(let code): return "store job executor: pthread_create: \(String(cString: strerror(code)))"
         }
     }
 }
