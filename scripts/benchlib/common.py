@@ -153,13 +153,13 @@ def timed(cmd: Sequence[str], timeout: float = 120.0, **kw) -> float:
 
 
 def proc_status(pid: int) -> dict:
-    """VmRSS, VmHWM, ... of /proc/<pid>/status, in KiB."""
+    """VmRSS, VmHWM, ..., RssAnon, RssFile of /proc/<pid>/status, in KiB."""
     out = {}
     try:
         with open(f"/proc/{pid}/status", encoding="utf-8") as f:
             for line in f:
                 key, _, value = line.partition(":")
-                if key.startswith("Vm") and value.strip().endswith("kB"):
+                if key.startswith(("Vm", "Rss")) and value.strip().endswith("kB"):
                     out[key] = int(value.split()[0])
     except OSError:
         pass

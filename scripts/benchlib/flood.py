@@ -10,6 +10,7 @@ the exact reference for the "frames received" counter spaak-ecu logs at exit.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
@@ -157,12 +158,18 @@ def host(repeats: int = 5) -> dict:
 def print_memory(data: dict, repeats: int = 5) -> None:
     phases = data["phases"]
     table = Table(MEMORY_TITLE + ": resident memory (peer: the filtered candump, same run)",
-                  ["phase", "bus fps", "spaak-ecu VmRSS", "VmHWM", "candump VmRSS", "ratio"])
+                  ["phase", "bus fps", "spaak-ecu VmRSS", "file", "anon", "VmHWM", "candump VmRSS", "anon", "ratio"])
+    kib = lambda d, key: human(d.get(key, 0) * 1024, "B")
     for name, r in phases.items():
         mem, peer = r["mem"], r["peer_mem"]
-        table.add(name, human(r["rate"]), human(mem.get("VmRSS", 0) * 1024, "B"), human(mem.get("VmHWM", 0) * 1024, "B"),
-                  human(peer.get("VmRSS", 0) * 1024, "B"), ratio(mem.get("VmRSS"), peer.get("VmRSS")))
-    table.note("sampled at the end of each phase of section 2; VmHWM = peak resident set so far")
+        table.add(name, human(r["rate"]), kib(mem, "VmRSS"), kib(mem, "RssFile"), kib(mem, "RssAnon"), kib(mem, "VmHWM"),
+                  kib(peer, "VmRSS"), kib(peer, "RssAnon"), ratio(mem.get("VmRSS"), peer.get("VmRSS")))
+    table.note("sampled at the end of each phase of section 2; VmHWM = peak resident set so far; file = pages of the "
+               "executable and its libraries mapped in (shared, clean: the kernel drops them under pressure), "
+               "anon = heap, stacks and relocated data (the process's own)")
+    binary = bin_path("spaak-ecu")
+    if binary:
+        table.note(f"spaak-ecu {human(os.path.getsize(binary), 'B')}: {_linkage(binary)}")
     table.print()
 
     sniffer = Sniffer(ids=[0x3A8])
@@ -195,6 +202,19 @@ def print_memory(data: dict, repeats: int = 5) -> None:
                    f"≈ {ms(median(again) / factor)} (estimate)")
     table.note("ratio = time / cansend's (lower is better); times from process start to the frame's kernel timestamp")
     table.print()
+
+
+def _linkage(binary: str) -> str:
+    """What the executable loads: the Swift runtime and Foundation linked in or from the toolchain."""
+    try:
+        needed = [line.split("[", 1)[1].rstrip("]") for line in
+                  subprocess.run(["readelf", "-d", binary], capture_output=True, text=True, timeout=30).stdout.splitlines()
+                  if "(NEEDED)" in line]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return "shared libraries unknown (readelf failed)"
+    swift = [n for n in needed if "swift" in n or "Foundation" in n or n in ("libdispatch.so", "libBlocksRuntime.so")]
+    return (f"Swift runtime and Foundation {'from the toolchain (' + ', '.join(swift) + ')' if swift else 'linked in'}; "
+            f"shared libraries: {', '.join(n for n in needed if n not in swift)}")
 
 
 def bench(sections: set, phase_seconds: float = 5.0) -> None:
