@@ -14,6 +14,7 @@ VR_APT_PACKAGES=(
     libssl-dev        # swift build: libcrypto's P-256 arithmetic for SPAKE2+ (target CLibCrypto)
     pkgconf           # swift build: finds libcrypto (pkg-config name libcrypto)
     libsocketcan-dev  # swift build: CAN controller setup and state (target CSocketCAN; runtime libsocketcan2)
+    libcurl4-openssl-dev # swift build -c release: spaak-phone links Foundation statically; its FoundationNetworking needs -lcurl
     chromium chromium-driver # tests/api: the customer portal in a real browser (Selenium)
     wrk               # scripts/bench api: HTTP load generator
 )
