@@ -12,6 +12,15 @@ let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hum
 let jwtKit: Target.Dependency = .product(name: "JWTKit", package: "jwt-kit")
 let mustache: Target.Dependency = .product(name: "Mustache", package: "swift-mustache")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+// The executables a test PC or a HIL rack runs (scripts/package) carry the Swift runtime and
+// Foundation in release builds, since no Swift toolchain is there; debug builds link them dynamically.
+// Compiled with the flag too: their objects then name every static library Foundation needs.
+// Linked by lld with packed relative relocations (glibc >= 2.36) and no exported symbols: 2 MB
+// less resident at start (scripts/bench memory).
+let staticStdlib: [LinkerSetting] = [.unsafeFlags(["-static-stdlib", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                                                   "-Xlinker", "--no-export-dynamic"],
+                                                  .when(platforms: [.linux], configuration: .release))]
+let staticStdlibImports: [SwiftSetting] = [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
 
 let package = Package(
     name: "spaak-sim",
@@ -45,6 +54,8 @@ let package = Package(
         // CanSM: the CAN controller's state, error frames, bus-off recovery (pure).
         .target(name: "CanSM", dependencies: ["SpaakCore"]),
         .target(name: "EventLoop", dependencies: ["CSocketCAN", "SpaakCore"]),
+        // MADV_RANDOM on the executable's read-only mappings at start: no fault-around (spaak-ecu's resident memory).
+        .target(name: "CResidentMemory"),
         // Functional core: protocol layers.
         .target(name: "E2E", dependencies: ["SpaakCore"]),
         .target(name: "ISOTP", dependencies: ["SpaakCore"]),
@@ -64,10 +75,11 @@ let package = Package(
         // The module.
         .target(name: "SpaakECU", dependencies: ["SpaakCore", "CanSM", "E2E", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",
                                                 "Provisioning", "OwnerPairing", "APDU", crypto, cryptoExtras, logging]),
-        .executableTarget(name: "spaak-ecu", dependencies: ["SpaakECU", "SocketCAN", "CanSM", "EventLoop", argumentParser, logging]),
+        .executableTarget(name: "spaak-ecu", dependencies: ["SpaakECU", "SocketCAN", "CanSM", "EventLoop", "CResidentMemory", argumentParser, logging],
+                          swiftSettings: staticStdlibImports, linkerSettings: staticStdlib),
         // The simulated OEM PKI.
         .target(name: "TestPKI", dependencies: [x509, crypto, asn1]),
-        .executableTarget(name: "spaak-pki", dependencies: ["TestPKI", argumentParser]),
+        .executableTarget(name: "spaak-pki", dependencies: ["TestPKI", argumentParser], swiftSettings: staticStdlibImports, linkerSettings: staticStdlib),
         // The TBM and the Vehicle OEM Server (with the KTS), simulated.
         .target(name: "CloudSimulator",
                 dependencies: ["SpaakCore", "E2E", "ISOTP", "CloudProtocol", "TestPKI", x509, asn1, crypto, grdb]),
@@ -80,13 +92,15 @@ let package = Package(
                 resources: [.copy("Resources")]),
         .executableTarget(name: "spaak-cloud",
                           dependencies: ["CloudSimulator", "OwnerServices", "OwnerAPI", "SpaakCore", "SocketCAN", "CanSM", "EventLoop",
-                                         "CSocketCAN", argumentParser]),
+                                         "CSocketCAN", argumentParser],
+                          swiftSettings: staticStdlibImports, linkerSettings: staticStdlib),
         // The NFC reader and the owner's phone, simulated (ICD 8): the device's answers and the taps
         // as pure machines, and the executable around them.
         .target(name: "PhoneSimulator", dependencies: ["APDU", "SPAKE2Plus", "CloudProtocol", "KeyM", "E2E", "ISOTP", "SpaakCore",
                                                        crypto, asn1]),
         .executableTarget(name: "spaak-phone", dependencies: ["PhoneSimulator", "E2E", "SocketCAN", "EventLoop", "SpaakCore", "KeyM",
-                                                              "TestPKI", argumentParser]),
+                                                              "TestPKI", argumentParser],
+                          swiftSettings: staticStdlibImports, linkerSettings: staticStdlib),
 
         // Fuzz harnesses and the crash soak (docs/RELIABILITY.md section 5; scripts/fuzz, scripts/soak).
         .target(name: "SpaakFuzz", dependencies: ["SpaakCore", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",

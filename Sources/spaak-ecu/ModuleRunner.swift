@@ -1,6 +1,10 @@
 import CanSM
 import EventLoop
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Glibc
 import Logging
 import SecureStore

@@ -1,6 +1,10 @@
 import CanSM
 import E2E
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ISOTP
 import Logging
 import SecureStore
