@@ -31,12 +31,12 @@ class Module(Child):
     error = RuntimeError
 
     def __init__(self, serial: str = "SPK0000000001", request_id: int = 0x7A0, store: Optional[str] = None,
-                 log_level: str = "notice", extra: tuple = (), wait_ready: bool = True):
-        self.serial, self.request_id = serial, request_id
+                 log_level: str = "notice", extra: tuple = (), wait_ready: bool = True, iface: str = IFACE):
+        self.serial, self.request_id, self.iface = serial, request_id, iface
         self.dir = scratch("ecu")
         self.store = store or os.path.join(self.dir, "store")
         self.log_path = os.path.join(self.dir, "ecu.log")
-        cmd = [bin_path("spaak-ecu"), "--interface", IFACE, "--serial", serial, "--store", self.store,
+        cmd = [bin_path("spaak-ecu"), "--interface", iface, "--serial", serial, "--store", self.store,
                "--log-level", log_level, "--uds-request-id", f"{request_id:X}", *extra]
         self.started_wall = time.time()
         self.started = time.perf_counter()
@@ -85,14 +85,14 @@ FRAME_TXTIME_ZERO = 0xFFFFFFFF
 
 
 def isotp_socket(txid: int, rxid: int, timeout: float = 2.0, bs: int = 0, stmin: int = 0,
-                 paced: bool = False) -> isotp.socket:
+                 paced: bool = False, iface: str = IFACE) -> isotp.socket:
     """A kernel ISO-TP socket (classic CAN, 0xCC padding, FC BS/STmin as given). Unless
     ``paced``, consecutive frames go out back to back, as the module sends them with STmin 0
     (the kernel's default adds N_As = 50 µs of simulated bus time before each one)."""
     s = isotp.socket(timeout=timeout)
     s.set_opts(txpad=PADDING, frame_txtime=None if paced else FRAME_TXTIME_ZERO)
     s.set_fc_opts(bs=bs, stmin=stmin)
-    s.bind(IFACE, isotp.Address(isotp.AddressingMode.Normal_11bits, txid=txid, rxid=rxid))
+    s.bind(iface, isotp.Address(isotp.AddressingMode.Normal_11bits, txid=txid, rxid=rxid))
     return s
 
 
@@ -105,9 +105,9 @@ class UDS:
     (waiting through NRC 0x78), answers that do not belong to the request are skipped."""
 
     def __init__(self, request_id: int = 0x7A0, response_id: Optional[int] = None, timeout: float = 2.0,
-                 paced: bool = False):
+                 paced: bool = False, iface: str = IFACE):
         self.sock = isotp_socket(request_id, response_id if response_id is not None else request_id + 8, timeout,
-                                 paced=paced)
+                                 paced=paced, iface=iface)
         self.timeout = timeout
         self.skipped = 0
 

@@ -15,7 +15,7 @@ import threading
 import time
 
 from .canbus import Module, UDS, UDSError, isotp_socket
-from .common import Table, human, ratio, require_bins, skipped
+from .common import IFACE, Table, human, ratio, require_bins, skipped
 from .plant import ROOTS, generate_identity, install_roots
 
 TITLE = "1. ISO-TP transfer (module user-space ISO-TP vs kernel CAN ISO-TP, vcan)"
@@ -48,9 +48,9 @@ def _rate(m: dict, size: int):
 class KernelPeer:
     """A kernel ISO-TP socket on 0x700/0x708 answering every request with ``answer``."""
 
-    def __init__(self, answer: bytes):
+    def __init__(self, answer: bytes, iface: str = IFACE):
         self.answer = answer
-        self.sock = isotp_socket(PEER_RESP, PEER_REQ, timeout=0.2)
+        self.sock = isotp_socket(PEER_RESP, PEER_REQ, timeout=0.2, iface=iface)
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -70,13 +70,14 @@ class KernelPeer:
         self.sock.close()
 
 
-def _kernel(request: bytes, answer: bytes, count: int, paced: bool = False) -> dict:
-    """The same round trips against the kernel peer."""
-    peer = KernelPeer(answer)
-    client = UDS(PEER_REQ, PEER_RESP, timeout=5, paced=paced)
+def _kernel(request: bytes, answer: bytes, count: int, paced: bool = False, iface: str = IFACE,
+            client_iface: str = IFACE, budget: float = 120, timeout: float = 5) -> dict:
+    """The same round trips against the kernel peer (on ``iface``; the client on ``client_iface``)."""
+    peer = KernelPeer(answer, iface=iface)
+    client = UDS(PEER_REQ, PEER_RESP, timeout=timeout, paced=paced, iface=client_iface)
     try:
         client.request(request)
-        return _measure(client, request, lambda a: None, count, budget=120, timeout=5)
+        return _measure(client, request, lambda a: None, count, budget=budget, timeout=timeout)
     finally:
         client.close()
         peer.close()
