@@ -99,6 +99,20 @@ def _multi_did_request(sizes: dict) -> tuple:
     return dids, total
 
 
+def throughput_row(table: Table, label: str, size: int, ours: dict, peer: dict) -> None:
+    """One row: messages answered (and lost), the module's and the kernel's bytes per second, the ratio."""
+    lost = f" ({ours['lost']} lost)" if ours["lost"] else ""
+    r_ours, r_peer = _rate(ours, size), _rate(peer, size)
+    table.add(label, f"{ours['ok']}{lost}", human(r_ours, "B/s") if r_ours else "none answered",
+              human(r_peer, "B/s"), ratio(r_ours, r_peer) if r_ours else "0")
+
+
+def nrc13(answer: bytes) -> None:
+    """The answer to a 4095-byte `3E 00 …`: 7F 3E 13 (wrong length)."""
+    if answer != b"\x7F\x3E\x13":
+        raise RuntimeError(f"unexpected answer {answer[:8].hex()}")
+
+
 def bench(count: int = 40, budget: float = 60.0) -> None:
     missing = require_bins("spaak-ecu", "spaak-pki")
     if missing:
@@ -108,20 +122,13 @@ def bench(count: int = 40, budget: float = 60.0) -> None:
     notes = []
 
     def row(label: str, size: int, ours: dict, peer: dict) -> None:
-        lost = f" ({ours['lost']} lost)" if ours["lost"] else ""
-        r_ours, r_peer = _rate(ours, size), _rate(peer, size)
-        table.add(label, f"{ours['ok']}{lost}", human(r_ours, "B/s") if r_ours else "none answered",
-                  human(r_peer, "B/s"), ratio(r_ours, r_peer) if r_ours else "0")
+        throughput_row(table, label, size, ours, peer)
 
     try:
         # Reception: 4095-byte requests, short negative answers; the sender first back to
         # back (what the module's FC with BS 0 / STmin 0 allows), then with the kernel's
         # default N_As pacing (50 µs per frame).
         request = b"\x3E\x00" + os.urandom(4093)
-
-        def nrc13(answer):
-            if answer != b"\x7F\x3E\x13":
-                raise RuntimeError(f"unexpected answer {answer[:8].hex()}")
 
         for paced, label in ((False, "receive 4095 B, sender back to back"),
                              (True, "receive 4095 B, sender paced 50 µs/frame")):

@@ -19,8 +19,8 @@ import subprocess
 import time
 
 from .canbus import Module, UDS, UDSError
-from .common import Table, human, median, ms, percentile, ratio, require_bins, skipped, tool
-from .isotp_bench import _kernel, _measure, _multi_did_request, _rate
+from .common import Table, median, ms, percentile, ratio, require_bins, skipped, tool
+from .isotp_bench import _kernel, _measure, _multi_did_request, nrc13, throughput_row
 from .plant import ROOTS, generate_identity, install_roots
 
 TITLE = "10. Real CAN controllers (module vs kernel CAN ISO-TP on can0, peers on can1; SJA1000 in QEMU)"
@@ -74,18 +74,11 @@ def bench(count: int = 40, budget: float = 60.0, latency_count: int = 200, full_
     notes = []
 
     def row(label: str, size: int, ours: dict, peer: dict) -> None:
-        lost = f" ({ours['lost']} lost)" if ours["lost"] else ""
-        r_ours, r_peer = _rate(ours, size), _rate(peer, size)
-        table.add(label, f"{ours['ok']}{lost}", human(r_ours, "B/s") if r_ours else "none answered",
-                  human(r_peer, "B/s"), ratio(r_ours, r_peer) if r_ours else "0")
+        throughput_row(table, label, size, ours, peer)
 
     try:
         # Throughput, reception: 4095-byte requests from can1, answered 7F 3E 13.
         request = b"\x3E\x00" + os.urandom(4093)
-
-        def nrc13(answer):
-            if answer != b"\x7F\x3E\x13":
-                raise RuntimeError(f"unexpected answer {answer[:8].hex()}")
 
         with UDS(0x7A0, 0x7A8, timeout=10, iface=PEER_IF) as uds:
             ours = _measure(uds, request, nrc13, count, budget, timeout=3)
