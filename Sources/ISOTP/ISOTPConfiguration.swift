@@ -36,6 +36,9 @@ public struct ISOTPConfiguration: Sendable, Equatable {
     public var nBs: Duration
     /// N_Cr: how long the receiver waits for the next consecutive frame.
     public var nCr: Duration
+    /// N_As: how long a consecutive frame sent with an STmin gap may wait for its transmit
+    /// confirmation before the transmission fails (ISO 15765-2's default, 1000 ms).
+    public var nAs: Duration
     /// N_WFTmax: FC.WAIT frames accepted in a row; one more aborts the transmission.
     public var maxWaitFrames: Int
     /// Longest message sent or accepted; a longer incoming first frame gets FC.OVFLW.
@@ -56,6 +59,7 @@ public struct ISOTPConfiguration: Sendable, Equatable {
         separationTime: UInt8 = 0,
         nBs: Duration = .milliseconds(1000),
         nCr: Duration = .milliseconds(1000),
+        nAs: Duration = .milliseconds(1000),
         maxWaitFrames: Int = 10,
         maxMessageLength: Int? = nil,
         singleFrameOnly: Bool = false
@@ -69,6 +73,7 @@ public struct ISOTPConfiguration: Sendable, Equatable {
         self.separationTime = separationTime
         self.nBs = nBs
         self.nCr = nCr
+        self.nAs = nAs
         self.maxWaitFrames = maxWaitFrames
         self.maxMessageLength = maxMessageLength ?? (frameFormat == .classic ? 4095 : 65535)
         self.singleFrameOnly = singleFrameOnly

@@ -22,6 +22,9 @@ public enum ISOTPError: Error, Equatable, Sendable, CustomStringConvertible {
     case payloadTooLong(length: Int, maximum: Int)
     /// N_TIMEOUT_Bs: no flow control arrived in time after a first frame or a block.
     case timeoutBs
+    /// N_TIMEOUT_A: a consecutive frame handed to the bus was not confirmed (on the bus) within
+    /// N_As: the bus is off or its transmit queue does not drain.
+    case timeoutAs
     /// N_WFT_OVRN: more FC.WAIT frames in a row than `maxWaitFrames`.
     case waitFrameOverrun(limit: Int)
     /// N_BUFFER_OVFLW: the peer answered our first frame with FC.OVFLW.
@@ -40,7 +43,7 @@ public enum ISOTPError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `true` for errors of our own transmission, `false` for errors of a reception.
     public var isTransmitError: Bool {
         switch self {
-        case .busy, .emptyPayload, .payloadTooLong, .timeoutBs, .waitFrameOverrun,
+        case .busy, .emptyPayload, .payloadTooLong, .timeoutBs, .timeoutAs, .waitFrameOverrun,
              .bufferOverflow, .invalidFlowStatus:
             return true
         case .timeoutCr, .wrongSequenceNumber, .receptionInterrupted, .messageTooLarge:
@@ -54,6 +57,7 @@ public enum ISOTPError: Error, Equatable, Sendable, CustomStringConvertible {
         case .emptyPayload: return "empty payload"
         case let .payloadTooLong(length, maximum): return "payload of \(length) bytes exceeds \(maximum)"
         case .timeoutBs: return "N_Bs timeout waiting for flow control"
+        case .timeoutAs: return "N_As timeout: a consecutive frame was not transmitted in time"
         case let .waitFrameOverrun(limit): return "more than \(limit) FC.WAIT in a row"
         case .bufferOverflow: return "peer reported overflow (FC.OVFLW)"
         case let .invalidFlowStatus(status): return "invalid flow status \(status)"

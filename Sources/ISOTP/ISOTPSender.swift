@@ -20,6 +20,10 @@ struct ISOTPSender {
         /// When the last CF went out (confirmed by `confirmTransmission`); `nil` before the
         /// first. STmin runs from here, across an FC between blocks too.
         var lastConsecutiveFrame: Instant?
+        /// With an STmin gap: the last CF was handed out and its transmit confirmation has
+        /// not come yet. The next CF waits for it (STmin runs from the confirmation), and
+        /// the deadline is N_As meanwhile.
+        var awaitingConfirmation = false
     }
 
     private enum State {
@@ -29,7 +33,7 @@ struct ISOTPSender {
         /// `deadline` is N_Bs.
         case waitingForFlowControl(Transfer, peer: PeerParameters?, waitFrames: Int, deadline: Instant)
         /// Clear to send `framesLeftInBlock` more CFs (any number with BS 0); `deadline` is
-        /// when the next CF may go (STmin).
+        /// when the next CF may go (STmin), or N_As while the last CF awaits its confirmation.
         case sending(Transfer, peer: PeerParameters, framesLeftInBlock: Int, deadline: Instant)
     }
 
@@ -136,8 +140,9 @@ struct ISOTPSender {
             state = .waitingForFlowControl(transfer, peer: peer, waitFrames: waitFrames,
                                            deadline: max(deadline, now + configuration.nBs))
         case .sending(var transfer, let peer, let framesLeftInBlock, _):
-            guard let last = transfer.lastConsecutiveFrame, now > last, peer.separationTime > .zero else { return }
+            guard let last = transfer.lastConsecutiveFrame, now >= last, peer.separationTime > .zero else { return }
             transfer.lastConsecutiveFrame = now
+            transfer.awaitingConfirmation = false
             state = .sending(transfer, peer: peer, framesLeftInBlock: framesLeftInBlock,
                              deadline: now + peer.separationTime)
         }
@@ -153,6 +158,10 @@ struct ISOTPSender {
             fail(.timeoutBs, &out)
         case let .sending(transfer, peer, framesLeftInBlock, deadline):
             guard now >= deadline else { return }
+            if transfer.awaitingConfirmation {
+                fail(.timeoutAs, &out)
+                return
+            }
             transmitConsecutiveFrames(transfer, peer: peer, framesLeftInBlock: framesLeftInBlock, now: now, out: &out)
         }
     }
@@ -190,6 +199,8 @@ struct ISOTPSender {
                 }
             }
         } while burst
-        state = .sending(transfer, peer: peer, framesLeftInBlock: framesLeftInBlock, deadline: now + peer.separationTime)
+        // One CF with an STmin gap: the next waits for this one's confirmation (N_As meanwhile).
+        transfer.awaitingConfirmation = true
+        state = .sending(transfer, peer: peer, framesLeftInBlock: framesLeftInBlock, deadline: now + configuration.nAs)
     }
 }

@@ -80,6 +80,8 @@ struct Link {
                 continue
             }
             trace.append((sourceIsA ? "a" : "b", frame, clock.now))
+            // The frame is on the bus at once: the sender gets its transmit confirmation.
+            if sourceIsA { a.transmissionConfirmed(now: clock.now) } else { b.transmissionConfirmed(now: clock.now) }
             let answers = sourceIsA ? b.handle(frame, now: clock.now) : a.handle(frame, now: clock.now)
             queue.append(contentsOf: answers.map { (!sourceIsA, $0) })
         }

@@ -36,6 +36,7 @@ import SpaakCore
         _ = channel.send(data, now: t(0))
         var out = channel.handle(fc(0, bs: 2, st: 5), now: t(10))
         #expect(out.sent == [cf(1, data, from: 6)])
+        channel.transmissionConfirmed(now: t(10))
         #expect(channel.nextDeadline == t(15))
         #expect(channel.handleTimeout(now: Instant(nanoseconds: 14_999_999)).isEmpty)
         out = channel.handleTimeout(now: t(15))
@@ -47,12 +48,14 @@ import SpaakCore
         #expect(channel.handle(fc(0, bs: 2, st: 5), now: t(17)).isEmpty)
         #expect(channel.nextDeadline == t(20))
         #expect(channel.handleTimeout(now: t(20)).sent == [cf(3, data, from: 20)])
+        channel.transmissionConfirmed(now: t(20))
         // An FC in the middle of a block (not waiting for one) is ignored.
         #expect(channel.handle(fc(0, bs: 0, st: 0), now: t(22)).isEmpty)
         #expect(channel.counters.framesIgnored == 1)
         #expect(channel.handleTimeout(now: t(25)).sent == [cf(4, data, from: 27)])
         // Next block: FC long after the last CF → first CF immediately.
         #expect(channel.handle(fc(0, bs: 2, st: 5), now: t(100)).sent == [cf(5, data, from: 34)])
+        channel.transmissionConfirmed(now: t(100))
         #expect(channel.handleTimeout(now: t(105)).sent == [cf(6, data, from: 41)])
         #expect(channel.handle(fc(0, bs: 2, st: 5), now: t(200)).sent == [cf(7, data, from: 48)])
         #expect(channel.handleTimeout(now: t(200)).isEmpty)
@@ -92,9 +95,11 @@ import SpaakCore
         var channel = ISOTPChannel(configuration: config())
         _ = channel.send(payload(30), now: t(0))
         #expect(channel.handle(fc(0, st: 0xF3), now: t(1)).sent.count == 1)
+        channel.transmissionConfirmed(now: t(1))
         #expect(channel.nextDeadline == t(1) + .microseconds(300))
         #expect(channel.handleTimeout(now: t(1) + .microseconds(299)).isEmpty)
         #expect(channel.handleTimeout(now: t(1) + .microseconds(300)).sent.count == 1)
+        channel.transmissionConfirmed(now: t(1) + .microseconds(300))
         #expect(channel.nextDeadline == t(1) + .microseconds(600))
     }
 
@@ -103,6 +108,7 @@ import SpaakCore
             var channel = ISOTPChannel(configuration: config())
             _ = channel.send(payload(30), now: t(0))
             #expect(channel.handle(fc(0, st: reserved), now: t(0)).sent.count == 1)
+            channel.transmissionConfirmed(now: t(0))
             #expect(channel.nextDeadline == t(127))
         }
     }
