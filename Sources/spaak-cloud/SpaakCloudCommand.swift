@@ -120,6 +120,7 @@ struct Serve: ParsableCommand {
                 trace: try trace.map { try TraceWriter(path: $0) }, verifierPool: pool,
                 readiness: try readyFd.map { try ReadinessNotifier(descriptor: $0) },
                 http: try http.map { try httpSetup($0, repository: repository) })
+            runner.tbmStatusID = tbmStatusId
             let bus = noBus ? "spaak-cloud without a vehicle bus (--no-bus): TBM offline"
                 : "spaak-cloud on \(interface)\(canFd ? " (CAN FD)" : ""): TBM_Status 0x\(CANFrame.hexText(tbmStatusId)) "
                 + "every 100 ms (\(linkState)), V2C 0x\(CANFrame.hexText(v2cId)) → VOS, C2V 0x\(CANFrame.hexText(c2vId))"
