@@ -77,12 +77,12 @@ final class ModuleRunner {
         /// and the passing of time to the module in the order it happened (a frame received
         /// before a deadline before that timeout).
         func pump() {
-            var frames: [(CANFrame, Instant?)] = []
+            var frames: [ReceivedCANFrame] = []
             if let socket = port.link.socket {
                 do {
                     var batch = try socket.receiveStampedBatch(max: 64)
                     while !batch.isEmpty {
-                        frames += batch.map { ($0.frame, $0.receivedAt) }
+                        frames += batch
                         batch = batch.count == 64 && frames.count < 4096 ? try socket.receiveStampedBatch(max: 64) : []
                     }
                     port.receivedErrorFrames(now: loop.clock.now)
@@ -91,9 +91,9 @@ final class ModuleRunner {
                 }
             }
             received += frames.count
-            let now = frames.count >= 4096 ? (frames.last?.1 ?? loop.clock.now) : loop.clock.now
-            ordering.deliver(frames, now: now, nextDeadline: { module.nextDeadline },
-                             input: { transmit(module.handle($0, now: $1), now: $1) },
+            let now = frames.count >= 4096 ? (frames.last?.receivedAt ?? loop.clock.now) : loop.clock.now
+            ordering.deliver(frames, receivedAt: { $0.receivedAt }, now: now, nextDeadline: { module.nextDeadline },
+                             input: { transmit(module.handle($0.frame, now: $1), now: $1) },
                              timeout: { transmit(module.handleTimeout(now: $0), now: $0) })
         }
 
