@@ -5,8 +5,10 @@ import SpaakCore
 /// A non-blocking raw CAN socket bound to one interface: the module's CanIf.
 ///
 /// Reads and writes never block: `receive()` answers `nil` and `send(_:)` answers `false`
-/// when the kernel has nothing to give or no room to take (pair it with a
-/// `TransmitQueue` and POLLOUT). RTR and error frames are skipped and counted.
+/// (`send(batch:)` says why) when the kernel has nothing to give or no room to take; the
+/// runners write through `CANPort`'s `CANTransmitter`, which handles that. RTR frames are
+/// skipped and counted; error frames, once `receiveErrorFrames(true)` asked for them, are
+/// decoded and kept for `takeErrorFrames()`.
 public final class CANSocket {
     /// How to treat CAN FD when opening.
     public enum FDMode: Sendable {
