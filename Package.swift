@@ -12,6 +12,9 @@ let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hum
 let jwtKit: Target.Dependency = .product(name: "JWTKit", package: "jwt-kit")
 let mustache: Target.Dependency = .product(name: "Mustache", package: "swift-mustache")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let postgres: Target.Dependency = .product(name: "PostgresNIO", package: "postgres-nio")
+let webSocketServer: Target.Dependency = .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")
+let webSocketClient: Target.Dependency = .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")
 // The executables a test PC or a HIL rack runs (scripts/package) carry the Swift runtime and
 // Foundation in release builds, since no Swift toolchain is there; debug builds link them dynamically.
 // Compiled with the flag too: their objects then name every static library Foundation needs.
@@ -43,6 +46,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.0"),
         // Hummingbird's own dependency, named for its graceful shutdown (ServiceGroup).
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        // The VOS service's database for a fleet (PostgreSQL), and the TBM <-> VOS link (GSDP over WebSocket).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.0"),
     ],
     targets: [
         // Shared value types.
@@ -90,9 +96,16 @@ let package = Package(
         // documents, the OpenAPI document, the customer portal pages.
         .target(name: "OwnerAPI", dependencies: ["OwnerServices", "CloudSimulator", "SpaakCore", hummingbird, jwtKit, mustache, serviceLifecycle, crypto],
                 resources: [.copy("Resources")]),
+        // GSDP, the TBM <-> VOS link (pure): the control messages beside the ICD 7 messages, the TBM's reconnection back-off.
+        .target(name: "GSDP", dependencies: ["SpaakCore", crypto]),
+        // GSDP over WebSocket (NIO threads): the VOS's endpoint (Hummingbird) and the TBM's reconnecting client.
+        .target(name: "GSDPTransport", dependencies: ["GSDP", "SpaakCore", hummingbird, webSocketServer, webSocketClient, serviceLifecycle, logging]),
+        // The VOS's repository on PostgreSQL (a fleet, several VOS instances): migrations, serializable
+        // transactions, the C2V outbox, LISTEN/NOTIFY.
+        .target(name: "CloudPostgres", dependencies: ["CloudSimulator", "SpaakCore", postgres, logging]),
         .executableTarget(name: "spaak-cloud",
                           dependencies: ["CloudSimulator", "OwnerServices", "OwnerAPI", "SpaakCore", "SocketCAN", "CanSM", "EventLoop",
-                                         "CSocketCAN", argumentParser],
+                                         "CSocketCAN", "GSDP", "GSDPTransport", "CloudPostgres", argumentParser],
                           swiftSettings: staticStdlibImports, linkerSettings: staticStdlib),
         // The NFC reader and the owner's phone, simulated (ICD 8): the device's answers and the taps
         // as pure machines, and the executable around them.
@@ -129,6 +142,8 @@ let package = Package(
         .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning", "CloudProtocol", "SpaakCore", crypto]),
         .testTarget(name: "CloudSimulatorTests",
                     dependencies: ["CloudSimulator", "CloudProtocol", "Provisioning", "SpaakCore", "E2E", "ISOTP", "TestPKI", x509, crypto]),
+        .testTarget(name: "GSDPTests", dependencies: ["GSDP", "GSDPTransport", "SpaakCore"]),
+        .testTarget(name: "CloudPostgresTests", dependencies: ["CloudPostgres", "CloudSimulator", "CloudProtocol", "TestPKI", "SpaakCore", crypto]),
         .testTarget(name: "OwnerServicesTests", dependencies: ["OwnerServices", "CloudSimulator", "CloudProtocol", "TestPKI", "SpaakCore", crypto]),
         .testTarget(name: "OwnerAPITests", dependencies: ["OwnerAPI", "OwnerServices", "CloudSimulator", "SpaakCore", jwtKit, crypto]),
         .testTarget(name: "KeyMTests", dependencies: ["KeyM", "TestPKI"]),

@@ -1,0 +1,6 @@
+import CloudPostgres
+import XCTest
+
+final class CloudPostgresSmokeTests: XCTestCase {
+    func testLinks() {}
+}
