@@ -5,11 +5,14 @@ import Foundation
 #endif
 
 /// The persistent state of the Vehicle OEM Server: ECUs, vehicles, subject ids,
-/// certificates, verifiers, pairing passwords, owner pairing and counters.
+/// certificates, verifiers, pairing passwords, owner pairing, counters and the C2V outbox.
 ///
 /// All access goes through `transaction`: the body sees a `CloudStore` and either every
-/// change it made is kept (it returned) or none (it threw). Two implementations:
-/// `InMemoryCloudRepository` (tests) and `GRDBCloudRepository` (SQLite, survives restarts).
+/// change it made is kept (it returned) or none (it threw). Implementations:
+/// `InMemoryCloudRepository` (tests), `GRDBCloudRepository` (SQLite, survives restarts) and
+/// `PostgresCloudRepository` (target CloudPostgres: a fleet, several VOS instances; its
+/// `transaction` may run `body` more than once after a serialization failure, so a body
+/// must not have effects outside the store).
 public protocol CloudRepository: AnyObject {
     /// Runs `body` atomically.
     func transaction<T>(_ body: (any CloudStore) throws -> T) throws -> T
@@ -93,6 +96,17 @@ public protocol CloudStore {
     func setCounter(serial: String, kind: CounterKind, value: UInt32) throws
     /// Forgets a counter of `serial`.
     func removeCounter(serial: String, kind: CounterKind) throws
+
+    /// Queues a C2V push for `record.serial`'s TBM connection; returns its id.
+    func enqueueC2V(_ record: C2VOutboxRecord) throws -> Int64
+    /// The pushes queued for `serial`, oldest first.
+    func pendingC2V(serial: String) throws -> [C2VOutboxRecord]
+    /// Removes a queued push (no error when it is already gone).
+    func deleteC2V(id: Int64) throws
+    /// Tells the other VOS instances that `serial` has queued pushes: PostgreSQL sends
+    /// `pg_notify('spaak_c2v', serial)` in the transaction (delivered at commit only, not at
+    /// all on rollback); a repository of one process (SQLite, memory) does nothing.
+    func announce(serial: String) throws
 }
 
 extension CloudStore {

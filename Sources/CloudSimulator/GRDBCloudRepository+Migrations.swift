@@ -134,6 +134,17 @@ extension GRDBCloudRepository {
                     failure TEXT);
                 """)
         }
+        migrator.registerMigration("v4") { db in
+            // The VOS service's outbox (issue 12): C2V pushes waiting for their vehicle's TBM connection.
+            try db.execute(sql: """
+                CREATE TABLE c2v_outbox (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    serial TEXT NOT NULL,
+                    bytes BLOB NOT NULL,
+                    created_at DATETIME NOT NULL);
+                CREATE INDEX c2v_outbox_serial ON c2v_outbox(serial, id);
+                """)
+        }
         return migrator
     }
 

@@ -6,8 +6,8 @@ import GRDB
 /// Tables (migration `v1`): `ecus`, `vehicles`, `subject_ids`, `certificates`, `verifiers`,
 /// `passwords`, `counters`; migration `v2` (owner pairing, ICD 8.5): `owner_pairing`;
 /// migration `v3` (owner services, OP-01a/b): the password lifecycle columns, the vehicles'
-/// last use case, `vehicle_owners`, `pairing_links`, `hotline_requests` (see
-/// `GRDBCloudRepository+Migrations.swift`). Every `transaction` is one SQLite transaction. Other
+/// last use case, `vehicle_owners`, `pairing_links`, `hotline_requests`; migration `v4` (the
+/// VOS service): `c2v_outbox` (see `GRDBCloudRepository+Migrations.swift`). Every `transaction` is one SQLite transaction. Other
 /// processes (e.g. `spaak-cloud register-ecu`) may use the file at the same time: a busy
 /// database is waited for up to 5 s.
 public final class GRDBCloudRepository: CloudRepository {

@@ -22,6 +22,7 @@ public final class InMemoryCloudRepository: CloudRepository {
         var pairingLinks: [PairingLinkRecord] = []
         var hotlineRequests: [HotlineRequestRecord] = []
         var counters: [String: UInt32] = [:]
+        var outbox: [C2VOutboxRecord] = []
         var nextId: Int64 = 1
     }
 
@@ -129,6 +130,17 @@ public final class InMemoryCloudRepository: CloudRepository {
         func counter(serial: String, kind: CounterKind) -> UInt32? { state.counters["\(kind.rawValue) \(serial)"] }
         func setCounter(serial: String, kind: CounterKind, value: UInt32) { state.counters["\(kind.rawValue) \(serial)"] = value }
         func removeCounter(serial: String, kind: CounterKind) { state.counters["\(kind.rawValue) \(serial)"] = nil }
+
+        func enqueueC2V(_ record: C2VOutboxRecord) -> Int64 {
+            var record = record
+            record.id = takeId()
+            state.outbox.append(record)
+            return record.id ?? 0
+        }
+        func pendingC2V(serial: String) -> [C2VOutboxRecord] { state.outbox.filter { $0.serial == serial } }
+        func deleteC2V(id: Int64) { state.outbox.removeAll { $0.id == id } }
+        /// One process: nobody to tell.
+        func announce(serial: String) {}
 
         private func takeId() -> Int64 {
             defer { state.nextId += 1 }
