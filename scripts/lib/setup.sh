@@ -17,6 +17,7 @@ VR_APT_PACKAGES=(
     libcurl4-openssl-dev # swift build -c release: spaak-phone links Foundation statically; its FoundationNetworking needs -lcurl
     chromium chromium-driver # tests/api: the customer portal in a real browser (Selenium)
     wrk               # scripts/bench api: HTTP load generator
+    postgresql        # the VOS service's database for a fleet (scripts/pgtemp: throw-away clusters for tests, scripts/fleet)
 )
 
 # vr_apt_missing PKG...: print the packages not installed (one dpkg-query for all).
