@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(name: "spaak-pki", dependencies: ["TestPKI", argumentParser], swiftSettings: staticStdlibImports, linkerSettings: staticStdlib),
         // The TBM and the Vehicle OEM Server (with the KTS), simulated.
         .target(name: "CloudSimulator",
-                dependencies: ["SpaakCore", "E2E", "ISOTP", "CloudProtocol", "TestPKI", x509, asn1, crypto, grdb]),
+                dependencies: ["SpaakCore", "E2E", "ISOTP", "CloudProtocol", "TestPKI", "GSDP", x509, asn1, crypto, grdb]),
         // The VOS's owner services (OP-01a/b): pairing password lifecycle, deep links, owner
         // binding, hotline requests, the mail outbox; pure over the VOS repository.
         .target(name: "OwnerServices", dependencies: ["CloudSimulator", "CloudProtocol", "SpaakCore", crypto]),
@@ -141,7 +141,7 @@ let package = Package(
         .testTarget(name: "SPAKE2PlusTests", dependencies: ["SPAKE2Plus", "CloudProtocol", "SpaakCore", crypto]),
         .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning", "CloudProtocol", "SpaakCore", crypto]),
         .testTarget(name: "CloudSimulatorTests",
-                    dependencies: ["CloudSimulator", "CloudProtocol", "Provisioning", "SpaakCore", "E2E", "ISOTP", "TestPKI", x509, crypto]),
+                    dependencies: ["CloudSimulator", "CloudProtocol", "Provisioning", "SpaakCore", "E2E", "ISOTP", "TestPKI", "GSDP", x509, crypto]),
         .testTarget(name: "GSDPTests", dependencies: ["GSDP", "GSDPTransport", "SpaakCore"]),
         .testTarget(name: "CloudPostgresTests", dependencies: ["CloudPostgres", "CloudSimulator", "CloudProtocol", "TestPKI", "SpaakCore", crypto]),
         .testTarget(name: "OwnerServicesTests", dependencies: ["OwnerServices", "CloudSimulator", "CloudProtocol", "TestPKI", "SpaakCore", crypto]),

@@ -27,7 +27,7 @@ struct OwnerStoreTests {
         try GRDBCloudRepository.migrate(path: path, upTo: "v2")
         #expect(try GRDBCloudRepository.appliedMigrations(path: path) == ["v1", "v2"])
         let repository = try GRDBCloudRepository(path: path)
-        #expect(try GRDBCloudRepository.appliedMigrations(path: path) == ["v1", "v2", "v3"])
+        #expect(try GRDBCloudRepository.appliedMigrations(path: path) == ["v1", "v2", "v3", "v4"])
         let passwords = try repository.transaction { try $0.passwords(serial: "SPK1") }
         #expect(passwords.count == 3)
         #expect(passwords[0].password == nil && passwords[0].channel == .operator && passwords[0].endReason == .replaced)
