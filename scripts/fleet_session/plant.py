@@ -4,7 +4,7 @@ certificates, plant lock, D120 confirmed), and its cache.
 
 Each module is provisioned on its own vehicle bus with the ICD default UDS ids (0x7A0/0x7A8):
 no two modules share a bus, so no plant-line ids are needed, and the EOL tester's phases
-work on ``--plant-parallel`` modules at once (one udsoncan client each, kernel ISO-TP, in
+work on ``--plant-batch`` modules at once (one udsoncan client each, kernel ISO-TP, in
 this process: a new Python per bus would cost half a minute each in the emulated VM).
 
 The result is kept in ``<out>/plant/`` (the PKI, the certificates, each module's store as

@@ -97,13 +97,15 @@ class Fleet:
                                          os.path.join(self.run_dir, "traces", f"tbm-{k}.jsonl"),
                                          wants_password=k in passwords, wants_termination=k in terminations))
 
-    def start_modules(self, what: str) -> None:
+    def start_modules(self, what: str, vehicles=None) -> None:
+        vehicles = self.vehicles if vehicles is None else vehicles
         t = time.monotonic()
-        for v in self.vehicles:
+        for v in vehicles:
             start_module(v, self.bins["spaak-ecu"], self.children, self.logs)
-        for v in self.vehicles:
+        for v in vehicles:
             v.ecu.wait_ready(self.left(120))
-        self.say(f"{self.n} spaak-ecu {what} in {time.monotonic() - t:.1f} s (vcan1..vcan{self.n})")
+        if vehicles is self.vehicles:
+            self.say(f"{self.n} spaak-ecu {what} in {time.monotonic() - t:.1f} s (vcan1..vcan{self.n})")
 
     def plant(self) -> None:
         plant = self.plant_cache = Plant(self.out)
@@ -116,25 +118,49 @@ class Fleet:
             self.start_modules("started from the provisioned stores")
         else:
             plant.reset()
-            self.start_modules("started (blank stores)")
-            t = time.monotonic()
-            self.say(f"plant: RP-01/RP-02 by the EOL tester on each module's bus, {self.args.plant_parallel} at once")
-            results = provision(plant, self.vehicles, self.bins["spaak-pki"], self.args.plant_parallel, self.say)
-            bad = [r for r in results if r.failed or r.outcome is None]
-            if bad:
-                raise FleetError("plant failed for " + ", ".join(
-                    f"{r.serial} ({r.error.describe() if r.error else r.outcome})" for r in bad[:5]))
-            elapsed = time.monotonic() - t
-            self.say(f"plant: {self.n} modules provisioned in {elapsed:.1f} s "
-                     f"({self.n / elapsed * 60:.1f} per minute); power cycle, stores kept as the pristine copies")
-            for v in self.vehicles:
-                self.children.stop(v.ecu)
-            for v in self.vehicles:
-                plant.keep(v.number, v.store)
-            plant.seal(self.n, elapsed, self.args.plant_parallel)
-            self.start_modules("started again from their stores")
+            self.provision_in_batches(plant)
+            self.start_modules("started from their provisioned stores")
         for v in self.vehicles:
             shutil.copy2(plant.cert(v.number), os.path.join(self.run_dir, "ecu-certs"))
+
+    def provision_in_batches(self, plant: Plant) -> None:
+        """RP-01/RP-02 for ``--plant-batch`` modules at a time (only they run: idle modules
+        would take the emulated CPU the plant needs), all of a batch at once; each batch's
+        modules stopped after it (the power cycle) and their stores kept; the failed ones
+        tried again in a last batch."""
+        size = self.args.plant_batch
+        t = time.monotonic()
+        self.say(f"plant: RP-01/RP-02 by the EOL tester's code on each module's own bus, {size} modules at a time")
+        todo, failed = list(self.vehicles), []
+        for attempt in (1, 2):
+            for first in range(0, len(todo), size):
+                batch = todo[first:first + size]
+                self.start_modules("", batch)
+                try:
+                    results = provision(plant, batch, self.bins["spaak-pki"], len(batch), lambda text: None)
+                finally:
+                    for v in batch:
+                        self.children.stop(v.ecu)
+                by_serial = {r.serial: r for r in results}
+                for v in batch:
+                    r = by_serial[v.serial]
+                    if r.failed or r.outcome is None:
+                        failed.append((v, r))
+                    else:
+                        plant.keep(v.number, v.store)
+                done = first + len(batch)
+                self.say(f"plant: {done}/{len(todo)} {'(again) ' if attempt == 2 else ''}in "
+                         f"{time.monotonic() - t:.0f} s, {len(failed)} to try again")
+            if not failed:
+                break
+            if attempt == 2:
+                raise FleetError("plant failed for " + ", ".join(
+                    f"{v.serial} ({r.error.describe() if r.error else r.outcome})" for v, r in failed[:5]))
+            todo, failed = [v for v, _ in failed], []
+        elapsed = time.monotonic() - t
+        plant.seal(self.n, elapsed, size)
+        self.say(f"plant: {self.n} modules provisioned in {elapsed:.1f} s ({self.n / elapsed * 60:.1f} per minute); "
+                 f"stores kept in {os.path.relpath(plant.dir)} as the pristine copies")
 
     def backend(self) -> None:
         t = time.monotonic()

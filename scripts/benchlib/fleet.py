@@ -1,0 +1,97 @@
+"""fleet: scripts/fleet's session for N = 10, 50, 100 vehicles with K = 1 and 2 VOS
+instances on PostgreSQL and K = 1 on SQLite, in one boot of scripts/vcan-run's VM:
+provisioning throughput (vehicles whose PP-01 completed per minute, from the first TBM start
+to the last PP-01), PP-01 p50/p99 (TBM traces: the first V2C to the delivered 0x06), VOS
+requests per second and database time per transaction (the instances' ``stats``).
+
+``python -m benchlib.fleet [--sizes 10,50,100] [--json FILE]`` where vcan1..vcanN exist
+(scripts/bench runs it through scripts/vcan-run with VCAN_IFACES up to the largest N). The
+plant is made once for the largest N (cached in out/bench-fleet/plant, reused by every row
+and by later runs); each row copies the pristine stores. Nothing passes or fails on time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+from .common import ROOT, Table, environment_line
+
+TITLE = "fleet: N vehicles (spaak-ecu + spaak-cloud tbm) against K spaak-cloud vos"
+BACKENDS = ((1, "sqlite"), (1, "postgres"), (2, "postgres"))
+
+
+def one(n: int, k: int, database: str, out: str, timeout: float) -> dict:
+    """One run of fleet_session; its JSON (plus wall time and exit status)."""
+    path = os.path.join(out, f"fleet-{n}-{k}-{database}.json")
+    if os.path.exists(path):
+        os.remove(path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    t0 = time.monotonic()
+    try:
+        done = subprocess.run([sys.executable, "-m", "fleet_session", "--vehicles", str(n), "--vos-instances", str(k),
+                               "--database", database, "--out", out, "--json", path, "--timeout", str(timeout)],
+                              capture_output=True, text=True, timeout=timeout + 120, env=env, cwd=str(ROOT))
+        status, tail = done.returncode, (done.stdout + done.stderr).strip().splitlines()[-12:]
+    except subprocess.TimeoutExpired:
+        status, tail = None, ["timed out"]
+    result = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            result = json.load(f)
+    result.update({"exit": status, "wall_s": round(time.monotonic() - t0, 1), "config": [n, k, database]})
+    if status != 0:
+        result["tail"] = tail
+    return result
+
+
+def bench(sizes=(10, 50, 100), json_path=None, timeout: float = 1500.0) -> list:
+    out = str(ROOT / "out" / "bench-fleet")
+    os.makedirs(out, exist_ok=True)
+    results = []
+    # the largest first: it makes the plant the smaller ones reuse
+    order = sorted(((n, k, db) for n in sizes for k, db in BACKENDS), key=lambda c: (-c[0], c[1], c[2]))
+    for n, k, db in order:
+        print(f"  fleet N={n} K={k} {db} ...", flush=True)
+        results.append(one(n, k, db, out, timeout))
+    results.sort(key=lambda r: (r["config"][0], r["config"][1], r["config"][2] != "sqlite"))
+    table = Table(TITLE, ["N", "K", "database", "done", "vehicles/min", "PP-01 p50", "PP-01 p99", "VOS req/s",
+                          "db ms/tx", "db retries", "wall"])
+    for r in results:
+        n, k, db = r["config"]
+        pp = r.get("pp01", {})
+        vos = r.get("vos", {})
+        fmt = lambda v, unit="": "-" if v is None else f"{v:g}{unit}"  # noqa: E731
+        table.add(n, k, db, f"{r.get('done', 0)}/{n}", fmt(r.get("vehicles_per_minute")), fmt(pp.get("p50_s"), " s"),
+                  fmt(pp.get("p99_s"), " s"), fmt(vos.get("requests_per_s")), fmt(vos.get("db_ms_per_transaction")),
+                  fmt(vos.get("db_retries")), f"{r['wall_s']:.0f} s")
+        if r.get("exit") != 0:
+            table.note(f"N={n} K={k} {db}: exit {r.get('exit')}; failures {r.get('failures')}; "
+                       + " | ".join(r.get("tail", [])[-3:]))
+    table.note("vehicles/min: PP-01 completions over the time from the first TBM start to the last PP-01 (the plant "
+               "is cached, not counted); PP-01: first V2C to the delivered 0x06 (TBM traces); req/s: V2C the VOS "
+               "instances took over the story's time; db ms/tx: MeteredCloudRepository's time per transaction; "
+               "passwords for 20 %, KTS terminations for 10 % of the vehicles; scrypt N = 1024 (scripts/fleet's default)")
+    table.print()
+    json_path = json_path or os.path.join(out, "fleet-bench.json")
+    with open(json_path, "w", encoding="utf-8") as f:
+        json.dump({"environment": environment_line("bus side"), "rows": results}, f, indent=2)
+    print(f"  JSON: {os.path.relpath(json_path, ROOT)}", flush=True)
+    return results
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="benchlib.fleet")
+    p.add_argument("--sizes", default="10,50,100", help="vehicle counts (10,50,100)")
+    p.add_argument("--json", metavar="FILE", help="where the JSON goes (out/bench-fleet/fleet-bench.json)")
+    args = p.parse_args(argv)
+    print(environment_line("bus side"), flush=True)
+    results = bench(tuple(int(s) for s in args.sizes.split(",") if s), args.json)
+    return 0 if results else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
