@@ -59,7 +59,7 @@ class VOSInstance:
         self.last_stats: Optional[dict] = None
         args = [spaak_cloud, "vos", "--pki", pki, "--database", database, "--instance", self.name,
                 "--gsdp", "127.0.0.1:0", "--control", self.control, "--ecu-certs", ecu_certs, "--trace", self.trace,
-                "--scrypt-n", str(scrypt_n)]
+                "--scrypt-n", str(scrypt_n), "--mail-dir", os.path.join(run_dir, f"mail-{self.name}")]
         self.proc = children.start(f"spaak-cloud vos {self.name}", args, os.path.join(log_dir, f"{self.name}.log"),
                                    ready_fd=True)
 

@@ -87,6 +87,7 @@ class Fleet:
         # VM: its memory; an fsync through its shared folder stalls the event loops); the
         # logs and traces are copied to <out>/run at the end.
         self.run_dir = tempfile.mkdtemp(prefix="spaak-fleet-")
+        os.chmod(self.run_dir, 0o711)  # PostgreSQL's cluster (<run>/pg) runs as user postgres
         self.logs = os.path.join(self.run_dir, "logs")
         for sub in ("logs", "traces", "ecu-certs"):
             os.makedirs(os.path.join(self.run_dir, sub))
