@@ -43,7 +43,10 @@ public final class CloudSimulator {
     /// `nil`: verifiers are derived on demand and nothing waits. Otherwise a
     /// Spake2VerifierRequest or a `push-verifier` waits until one is ready (the shell calls
     /// `verifiersReady` then), so that the event loop never runs scrypt itself.
-    public var verifierReady: (() -> Bool)?
+    public var verifierReady: (() -> Bool)? {
+        get { waiting.isReady }
+        set { waiting.isReady = newValue }
+    }
 
     /// The `queued` events of C2V messages handed to the TBM, for their `delivered` events.
     private var inTransit: [(bytes: [UInt8], event: CloudEvent)] = []
@@ -66,7 +69,7 @@ public final class CloudSimulator {
 
     /// Inputs waiting for a verifier.
     private enum Waiting { case request([UInt8]), push(String) }
-    private var waiting: [Waiting] = []
+    private var waiting = VerifierWaitQueue<Waiting>(capacity: CloudSimulator.maxWaiting)
     /// The most inputs that wait; more are refused.
     public static let maxWaiting = 16
 
@@ -88,8 +91,8 @@ public final class CloudSimulator {
     /// A verifier became ready: handles the waiting inputs while verifiers last.
     public func verifiersReady(now: Instant, date: Date) -> Step {
         var step = Step()
-        while !waiting.isEmpty, verifierReady?() ?? true {
-            switch waiting.removeFirst() {
+        while let next = waiting.next() {
+            switch next {
             case .request(let bytes):
                 send(vos.handleV2C(bytes, date: date), now: now, date: date, into: &step)
             case .push(let serial):
@@ -106,7 +109,7 @@ public final class CloudSimulator {
     }
 
     /// `true` when an input needing a verifier must wait (none ready).
-    private var mustWait: Bool { !(verifierReady?() ?? true) }
+    private var mustWait: Bool { waiting.mustWait }
 
     /// A frame from the bus.
     public func handle(_ frame: CANFrame, now: Instant, date: Date) -> Step {
@@ -198,8 +201,7 @@ public final class CloudSimulator {
         case .pushVerifier(let serial):
             try requireLink()
             if mustWait {
-                guard waiting.count < Self.maxWaiting else { throw VOSCommandError("too many inputs waiting for a verifier") }
-                waiting.append(.push(serial))
+                guard waiting.enqueue(.push(serial)) else { throw VOSCommandError("too many inputs waiting for a verifier") }
                 return Reply(ok: true, text: "verifier push to \(serial) queued until a verifier is ready (scrypt running)")
             }
             send(try vos.pushVerifier(serial: serial, date: date), push: true, now: now, date: date, into: &step)
@@ -212,33 +214,15 @@ public final class CloudSimulator {
             try requireLink()
             send(try vos.requestPairingMode(serial: serial, date: date), push: true, now: now, date: date, into: &step)
             return Reply(ok: true, text: "pairing mode request sent to \(serial); its OwnerPairingStatus shows in the trace and in status")
-        case .fault(let fault, let count):
-            vos.faults.arm(fault, count: count)
-            return Reply(ok: true, text: "fault \(fault) armed for \(count) C2V message\(count == 1 ? "" : "s")")
-        case .clearFault:
-            vos.faults.clear()
-            return Reply(ok: true, text: "no fault armed")
-        case .password(let serial):
-            return Reply(ok: true, text: try vos.handOutPassword(serial: serial, date: date))
-        case .registerECU(let paths):
-            var lines: [String] = []
-            for path in paths {
-                let bytes: [UInt8]
-                do { bytes = try readFile(path) } catch { throw VOSCommandError("cannot read \(path): \(error)") }
-                lines.append("registered \(try vos.registerECU(certificate: bytes, date: date)) from \(path)")
+        case .fault, .clearFault, .password, .registerECU, .resetCounter, .registerOwner:
+            guard let reply = try vos.executeOperatorCommand(command, date: date, readFile: readFile) else {
+                throw VOSCommandError("\(command.text): not an operator command")
             }
-            return Reply(ok: true, text: lines.joined(separator: "\n"))
-        case .resetCounter(let serial):
-            try vos.resetCounter(serial: serial)
-            return Reply(ok: true, text: "V2C counter of \(serial) forgotten")
-        case .registerOwner(let vin, let user, let email):
-            let result = try vos.registerOwner(vin: vin, user: user, email: email, date: date)
-            let replaced = result.replacedUser.map { " (replacing \($0))" } ?? ""
-            let known = result.vehicleKnown ? "the VOS knows the vehicle" : "the VOS has not heard from this vehicle yet"
-            let change = result.ownerChange.map { "; \($0)" } ?? ""
-            return Reply(ok: true, text: "owner of \(vin): \(user) <\(result.owner.email)>\(replaced); \(known)\(change)")
+            return reply
         case .status:
             return Reply(ok: true, text: statusText(try vos.summary()))
+        case .stats:
+            throw VOSCommandError("stats is a command of spaak-cloud vos (the VOS service); serve has one vehicle: see status")
         }
     }
 
@@ -268,8 +252,7 @@ public final class CloudSimulator {
                     var event = CloudEvent(from: .spaak, to: .vos, outcome: .info, direction: "V2C",
                                            type: CloudMessageType.spake2VerifierRequest.rawValue,
                                            name: CloudMessageType.spake2VerifierRequest.description)
-                    if waiting.count < Self.maxWaiting {
-                        waiting.append(.request(bytes))
+                    if waiting.enqueue(.request(bytes)) {
                         event.detail = "waiting for a verifier (scrypt running)"
                     } else {
                         event.outcome = .refused
@@ -319,8 +302,14 @@ public final class CloudSimulator {
     }
 
     private func statusText(_ summary: CloudSummary) -> String {
-        var lines = ["TBM \(tbm.linkState); fault \(vos.faults.armed.map { "\($0) ×\(vos.faults.remaining)" } ?? "none"); "
+        let lines = ["TBM \(tbm.linkState); fault \(vos.faults.armed.map { "\($0) ×\(vos.faults.remaining)" } ?? "none"); "
                      + "\(summary.ecus.count) ECU\(summary.ecus.count == 1 ? "" : "s")"]
+        return (lines + Self.ecuLines(summary)).joined(separator: "\n")
+    }
+
+    /// The per-ECU lines of `status` (two per ECU: the database state, then the owner pairing).
+    static func ecuLines(_ summary: CloudSummary) -> [String] {
+        var lines: [String] = []
         for ecu in summary.ecus {
             let status: (UInt8?) -> String = { $0.map(String.init) ?? "-" }
             lines.append("\(ecu.serial) vin=\(ecu.vin ?? "-") drmUUID=\(ecu.drmUUID?.hexString ?? "-") "
@@ -330,7 +319,7 @@ public final class CloudSimulator {
                          + "v2c=\(ecu.v2cCounter.map(String.init) ?? "-") c2v=\(ecu.c2vCounter.map(String.init) ?? "-")")
             lines.append("  " + Self.pairingText(ecu.ownerPairing))
         }
-        return lines.joined(separator: "\n")
+        return lines
     }
 
     /// The owner pairing line of `status` (indented under its ECU), e.g.

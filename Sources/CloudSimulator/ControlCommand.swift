@@ -44,6 +44,7 @@ public enum CloudFault: Equatable, Sendable, CustomStringConvertible {
 ///     register-owner VIN USER [EMAIL]      bind a VIN to its owner (owner services, OP-01a/b);
 ///                                          EMAIL defaults to USER@owners.spaak-sim.test
 ///     status                               the database summary, with each ECU's owner and owner pairing
+///     stats                                `spaak-cloud vos` only: one line of JSON with the service's counters
 public enum ControlCommand: Equatable, Sendable {
     /// Change the TBM link state.
     case tbm(TBMLinkState)
@@ -67,6 +68,8 @@ public enum ControlCommand: Equatable, Sendable {
     case registerOwner(vin: String, user: String, email: String?)
     /// Print the database summary.
     case status
+    /// The VOS service's counters as one line of JSON (`spaak-cloud vos`; see `VOSService`).
+    case stats
 
     /// The command as text (the form `parse` reads).
     public var text: String {
@@ -82,6 +85,7 @@ public enum ControlCommand: Equatable, Sendable {
         case .resetCounter(let serial): return "reset-counter \(serial)"
         case .registerOwner(let vin, let user, let email): return (["register-owner", vin, user] + (email.map { [$0] } ?? [])).joined(separator: " ")
         case .status: return "status"
+        case .stats: return "stats"
         }
     }
 
@@ -90,7 +94,7 @@ public enum ControlCommand: Equatable, Sendable {
         commands: tbm online|offline|unsubscribe|silent · push-verifier SERIAL · terminate-owner-key SERIAL · \
         pairing-mode SERIAL · \
         fault drop|delay MS|corrupt-signature|replay|wrong-transaction|wrong-type|error CODE [--count N] · \
-        fault clear · password SERIAL · register-ecu FILE... · reset-counter SERIAL · register-owner VIN USER [EMAIL] · status
+        fault clear · password SERIAL · register-ecu FILE... · reset-counter SERIAL · register-owner VIN USER [EMAIL] · status · stats
         """
 
     /// Parses one command line; throws `ControlCommandError` with a sentence for the operator.
@@ -114,6 +118,9 @@ public enum ControlCommand: Equatable, Sendable {
         case "status":
             guard args.isEmpty else { throw .init("usage: status") }
             return .status
+        case "stats":
+            guard args.isEmpty else { throw .init("usage: stats") }
+            return .stats
         case "register-ecu":
             guard !args.isEmpty else { throw .init("usage: register-ecu FILE...") }
             return .registerECU(paths: args)

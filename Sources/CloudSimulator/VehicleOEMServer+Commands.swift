@@ -42,6 +42,7 @@ extension VehicleOEMServer {
             let record = try newVerifier(serial: serial, transactionID: transactionID, trigger: .push, store: store, date: date)
             try emit(.spake2VerifierProvisioning(record), serial: serial, transactionID: transactionID, useCase: .pp02,
                      store: store, into: &pending)
+            try queueInOutbox(pending, serial: serial, store: store, date: date)
             return pending
         }
         commit(pending, into: &result)
@@ -69,6 +70,7 @@ extension VehicleOEMServer {
             let note = try recordTermination(serial: serial, store: store, date: date)
             try emit(.ownerKeyTermination, serial: serial, transactionID: randomBytes(16), useCase: .pp03,
                      store: store, note: note, into: &pending)
+            try queueInOutbox(pending, serial: serial, store: store, date: date)
             return pending
         }
         commit(pending, into: &result)

@@ -64,6 +64,7 @@ extension VehicleOEMServer {
             try store.saveOwnerPairing(record)
             try emit(.ownerPairingModeRequest, serial: serial, transactionID: transactionID, useCase: .ownerPairing,
                      store: store, into: &pending)
+            try queueInOutbox(pending, serial: serial, store: store, date: date)
             return pending
         }
         commit(pending, into: &result)

@@ -84,6 +84,11 @@ public final class VehicleOEMServer {
     /// another thread so that the event loop never waits); `nil` or an empty pool: the
     /// verifier is derived when needed.
     public var verifierSource: (() -> PreparedVerifier?)?
+    /// `true` for the VOS service (`VOSService`): a push (0x0A PP-02, 0x0C, 0x0E) is written
+    /// to the repository's C2V outbox, and announced to the other instances, in the
+    /// transaction that makes it (so that a counter used up is never a push lost). `false`
+    /// (`serve`): pushes are only returned, for the TBM on the same bus.
+    public var pushesGoToOutbox = false
 
     let randomBytes: (Int) -> [UInt8]
     /// The last C2V message actually queued per serial, for the `replay` fault (memory only).
