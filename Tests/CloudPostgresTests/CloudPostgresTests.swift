@@ -1,6 +1,0 @@
-import CloudPostgres
-import XCTest
-
-final class CloudPostgresSmokeTests: XCTestCase {
-    func testLinks() {}
-}
