@@ -21,7 +21,7 @@ struct SpaakCloudCommand: ParsableCommand {
             `serve --http ADDRESS` the VOS's owner services (OP-01a/b) answer over HTTP (OpenAPI at \
             /openapi.yaml, customer portal at /portal); `token` makes the bearer tokens they take.
             """,
-        subcommands: [Serve.self, Ctl.self, RegisterECU.self, TokenCommand.self, BenchScrypt.self, BenchBackend.self])
+        subcommands: [Serve.self, Ctl.self, RegisterECU.self, TokenCommand.self, BenchScrypt.self, BenchBackend.self, TBMCommand.self, VOSCommand.self])
 }
 
 /// `spaak-cloud serve`.
