@@ -10,7 +10,7 @@ import traceback
 
 from . import common
 
-HOST_SECTIONS = ("memory", "keygen", "scrypt", "pairing", "api")
+HOST_SECTIONS = ("memory", "keygen", "scrypt", "pairing", "api", "backend")
 BUS_SECTIONS = ("isotp", "flood", "memory", "keygen", "eol", "pp01", "pairing", "realcan")
 
 
@@ -38,6 +38,8 @@ def main(argv=None) -> int:
         ("host", "pairing"): lambda: exported.__setitem__("pairing", _import("pairing").host(0.5 if q else 1.0)),
         ("bus", "pairing"): lambda: _import("pairing").bench(repeats=1 if q else 3, seconds=0.5 if q else 1.0),
         ("host", "api"): lambda: _import("api").bench(seconds=2.0 if q else 5.0),
+        ("host", "backend"): lambda: _import("backend").bench(vehicles=60 if q else 300, counts=(500,) if q else (1000, 4000),
+                                                              hold=5.0 if q else 15.0),
         ("bus", "realcan"): lambda: _import("realcan").bench(count=10 if q else 40, latency_count=50 if q else 200,
                                                              full_seconds=4.0 if q else 8.0),
     }
