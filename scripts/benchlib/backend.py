@@ -78,6 +78,12 @@ def _pgbench(url: str, per_vehicle: dict, vehicles: int) -> float:
     return float(m.group(1)) / 1000 * transactions
 
 
+def _pg_size(url: str) -> int:
+    """pg_database_size: the bytes of the database's files (tables, indexes, TOAST)."""
+    done = run([tool("psql"), url, "-At", "-c", "SELECT pg_database_size(current_database())"], timeout=60)
+    return int(done.stdout.strip().splitlines()[-1])
+
+
 def _rss_kb(pid: int) -> int:
     with open(f"/proc/{pid}/status", encoding="utf-8") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
@@ -151,7 +157,9 @@ def bench(vehicles: int = 300, counts: tuple = (1000, 4000), hold: float = 15.0)
     os.chmod(folder, 0o755)
     url = _pgtemp("start", cluster)
     try:
+        size0 = _pg_size(url)
         results["postgresql"] = _backend(cloud, url, vehicles)
+        results["postgresql"]["db_bytes_per_vehicle"] = (_pg_size(url) - size0) / (vehicles + 3)
         floor_db = _pgbench(url, results["postgresql"], vehicles)
         pki = os.path.join(folder, "pki")
         run([pki_tool, "init", pki], timeout=120)
@@ -173,8 +181,8 @@ def bench(vehicles: int = 300, counts: tuple = (1000, 4000), hold: float = 15.0)
     table.add("per vehicle: V2C in / C2V out / [K]", f"{pg['v2c']:.0f} / {pg['c2v']:.0f} / {pg['certificates']:.0f}", "", "", "", "")
     table.add("per vehicle: transactions / reads / writes",
               f"{pg['db_transactions']:.0f} / {pg['db_reads']:.0f} / {pg['db_writes']:.0f}", "", "", "", "")
-    if "db_bytes_per_vehicle" in results["sqlite"]:
-        table.add("database bytes per vehicle (SQLite file)", "", human(results["sqlite"]["db_bytes_per_vehicle"], "B"), "", "", "")
+    table.add("database bytes per vehicle (files)", "", human(results["sqlite"].get("db_bytes_per_vehicle"), "B"),
+              human(results["postgresql"].get("db_bytes_per_vehicle"), "B"), "", "")
     table.add(f"one verifier, scrypt N={memory['scrypt_n']}", f"{memory['scrypt_ms']:.1f} ms", "", "", "", "")
     table.add("parts: sign / verify / [K] issuance",
               f"{memory['sign_ms']:.3f} / {memory['verify_ms']:.3f} / {memory['issue_ms']:.3f} ms", "", "",
