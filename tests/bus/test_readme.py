@@ -146,6 +146,16 @@ class Scenario:
         assert runner.exists(), f"{runner} runs the owner services' curl session"
         assert "The owner services over HTTP" in runner.read_text(), "test_readme_curl.py no longer reads that section"
 
+    def fleet(self, command, comment):
+        """scripts/fleet: checked, not run here — `--help` answers and names every option of the
+        line; tests/bus/test_fleet.py runs a fleet for real (vehicles, two instances, one killed)."""
+        done = subprocess.run(["scripts/fleet", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        for option in re.findall(r"(--[a-z-]+)", command):
+            assert option in done.stdout, f"scripts/fleet has no {option}"
+        runner = ROOT / "tests" / "bus" / "test_fleet.py"
+        assert "--kill-instance-at" in runner.read_text(), f"{runner} no longer runs a fleet with an instance killed"
+
     def stop(self):
         if self.module and self.module.poll() is None:
             self.module.terminate()
@@ -156,6 +166,7 @@ CHECKS = [
     (r"^swift build -c release$", Scenario.setup_build),
     (r"^scripts/(demo|vm-shell)$", Scenario.setup_help),
     (r"^scripts/test$", Scenario.setup_exists),
+    (r"^scripts/fleet( --[a-z-]+( [0-9.]+)?)*$", Scenario.fleet),
     (r"^\.build/release/spaak-ecu .* &$", Scenario.start_module),
     (r"^candump -n \d+ vcan0$", Scenario.candump),
     (r"^cansend vcan0 3A0#[0-9A-F]{16}$", Scenario.cansend),
