@@ -1,7 +1,8 @@
 """12. The backend's cost of one vehicle (docs/SCALING.md rests on it), on the host, no bus.
 
 `spaak-cloud bench-backend` runs SP-02, PP-01 and PP-02 of scripted vehicles against the real
-VehicleOEMServer over memory, SQLite and PostgreSQL (scripts/pgtemp) and counts what one
+VehicleOEMServer over memory, SQLite and PostgreSQL (scripts/pgtemp, durable: fsync and
+synchronous commit on) and counts what one
 vehicle costs: messages, signatures, [K], database transactions, reads and writes, CPU and
 wall time per step. Two peers in the same run give the floors it is compared with:
 - crypto: `openssl speed ecdsap256` prices the vehicle's ECDSA work (one verification per
@@ -31,7 +32,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def _pgtemp(action: str, folder: str) -> str:
-    done = run([os.path.join(ROOT, "scripts", "pgtemp"), action, folder], timeout=120)
+    # Durable (fsync, synchronous commit): the figures stand for a real server's.
+    done = run([os.path.join(ROOT, "scripts", "pgtemp"), action, folder], timeout=120,
+               env={**os.environ, "PGTEMP_DURABLE": "1"})
     if done.returncode != 0:
         raise RuntimeError(f"scripts/pgtemp {action}: {(done.stderr or done.stdout).strip()[-300:]}")
     return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
