@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from spaaklib.fleet import ControlError, TraceTail, render, summary
-from spaaklib.process import find_binary
+from spaaklib.process import binary_candidates, find_binary
 
 from .backend import Database, VOSInstance
 from .plant import Plant, provision
@@ -24,9 +24,17 @@ TICK = 0.5
 PROGRESS_EVERY = 5.0
 
 
+def newest_binary(name: str):
+    """$SPAAK_BIN_DIR/<name> when set, else the newer of .build/release/<name> and
+    .build/debug/<name> (a stale release build must not hide today's subcommands)."""
+    if os.environ.get("SPAAK_BIN_DIR"):
+        return find_binary(name)
+    found = [c for c in binary_candidates(name) if os.access(c, os.X_OK)]
+    return str(max(found, key=lambda c: os.stat(c).st_mtime)) if found else None
+
+
 def find_binaries() -> dict:
-    """$SPAAK_BIN_DIR, else .build/release, else .build/debug."""
-    bins = {name: find_binary(name) for name in ("spaak-ecu", "spaak-pki", "spaak-cloud")}
+    bins = {name: newest_binary(name) for name in ("spaak-ecu", "spaak-pki", "spaak-cloud")}
     missing = [name for name, path in bins.items() if path is None]
     if missing:
         raise FleetError(f"not built: {', '.join(missing)} (run: swift build -c release)")
@@ -340,6 +348,7 @@ class Fleet:
             self.console.raw(f"spaak-sim fleet: {self.n} vehicles (spaak-ecu + spaak-cloud tbm on vcan1..vcan{self.n}), "
                              f"{self.k} VOS instance(s) on {self.args.database}, {where}; scrypt N = {self.args.scrypt_n}; "
                              f"files in {os.path.relpath(self.out)}/")
+            self.console.raw("binaries: " + ", ".join(os.path.relpath(b, ROOT) for b in self.bins.values()))
             self.plant()
             if self.args.plant_only:
                 result = None
