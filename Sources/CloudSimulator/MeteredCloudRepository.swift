@@ -17,7 +17,9 @@ public final class MeteredCloudRepository: CloudRepository {
     private let clock: () -> Instant
     /// Transactions run (committed or not).
     public private(set) var transactions = 0
-    /// The time spent in them, from before `base.transaction` to after it returned or threw.
+    /// The time spent in them, from before `base.transaction` to after it returned or threw:
+    /// the database's work and the body's own (the VOS verifies and signs inside its
+    /// transactions, and derives a verifier there when none was made in advance).
     public private(set) var time: Duration = .zero
 
     /// Wraps `base`; `clock` tells the monotonic time (a `VirtualClock` in tests).
