@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import GSDP
 import HummingbirdWSClient
@@ -43,6 +44,8 @@ public final class GSDPClient: @unchecked Sendable {
     private var generation: UInt64 = 0
     private var outbound: AsyncStream<Outgoing>.Continuation?
     private var task: Task<Void, Never>?
+    /// Signalled when the current connection's task has ended.
+    private var ended: DispatchSemaphore?
 
     /// Creates the client (one NIO thread; create it after the loop blocked its signals, so
     /// that the thread inherits the mask). Messages up to `maxMessageSize` bytes are taken.
@@ -58,12 +61,17 @@ public final class GSDPClient: @unchecked Sendable {
     /// Opens a WebSocket to `url` (closing the current connection, if any, without a report).
     public func connect(_ url: String) {
         let (stream, continuation) = AsyncStream<Outgoing>.makeStream()
+        let done = DispatchSemaphore(value: 0)
         lock.lock()
         generation += 1
         let current = generation
         let previous = (outbound, task)
         outbound = continuation
-        task = Task { [self] in await run(url: url, generation: current, outgoing: stream) }
+        ended = done
+        task = Task { [self] in
+            await run(url: url, generation: current, outgoing: stream)
+            done.signal()
+        }
         lock.unlock()
         previous.0?.finish()
         previous.1?.cancel()
@@ -86,13 +94,18 @@ public final class GSDPClient: @unchecked Sendable {
         continuation?.finish()
     }
 
-    /// Closes the connection and stops the NIO thread (blocks until it has stopped).
-    public func shutdown() {
+    /// Closes the connection (waiting up to `grace` for the close handshake) and stops the
+    /// NIO thread (blocks until it has stopped).
+    public func shutdown(grace: Duration = .seconds(1)) {
         close(reason: "shutting down")
         lock.lock()
         let running = task
+        let done = ended
         task = nil
+        ended = nil
         lock.unlock()
+        let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
+        if let done, done.wait(timeout: .now() + seconds) == .success { done.signal() }
         running?.cancel()
         try? group.syncShutdownGracefully()
     }
