@@ -15,6 +15,7 @@ let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", pac
 let postgres: Target.Dependency = .product(name: "PostgresNIO", package: "postgres-nio")
 let webSocketServer: Target.Dependency = .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")
 let webSocketClient: Target.Dependency = .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")
+let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
 // The executables a test PC or a HIL rack runs (scripts/package) carry the Swift runtime and
 // Foundation in release builds, since no Swift toolchain is there; debug builds link them dynamically.
 // Compiled with the flag too: their objects then name every static library Foundation needs.
@@ -49,6 +50,8 @@ let package = Package(
         // The VOS service's database for a fleet (PostgreSQL), and the TBM <-> VOS link (GSDP over WebSocket).
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.0"),
+        // Their own dependency, named because GSDPTransport uses NIOCore's types (ByteBuffer, EventLoopGroup).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
     ],
     targets: [
         // Shared value types.
@@ -99,7 +102,8 @@ let package = Package(
         // GSDP, the TBM <-> VOS link (pure): the control messages beside the ICD 7 messages, the TBM's reconnection back-off.
         .target(name: "GSDP", dependencies: ["SpaakCore", crypto]),
         // GSDP over WebSocket (NIO threads): the VOS's endpoint (Hummingbird) and the TBM's reconnecting client.
-        .target(name: "GSDPTransport", dependencies: ["GSDP", "SpaakCore", hummingbird, webSocketServer, webSocketClient, serviceLifecycle, logging]),
+        .target(name: "GSDPTransport", dependencies: ["GSDP", "SpaakCore", hummingbird, webSocketServer, webSocketClient, serviceLifecycle, logging,
+                                                      nioCore]),
         // The VOS's repository on PostgreSQL (a fleet, several VOS instances): migrations, serializable
         // transactions, the C2V outbox, LISTEN/NOTIFY.
         .target(name: "CloudPostgres", dependencies: ["CloudSimulator", "SpaakCore", postgres, logging]),
@@ -143,7 +147,7 @@ let package = Package(
         .testTarget(name: "CloudSimulatorTests",
                     dependencies: ["CloudSimulator", "CloudProtocol", "Provisioning", "SpaakCore", "E2E", "ISOTP", "TestPKI", "GSDP", x509, crypto]),
         .testTarget(name: "GSDPTests", dependencies: ["GSDP", "GSDPTransport", "SpaakCore", hummingbird, webSocketServer, webSocketClient,
-                                                    serviceLifecycle, logging]),
+                                                    serviceLifecycle, logging, nioCore]),
         .testTarget(name: "CloudPostgresTests", dependencies: ["CloudPostgres", "CloudSimulator", "CloudProtocol", "TestPKI", "SpaakCore", crypto]),
         .testTarget(name: "OwnerServicesTests", dependencies: ["OwnerServices", "CloudSimulator", "CloudProtocol", "TestPKI", "SpaakCore", crypto]),
         .testTarget(name: "OwnerAPITests", dependencies: ["OwnerAPI", "OwnerServices", "CloudSimulator", "SpaakCore", jwtKit, crypto]),

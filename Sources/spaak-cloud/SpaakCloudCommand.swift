@@ -107,7 +107,7 @@ struct Serve: ParsableCommand {
             let vos = VehicleOEMServer(hierarchy: hierarchy, repository: repository, configuration: configuration)
             let pool = VerifierPool(configuration: configuration)
             vos.verifierSource = { pool.take() }
-            if let ecuCerts { try registerFolder(ecuCerts, vos: vos) }
+            if let ecuCerts { ECUCertificateFolder(path: ecuCerts).register(with: vos) { print($0) } }
             var linkState: TBMLinkState
             if case .tbm(let state)? = try? ControlCommand.parse("tbm \(tbm)") { linkState = state } else { linkState = .online }
             if noBus { linkState = .offline }
@@ -142,32 +142,6 @@ struct Serve: ParsableCommand {
         print("spaak-cloud: owner services' e-mails go to the Maildir \(mail)")
         return HTTPSetup(address: try HTTPListenAddress(parsing: address), tokens: TokenAuthority(key: key.key), services: services,
                          installers: [try OwnerHTTPServer.portal()])
-    }
-
-    /// Registers every `*.crt.der` (else `*.crt.pem`) of `folder` and makes the VOS look
-    /// up unknown serials there.
-    private func registerFolder(_ folder: String, vos: VehicleOEMServer) throws {
-        let url = URL(fileURLWithPath: folder)
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        let stems = Set(names.filter { $0.hasSuffix(".crt.der") || $0.hasSuffix(".crt.pem") }.map { String($0.dropLast(8)) })
-        for stem in stems.sorted() {
-            guard let bytes = Self.certificate(stem, in: url) else { continue }
-            do {
-                print("registered ECU \(try vos.registerECU(certificate: bytes, date: Date())) from \(folder)")
-            } catch {
-                print("not registered: \(stem) in \(folder): \(error)")
-            }
-        }
-        vos.ecuCertificateSource = { serial in
-            TestPKIRegistry.isValidSerial(serial) ? Self.certificate(serial, in: url) : nil
-        }
-    }
-
-    private static func certificate(_ stem: String, in folder: URL) -> [UInt8]? {
-        for ext in [".crt.der", ".crt.pem"] {
-            if let data = try? Data(contentsOf: folder.appendingPathComponent(stem + ext)) { return [UInt8](data) }
-        }
-        return nil
     }
 }
 
