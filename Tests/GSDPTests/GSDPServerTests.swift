@@ -25,7 +25,7 @@ struct GSDPServerTests {
 
     private func start(_ server: GSDPServer) async throws -> Int {
         try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try server.start() }) }.start()
+            Thread { continuation.resume(with: Result { try server.start(timeout: .seconds(60)) }) }.start()
         }
     }
 
