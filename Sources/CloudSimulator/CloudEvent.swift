@@ -104,3 +104,14 @@ public struct CloudEvent: Codable, Sendable, Equatable, CustomStringConvertible 
         return parts.joined(separator: " ")
     }
 }
+
+extension CloudEvent {
+    /// The trace line of a control command and its reply, at `now`; it never shows a pairing
+    /// password (a handed-out one reads "ok (password handed out)").
+    static func control(_ command: ControlCommand, reply: CloudSimulator.Reply, now: Instant) -> CloudEvent {
+        let shown = if case .password = command, reply.ok { "ok (password handed out)" } else { reply.description }
+        var event = CloudEvent(from: .control, to: .vos, outcome: .info, detail: "\(command.text) → \(shown)")
+        event.ms = now.milliseconds
+        return event
+    }
+}

@@ -182,11 +182,7 @@ public final class CloudSimulator {
         } catch {
             reply = Reply(ok: false, text: String(describing: error))
         }
-        // The trace never shows a pairing password.
-        let shown = if case .password = command, reply.ok { "ok (password handed out)" } else { reply.description }
-        var info = CloudEvent(from: .control, to: .vos, outcome: .info, detail: "\(command.text) → \(shown)")
-        info.ms = now.milliseconds
-        step.events.insert(info, at: 0)
+        step.events.insert(CloudEvent.control(command, reply: reply, now: now), at: 0)
         return (reply, step)
     }
 

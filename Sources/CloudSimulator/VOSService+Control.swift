@@ -16,10 +16,7 @@ extension VOSService {
         }
         // The trace never shows a pairing password; nor the stats line (polled).
         guard command != .stats else { return (reply, step) }
-        let shown = if case .password = command, reply.ok { "ok (password handed out)" } else { reply.description }
-        var info = CloudEvent(from: .control, to: .vos, outcome: .info, detail: "\(command.text) → \(shown)")
-        info.ms = now.milliseconds
-        step.events.insert(info, at: 0)
+        step.events.insert(CloudEvent.control(command, reply: reply, now: now), at: 0)
         return (reply, step)
     }
 
