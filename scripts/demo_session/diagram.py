@@ -14,7 +14,7 @@ import json
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 from spaaklib.signals import VERIFIER as VERIFIER_FLAG
@@ -213,12 +213,36 @@ def trace_arrows(path: str, module: int, phase_of) -> list:
     return arrows
 
 
+#: A note from SPAAK_Status and the message it causes: (the note's words, the message's label
+#: start). SPAAK_Status is cyclic (100 ms), so the frame that shows the cause can reach the bus
+#: monitor after the VOS logged the message that followed it.
+CAUSES = [("failed attempts: verifier deleted", "Spake2VerifierRequest (0x09) reason 2")]
+#: How much later than its effect a cause may be seen (one SPAAK_Status cycle and some margin), s.
+CAUSE_LAG = 0.5
+
+
+def causes_first(arrows: list) -> list:
+    """The arrows with each note of CAUSES moved to just before the message it caused, when that
+    message of the same module came at most CAUSE_LAG earlier."""
+    moved = []
+    for a in arrows:
+        for words, effect in CAUSES:
+            if a.kind == "note" and words in a.label:
+                earlier = [e.t for e in arrows if e.module == a.module and e.label.startswith(effect)
+                           and a.t - CAUSE_LAG <= e.t < a.t]
+                if earlier:
+                    a = replace(a, t=min(earlier) - 0.0005)
+        moved.append(a)
+    return moved
+
+
 def merge(arrows: list) -> list:
     """One Merged per (phase, group, src, dst, label, kind), at its first time, in time order. A
     failed message (kind bad) goes right after the same message's arrow: the merged view has
-    one timeline for all modules, where a retry of one module would come long after."""
+    one timeline for all modules, where a retry of one module would come long after. A cause
+    seen late goes before its effect (causes_first)."""
     merged: dict = {}
-    for a in sorted(arrows, key=lambda a: a.t):
+    for a in sorted(causes_first(arrows), key=lambda a: a.t):
         key = (a.phase, a.group, a.src, a.dst, a.label, a.kind)
         m = merged.setdefault(key, Merged(a.t, a.src, a.dst, a.label, a.phase, a.kind))
         m.counts[a.module] = m.counts.get(a.module, 0) + 1

@@ -429,3 +429,21 @@ def test_diagram_of_owner_pairing(tmp_path):
     text = diagram.ascii_art(items, ["wrong password", "owner"], 2)
     assert all(len(line) < 140 for line in text.splitlines()), text
     assert "Phone + NFC reader" in text.splitlines()[0]
+
+
+def test_diagram_puts_a_late_cause_before_its_effect():
+    """SPAAK_Status is cyclic: the frame that shows the verifier deleted by the 8th failed attempt
+    can reach the monitor after the VOS logged the 0x09 it caused. The note goes before that 0x09
+    (up to CAUSE_LAG later), never before one of another module or one long before."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from demo_session import diagram
+
+    note = "8 failed attempts: verifier deleted, PP-03"
+    request = "Spake2VerifierRequest (0x09) reason 2"
+    arrows = [diagram.Arrow(2.50, "S", "V", request, 1, 0), diagram.Arrow(2.58, "S", "S", note, 1, 0, "note"),
+              diagram.Arrow(5.00, "S", "V", request, 2, 0), diagram.Arrow(5.09, "S", "S", note, 3, 0, "note"),
+              diagram.Arrow(7.00, "S", "V", request, 4, 0), diagram.Arrow(8.00, "S", "S", note, 4, 0, "note")]
+    labels = [(m.label, dict(m.counts)) for m in diagram.merge(arrows)]
+    assert labels == [(note, {1: 1, 3: 1, 4: 1}), (request, {1: 1, 2: 1, 4: 1})], labels
+    moved = diagram.causes_first(arrows)
+    assert [a.t for a in moved] == [2.50, 2.4995, 5.00, 5.09, 7.00, 8.00]
