@@ -9,7 +9,8 @@ public enum LoopEvent: Equatable, Sendable {
     /// The descriptor, watched for writing, can take more: flush its transmit queue.
     case writable(Int32)
     /// The armed deadline has passed; `now` is the current instant. The timer is now
-    /// disarmed: call `arm(_:)` with the next deadline.
+    /// disarmed: call `arm(_:)` with the next deadline. In one turn it comes after the
+    /// descriptors' events: a descriptor readable at the same poll was handled first.
     case timer(Instant)
     /// SIGINT or SIGTERM (or another watched signal) arrived; the loop ends after this event.
     case signal(Int32)
@@ -236,6 +237,8 @@ public final class EventLoop {
         }
     }
 
+    /// The order of `pollSet` is the order of dispatch within a turn: the signal, the
+    /// descriptors, the timer last (documented on `LoopEvent.timer`).
     private func rebuildPollSet() {
         var set: [pollfd] = []
         if signalFD >= 0 { set.append(pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)) }

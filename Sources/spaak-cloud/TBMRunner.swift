@@ -63,7 +63,9 @@ final class TBMRunner {
                                    backoff: GSDPBackoff(random: SplitMix64(seed: seed.next())), now: loop.clock.now)
         var relay = TBMRelay(tbm: tbm, link: link, now: loop.clock.now)
 
-        func perform(_ step: TBMRelay.Step) {
+        /// Carries out the relay's actions; `now` is the turn's instant (one clock read per
+        /// wake-up: in a VM whose clock source is the HPET every read is a system call).
+        func perform(_ step: TBMRelay.Step, now: Instant) {
             for event in step.events { log(event) }
             var frames: [CANFrame] = []
             for action in step.actions {
@@ -75,8 +77,8 @@ final class TBMRunner {
                 case .close(let reason): client.close(reason: reason)
                 }
             }
-            port.submit(frames, now: loop.clock.now)
-            if port.takeTransmitConfirmation() { relay.framesTransmitted(now: loop.clock.now) }
+            port.submit(frames, now: now)
+            if port.takeTransmitConfirmation() { relay.framesTransmitted(now: now) }
         }
 
         func execute(_ line: String) -> String {
@@ -84,7 +86,8 @@ final class TBMRunner {
             do { command = try ControlCommand.parse(line) } catch { return "error \(error)" }
             switch command {
             case .tbm(let state):
-                perform(relay.setOverride(state, now: loop.clock.now))
+                let now = loop.clock.now
+                perform(relay.setOverride(state, now: now), now: now)
                 return "ok TBM \(state)" + (state == .online ? " (following the GSDP link)" : " (GSDP link closed until tbm online)")
             case .status:
                 return "ok " + relay.statusLine
@@ -101,32 +104,36 @@ final class TBMRunner {
               + "(first \(c.urls[c.firstIndex])); control \(c.controlPath) — ready")
         fflush(nil)
         do { try readiness?.notifyReady() } catch { print("spaak-cloud tbm: \(error)") }
-        perform(relay.handleTimeout(now: loop.clock.now))
+        let started = loop.clock.now
+        perform(relay.handleTimeout(now: started), now: started)
         loop.arm(relay.nextDeadline)
         let exit = try loop.run { event in
+            // The turn's instant: the timer's, else one clock read after poll.
+            var now: Instant
+            if case .timer(let at) = event { now = at } else { now = loop.clock.now }
             switch event {
             case .readable(let fd) where fd == port.link.socket?.fileDescriptor:
                 guard let socket = port.link.socket else { break }
                 do {
                     var frames = try socket.receiveBatch(max: 64)
-                    port.receivedErrorFrames(now: loop.clock.now)
+                    port.receivedErrorFrames(now: now)
                     while !frames.isEmpty {
-                        for frame in frames { perform(relay.handle(frame, now: loop.clock.now)) }
+                        for frame in frames { perform(relay.handle(frame, now: now), now: now) }
                         guard frames.count == 64, let again = port.link.socket else { break }
                         frames = try again.receiveBatch(max: 64)
-                        port.receivedErrorFrames(now: loop.clock.now)
+                        now = loop.clock.now
+                        port.receivedErrorFrames(now: now)
                     }
                 } catch {
-                    port.lose(error, now: loop.clock.now)
+                    port.lose(error, now: now)
                 }
             case .readable(let fd) where fd == client.events.notifyFD:
                 for linkEvent in client.events.take() {
-                    let now = loop.clock.now
                     switch linkEvent {
-                    case .connected: perform(relay.linkConnected(now: now))
-                    case .text(let text): perform(relay.linkReceived(text: text, now: now))
-                    case .binary(let bytes): perform(relay.linkReceived(binary: bytes, now: now))
-                    case .closed(let reason): perform(relay.linkClosed(reason: reason, now: now))
+                    case .connected: perform(relay.linkConnected(now: now), now: now)
+                    case .text(let text): perform(relay.linkReceived(text: text, now: now), now: now)
+                    case .binary(let bytes): perform(relay.linkReceived(binary: bytes, now: now), now: now)
+                    case .closed(let reason): perform(relay.linkClosed(reason: reason, now: now), now: now)
                     }
                 }
             case .readable(let fd) where fd == control.listenFD:
@@ -136,16 +143,16 @@ final class TBMRunner {
                 loop.unwatch(fd)
                 control.finish(fd, reply: execute(line))
             case .writable:
-                port.writable(now: loop.clock.now)
-            case .timer(let now):
-                perform(relay.handleTimeout(now: now))
+                port.writable(now: now)
+            case .timer:
+                perform(relay.handleTimeout(now: now), now: now)
             case .signal:
                 break
             }
             // The transmitter's ENOBUFS retry, CanSM's polls, restarts and quiet period, the reopen.
-            port.handleTimeout(now: loop.clock.now)
-            if let socket = port.reopenIfDue(now: loop.clock.now) { loop.watch(socket.fileDescriptor) }
-            if port.takeTransmitConfirmation() { relay.framesTransmitted(now: loop.clock.now) }
+            port.handleTimeout(now: now)
+            if let socket = port.reopenIfDue(now: now) { loop.watch(socket.fileDescriptor) }
+            if port.takeTransmitConfirmation() { relay.framesTransmitted(now: now) }
             port.refreshDiagnostics()
             if let socket = port.link.socket { loop.watchWritable(socket.fileDescriptor, port.wantsWritable) }
             loop.arm(relay.nextDeadline.earliest(port.nextDeadline))

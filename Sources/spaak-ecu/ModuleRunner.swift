@@ -75,26 +75,34 @@ final class ModuleRunner {
 
         /// Reads what the socket holds (its error frames go to CanSM), then hands the frames
         /// and the passing of time to the module in the order it happened (a frame received
-        /// before a deadline before that timeout).
-        func pump() {
+        /// before a deadline before that timeout). Returns the instant it read after the
+        /// socket: the turn's time for the rest of the turn (one clock read per wake-up; in a
+        /// VM whose clock source is the HPET every read is a system call). A timer turn
+        /// (`timerAt`) does not read the socket: the loop dispatches a readable socket before
+        /// its timer, so the socket was drained in this turn already.
+        func pump(timerAt: Instant? = nil) -> Instant {
             var frames: [ReceivedCANFrame] = []
-            if let socket = port.link.socket {
+            var errorFrames = false
+            if timerAt == nil, let socket = port.link.socket {
                 do {
                     var batch = try socket.receiveStampedBatch(max: 64)
                     while !batch.isEmpty {
                         frames += batch
                         batch = batch.count == 64 && frames.count < 4096 ? try socket.receiveStampedBatch(max: 64) : []
                     }
-                    port.receivedErrorFrames(now: loop.clock.now)
+                    errorFrames = true
                 } catch {
                     port.lose(error, now: loop.clock.now)
                 }
             }
+            let read = timerAt ?? loop.clock.now
+            if errorFrames { port.receivedErrorFrames(now: read) }
             received += frames.count
-            let now = frames.count >= 4096 ? (frames.last?.receivedAt ?? loop.clock.now) : loop.clock.now
+            let now = frames.count >= 4096 ? (frames.last?.receivedAt ?? read) : read
             ordering.deliver(frames, receivedAt: { $0.receivedAt }, now: now, nextDeadline: { module.nextDeadline },
                              input: { transmit(module.handle($0.frame, now: $1), now: $1) },
                              timeout: { transmit(module.handleTimeout(now: $0), now: $0) })
+            return read
         }
 
         let ids = configuration.ids
@@ -110,28 +118,33 @@ final class ModuleRunner {
         transmit(module.handleTimeout(now: loop.clock.now), now: loop.clock.now)
         loop.arm(module.nextDeadline.earliest(port.nextDeadline))
         let exit = try loop.run { event in
+            let now: Instant
             switch event {
             case .readable(let fd) where fd == storeJobs.wakeDescriptor:
                 storeJobs.acknowledgeWake()
-                pump()
-                transmit(module.handleTimeout(now: loop.clock.now), now: loop.clock.now)
-            case .readable, .timer:
-                pump()
+                now = pump()
+                transmit(module.handleTimeout(now: now), now: now)
+            case .readable:
+                now = pump()
+            case .timer(let at):
+                now = pump(timerAt: at)
             case .writable:
-                port.writable(now: loop.clock.now)
+                now = loop.clock.now
+                port.writable(now: now)
             case .signal:
-                break
+                now = loop.clock.now
             }
             // The transmitter's ENOBUFS retry, CanSM's polls, restarts and quiet period, the reopen.
-            port.handleTimeout(now: loop.clock.now)
-            if let socket = port.reopenIfDue(now: loop.clock.now) { loop.watch(socket.fileDescriptor) }
+            port.handleTimeout(now: now)
+            if let socket = port.reopenIfDue(now: now) { loop.watch(socket.fileDescriptor) }
             // CanTp's TxConfirmation: every frame handed out is in the kernel now.
-            if port.takeTransmitConfirmation() { module.framesTransmitted(now: loop.clock.now) }
+            if port.takeTransmitConfirmation() { module.framesTransmitted(now: now) }
             if module.restartRequested {
                 // ECUReset: a new module from the store; the bus and its counters stay the shell's.
-                module = try self.makeModule(now: loop.clock.now)
+                let started = loop.clock.now
+                module = try self.makeModule(now: started)
                 module.busDiagnostics = port.diagnostics
-                transmit(module.handleTimeout(now: loop.clock.now), now: loop.clock.now)
+                transmit(module.handleTimeout(now: started), now: started)
             }
             if port.refreshDiagnostics() { module.busDiagnostics = port.diagnostics }
             if let socket = port.link.socket { loop.watchWritable(socket.fileDescriptor, port.wantsWritable) }

@@ -88,6 +88,27 @@ struct EventLoopTests {
         #expect(fired)
     }
 
+    @Test("in one turn a readable descriptor is dispatched before the timer")
+    func readableBeforeTimer() throws {
+        let loop = try EventLoop(signals: [])
+        defer { loop.close() }
+        let (r, w) = try makePipe()
+        defer { close(r); close(w) }
+        loop.arm(loop.clock.now)  // expired before the data is written: both ready at one poll
+        loop.watch(r)
+        var byte: UInt8 = 0x5A
+        #expect(write(w, &byte, 1) == 1)
+        usleep(2_000)
+        var events: [LoopEvent] = []
+        _ = try loop.runOnce(maxWait: .seconds(2)) { event in
+            events.append(event)
+            if case .readable = event { _ = read(r, &byte, 1) }
+        }
+        #expect(events.count == 2)
+        #expect(events.first == .readable(r))
+        if case .timer? = events.last {} else { Issue.record("the timer did not come last: \(events)") }
+    }
+
     @Test("a pipe with data is readable; stop() ends run")
     func pipeReadable() throws {
         let loop = try EventLoop(signals: [])
