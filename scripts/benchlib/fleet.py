@@ -8,6 +8,12 @@ requests per second and database time per transaction (the instances' ``stats``)
 (scripts/bench runs it through scripts/vcan-run with VCAN_IFACES up to the largest N). The
 plant is made once for the largest N (cached in out/bench-fleet/plant, reused by every row
 and by later runs); each row copies the pristine stores. Nothing passes or fails on time.
+
+Before the runs it measures what one idle vehicle costs this machine (fleet_session.capacity)
+and does not start a size whose idle vehicles alone would ask more than
+``spaaklib.fleet.IDLE_LOAD_LIMIT`` times its CPUs (in the 2-core emulated VM: N = 100): such a
+run cannot finish a PP-01 (docs/SCALING.md) and would only spend its time limit. The row then
+says "not run" and why; ``--force`` runs it anyway.
 """
 from __future__ import annotations
 
@@ -19,6 +25,11 @@ import sys
 import time
 
 from .common import ROOT, Table, environment_line
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from fleet_session.capacity import per_vehicle_cpu  # noqa: E402
+from fleet_session.story import find_binaries  # noqa: E402
+from spaaklib.fleet import too_big  # noqa: E402
 
 TITLE = "fleet: N vehicles (spaak-ecu + spaak-cloud tbm) against K spaak-cloud vos"
 BACKENDS = ((1, "sqlite"), (1, "postgres"), (2, "postgres"))
@@ -48,13 +59,22 @@ def one(n: int, k: int, database: str, out: str, timeout: float) -> dict:
     return result
 
 
-def bench(sizes=(10, 50, 100), json_path=None, timeout: float = 1500.0) -> list:
+def bench(sizes=(10, 50, 100), json_path=None, timeout: float = 1500.0, force: bool = False) -> list:
     out = str(ROOT / "out" / "bench-fleet")
     os.makedirs(out, exist_ok=True)
     results = []
+    cpus = os.cpu_count() or 1
+    cost = per_vehicle_cpu(find_binaries())
+    print(f"  one idle vehicle (spaak-ecu + spaak-cloud tbm, no backend): {cost * 100:.2f} % of a CPU; {cpus} CPUs",
+          flush=True)
     # the largest first: it makes the plant the smaller ones reuse
     order = sorted(((n, k, db) for n in sizes for k, db in BACKENDS), key=lambda c: (-c[0], c[1], c[2]))
     for n, k, db in order:
+        reason = None if force else too_big(cost, n, cpus)
+        if reason:
+            print(f"  fleet N={n} K={k} {db}: not run: {reason}", flush=True)
+            results.append({"config": [n, k, db], "exit": None, "wall_s": 0.0, "not_run": reason})
+            continue
         print(f"  fleet N={n} K={k} {db} ...", flush=True)
         results.append(one(n, k, db, out, timeout))
     results.sort(key=lambda r: (r["config"][0], r["config"][1], r["config"][2] != "sqlite"))
@@ -65,6 +85,9 @@ def bench(sizes=(10, 50, 100), json_path=None, timeout: float = 1500.0) -> list:
         pp = r.get("pp01", {})
         vos = r.get("vos", {})
         fmt = lambda v, unit="": "-" if v is None else f"{v:g}{unit}"  # noqa: E731
+        if r.get("not_run"):
+            table.add(n, k, db, "not run", "-", "-", "-", "-", "-", "-", "-")
+            continue
         table.add(n, k, db, f"{r.get('done', 0)}/{n}", fmt(r.get("vehicles_per_minute")), fmt(pp.get("p50_s"), " s"),
                   fmt(pp.get("p99_s"), " s"), fmt(vos.get("requests_per_s")), fmt(vos.get("db_ms_per_transaction")),
                   fmt(vos.get("db_retries")), f"{r['wall_s']:.0f} s")
@@ -75,10 +98,15 @@ def bench(sizes=(10, 50, 100), json_path=None, timeout: float = 1500.0) -> list:
                "is cached, not counted); PP-01: first V2C to the delivered 0x06 (TBM traces); req/s: V2C the VOS "
                "instances took over the story's time; db ms/tx: MeteredCloudRepository's time per transaction; "
                "passwords for 20 %, KTS terminations for 10 % of the vehicles; scrypt N = 1024 (scripts/fleet's default)")
+    skipped = sorted({r["config"][0]: r["not_run"] for r in results if r.get("not_run")}.items())
+    for n, reason in skipped:
+        table.note(f"N={n} not run: {reason}; --fleet-force (scripts/bench) runs it anyway")
+    table.note(f"one idle vehicle here: {cost * 100:.2f} % of a CPU ({cpus} CPUs; fleet_session.capacity)")
     table.print()
     json_path = json_path or os.path.join(out, "fleet-bench.json")
     with open(json_path, "w", encoding="utf-8") as f:
-        json.dump({"environment": environment_line("bus side"), "rows": results}, f, indent=2)
+        json.dump({"environment": environment_line("bus side"), "idle_vehicle_cpu": round(cost, 5), "cpus": cpus,
+                   "rows": results}, f, indent=2)
     print(f"  JSON: {os.path.relpath(json_path, ROOT)}", flush=True)
     return results
 
@@ -87,9 +115,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="benchlib.fleet")
     p.add_argument("--sizes", default="10,50,100", help="vehicle counts (10,50,100)")
     p.add_argument("--json", metavar="FILE", help="where the JSON goes (out/bench-fleet/fleet-bench.json)")
+    p.add_argument("--force", action="store_true",
+                   help="run every size, even one whose idle vehicles alone would overload this machine")
     args = p.parse_args(argv)
     print(environment_line("bus side"), flush=True)
-    results = bench(tuple(int(s) for s in args.sizes.split(",") if s), args.json)
+    results = bench(tuple(int(s) for s in args.sizes.split(",") if s), args.json, force=args.force)
     return 0 if results else 1
 
 

@@ -12,10 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 from spaaklib.fleet import ControlError, TraceTail, render, summary
 from spaaklib.process import binary_candidates, find_binary
 
-from .backend import Database, VOSInstance
+from .backend import BACKEND_NICE, Database, VOSInstance, backend_priority
 from .plant import Plant, provision
 from .procs import Children, Console, Deadline, FleetError
 from .vehicles import Vehicle, chosen, start_module, start_tbm
+
+#: How long the story waits for an instance's answer to a control command (push-verifier,
+#: password, terminate-owner-key). The command waits for the instance's loop, a scrypt verifier
+#: and a database transaction: in the VM at N = 50 (the vehicles keep both emulated CPUs busy)
+#: the answer took more than a minute for 4 of 50 vehicles, whose story then failed on time
+#: alone; a command that gets no answer in this time is the vehicle's failure.
+CONTROL_TIMEOUT_S = 300
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 #: scrypt N of the VOS's verifiers without --scrypt-n (see __main__'s help).
@@ -222,7 +229,7 @@ class Fleet:
 
         def work():
             try:
-                on_reply(instance, instance.ctl(f"{command} {v.serial}", timeout=60))
+                on_reply(instance, instance.ctl(f"{command} {v.serial}", timeout=CONTROL_TIMEOUT_S))
             except ControlError as error:
                 if instance.alive:
                     v.failure = f"{what} refused"
@@ -345,8 +352,11 @@ class Fleet:
         try:
             self.prepare()
             where = "in the QEMU VM of scripts/vcan-run (emulated CPU)" if in_vm() else "on this machine's kernel"
+            priority = (f"backend (VOS, PostgreSQL) at nice {BACKEND_NICE}" if backend_priority()
+                        else "backend at the vehicles' priority (no CAP_SYS_NICE)")
             self.console.raw(f"spaak-sim fleet: {self.n} vehicles (spaak-ecu + spaak-cloud tbm on vcan1..vcan{self.n}), "
                              f"{self.k} VOS instance(s) on {self.args.database}, {where}; scrypt N = {self.args.scrypt_n}; "
+                             f"{priority}; "
                              f"files in {os.path.relpath(self.out)}/")
             self.console.raw("binaries: " + ", ".join(os.path.relpath(b, ROOT) for b in self.bins.values()))
             self.plant()

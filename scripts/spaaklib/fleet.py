@@ -235,3 +235,27 @@ def render(result: dict) -> str:
                      f"{s.get('db_ms', '-'):>8} {s.get('uptime_s', '-'):>7}  "
                      f"{'killed (last stats before)' if s.get('killed') else 'running'}")
     return "\n".join(lines)
+
+
+#: The most idle load a fleet run is started with, in CPUs asked per CPU the machine has, as
+#: fleet_session.capacity measures it (TBMs offline: a connected TBM also serves its WebSocket,
+#: 16 wake-ups/s instead of 10, so the run's real idle load is higher). The vehicles' ISO-TP
+#: timers (N_Bs = N_Cr = 1000 ms) and the TBMs' 10 s connect timeout allow some lateness: in the
+#: 2-core emulated VM (docs/SCALING.md section 2) 50 vehicles finished (46 of 50 before the
+#: story's control timeout was raised), 100 vehicles did not finish one PP-01.
+IDLE_LOAD_LIMIT = 1.5
+
+
+def idle_load(per_vehicle_cpu: float, vehicles: int, cpus: int) -> float:
+    """The CPUs ``vehicles`` idle vehicles ask for, per CPU of the machine (1.0 = all busy)."""
+    return per_vehicle_cpu * vehicles / max(1, cpus)
+
+
+def too_big(per_vehicle_cpu: float, vehicles: int, cpus: int, limit: float = IDLE_LOAD_LIMIT) -> Optional[str]:
+    """Why a fleet of ``vehicles`` cannot run on this machine (its idle vehicles alone would ask
+    more than ``limit`` times its CPUs), or None when it can."""
+    load = idle_load(per_vehicle_cpu, vehicles, cpus)
+    if load <= limit:
+        return None
+    return (f"{vehicles} idle vehicles ask {load:.1f}x the {cpus} CPUs ({per_vehicle_cpu * 100:.1f} % of a CPU each, "
+            f"measured): above {limit:g}x the vehicles' ISO-TP and connect timeouts expire (docs/SCALING.md)")

@@ -18,7 +18,8 @@ import sys
 import pytest
 
 from spaakbus import ROOT, bin_path
-from spaaklib.fleet import TraceTail, VehicleProgress, parse_stats, percentile, render, summary
+from spaaklib.fleet import (IDLE_LOAD_LIMIT, TraceTail, VehicleProgress, idle_load, parse_stats, percentile, render,
+                            summary, too_big)
 
 VEHICLES = 5
 IFACES = [f"vcan{k}" for k in range(1, VEHICLES + 1)]
@@ -64,6 +65,17 @@ def test_percentile_nearest_rank():
     assert percentile([3.0], 99) == 3.0
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == 50.0 and percentile(values, 99) == 99.0 and percentile(values, 100) == 100.0
+
+
+def test_a_fleet_too_big_for_the_machine_is_named_with_its_load():
+    # 3 % of a CPU per idle vehicle on 2 CPUs: 50 vehicles ask 0.75x, 100 ask 1.5x, 200 ask 3x
+    assert idle_load(0.03, 100, 2) == pytest.approx(1.5)
+    assert too_big(0.03, 50, 2) is None and too_big(0.03, 100, 2) is None
+    reason = too_big(0.03, 200, 2)
+    assert reason is not None and "200 idle vehicles ask 3.0x the 2 CPUs (3.0 % of a CPU each" in reason
+    assert too_big(0.03, 200, 2, limit=4.0) is None
+    assert too_big(0.02, 100, 0) is not None  # no CPU count: taken as one
+    assert IDLE_LOAD_LIMIT == 1.5
 
 
 def test_trace_tail_keeps_a_partial_line(tmp_path):
@@ -144,3 +156,13 @@ def test_the_table_is_shown(fleet):
     for text in ("vehicles          5: 5 done, 0 failed", "failures          none", "PP-01 time        p50",
                  "VOS requests", "database", "vos-2"):
         assert text in output, output[-4000:]
+
+
+def test_one_idle_vehicle_costs_a_measured_share_of_a_cpu(interfaces):
+    """fleet_session.capacity on real processes: two idle vehicles (module + TBM, no backend),
+    their CPU time from /proc: more than nothing (the 100 ms cyclic frames), less than a CPU."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from fleet_session.capacity import per_vehicle_cpu
+    bins = {name: bin_path(name) for name in ("spaak-ecu", "spaak-cloud")}
+    cost = per_vehicle_cpu(bins, vehicles=2, settle_s=1.0, sample_s=4.0)
+    assert 0.0 < cost < 0.5, cost
