@@ -23,6 +23,11 @@ from .vehicles import Vehicle, chosen, start_module, start_tbm
 #: the answer took more than a minute for 4 of 50 vehicles, whose story then failed on time
 #: alone; a command that gets no answer in this time is the vehicle's failure.
 CONTROL_TIMEOUT_S = 300
+#: The refusal of an instance whose verifier queue is full (spaak-cloud's VerifierWaitQueue:
+#: 16 inputs wait for a scrypt verifier at most): back-pressure, not the vehicle's failure.
+#: The story sends that command again after ``BUSY_RETRY_S``, as a backend client would.
+BUSY_REPLY = "too many inputs waiting for a verifier"
+BUSY_RETRY_S = 5.0
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 #: scrypt N of the VOS's verifiers without --scrypt-n (see __main__'s help).
@@ -231,7 +236,10 @@ class Fleet:
             try:
                 on_reply(instance, instance.ctl(f"{command} {v.serial}", timeout=CONTROL_TIMEOUT_S))
             except ControlError as error:
-                if instance.alive:
+                if instance.alive and BUSY_REPLY in str(error):
+                    v.busy_answers += 1
+                    v.not_before = time.monotonic() + BUSY_RETRY_S
+                elif instance.alive:
                     v.failure = f"{what} refused"
                     v.notes.append(f"{what} on {instance.name}: {error}")
                 # else: the instance died under it; the next tick sends it to another one
@@ -241,7 +249,7 @@ class Fleet:
 
     def step(self, v: Vehicle) -> None:
         """The next control command the vehicle's story needs, if any."""
-        if v.busy or v.failure or v.done:
+        if v.busy or v.failure or v.done or time.monotonic() < v.not_before:
             return
         p = v.progress
         if p.pp01 and p.sp02 and v.push_sent is None:
@@ -340,6 +348,7 @@ class Fleet:
                          pp01_span_s=(max(seen) - self.t_tbm) if seen else None, stats=stats, config=config)
         result["reconnects"] = sum(max(0, v.progress.connects - 1) for v in self.vehicles)
         result["vehicle_notes"] = {v.serial: v.notes for v in self.vehicles if v.notes}
+        result["busy_answers"] = sum(v.busy_answers for v in self.vehicles)
         return result
 
     def keep_files(self) -> None:

@@ -30,6 +30,8 @@ class Vehicle:
     pp01_seen_at: Optional[float] = None   # monotonic time the story saw its PP-01 done
     failure: Optional[str] = None
     busy: bool = False                      # a control command for it is under way
+    not_before: float = 0.0                 # monotonic time its next control command may go
+    busy_answers: int = 0                   # "too many inputs waiting for a verifier" answers
     notes: list = field(default_factory=list)
 
     def __post_init__(self):

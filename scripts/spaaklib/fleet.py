@@ -224,6 +224,11 @@ def render(result: dict) -> str:
         f"database          {vos['db_ms']} ms in {vos['db_transactions']} transactions "
         f"({'-' if vos['db_ms_per_transaction'] is None else vos['db_ms_per_transaction']} ms each), "
         f"{vos['db_retries']} serialization retries",
+    ]
+    if result.get("busy_answers"):
+        lines.append(f"VOS busy          {result['busy_answers']} control commands answered \"too many inputs waiting "
+                     f"for a verifier\" (back-pressure), sent again 5 s later")
+    lines += [
         "",
         f"{'instance':<12} {'conn':>5} {'v2c':>6} {'answered':>8} {'refused':>7} {'pushes':>6} {'outbox':>6} "
         f"{'db tx':>6} {'db ms':>8} {'uptime':>7}  state",

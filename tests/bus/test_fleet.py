@@ -99,6 +99,8 @@ def test_summary_and_table():
     assert r["vos"]["db_ms_per_transaction"] == 0.325 and r["vos"]["db_retries"] == 1
     text = render(r)
     assert "PP-01 not done: 1" in text and "killed" in text and "p99 4.00 s" in text
+    assert "VOS busy" not in text
+    assert "VOS busy          7 control commands answered" in render({**r, "busy_answers": 7})
     assert parse_stats('noise\n{"instance":"vos-1","v2c":3}\n') == {"instance": "vos-1", "v2c": 3}
 
 
