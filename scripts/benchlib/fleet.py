@@ -79,24 +79,25 @@ def bench(sizes=(10, 50, 100), json_path=None, timeout: float = 1500.0, force: b
         results.append(one(n, k, db, out, timeout))
     results.sort(key=lambda r: (r["config"][0], r["config"][1], r["config"][2] != "sqlite"))
     table = Table(TITLE, ["N", "K", "database", "done", "vehicles/min", "PP-01 p50", "PP-01 p99", "VOS req/s",
-                          "db ms/tx", "db retries", "wall"])
+                          "db ms/tx", "db retries", "VOS busy", "wall"])
     for r in results:
         n, k, db = r["config"]
         pp = r.get("pp01", {})
         vos = r.get("vos", {})
         fmt = lambda v, unit="": "-" if v is None else f"{v:g}{unit}"  # noqa: E731
         if r.get("not_run"):
-            table.add(n, k, db, "not run", "-", "-", "-", "-", "-", "-", "-")
+            table.add(n, k, db, "not run", "-", "-", "-", "-", "-", "-", "-", "-")
             continue
         table.add(n, k, db, f"{r.get('done', 0)}/{n}", fmt(r.get("vehicles_per_minute")), fmt(pp.get("p50_s"), " s"),
                   fmt(pp.get("p99_s"), " s"), fmt(vos.get("requests_per_s")), fmt(vos.get("db_ms_per_transaction")),
-                  fmt(vos.get("db_retries")), f"{r['wall_s']:.0f} s")
+                  fmt(vos.get("db_retries")), fmt(r.get("busy_answers")), f"{r['wall_s']:.0f} s")
         if r.get("exit") != 0:
             table.note(f"N={n} K={k} {db}: exit {r.get('exit')}; failures {r.get('failures')}; "
                        + " | ".join(r.get("tail", [])[-3:]))
     table.note("vehicles/min: PP-01 completions over the time from the first TBM start to the last PP-01 (the plant "
                "is cached, not counted); PP-01: first V2C to the delivered 0x06 (TBM traces); req/s: V2C the VOS "
                "instances took over the story's time; db ms/tx: MeteredCloudRepository's time per transaction; "
+               "VOS busy: control commands answered 'too many inputs waiting for a verifier' (sent again 5 s later); "
                "passwords for 20 %, KTS terminations for 10 % of the vehicles; scrypt N = 1024 (scripts/fleet's default)")
     skipped = sorted({r["config"][0]: r["not_run"] for r in results if r.get("not_run")}.items())
     for n, reason in skipped:
