@@ -86,8 +86,11 @@ class Children:
     def _on_signal(signo, _frame):
         raise KeyboardInterrupt(f"signal {signo}")
 
-    def start(self, name: str, cmd: list, log_path: str, *, ready_fd: bool = False, on_line=None) -> Proc:
-        proc = Proc(name, cmd, ready_fd=ready_fd, log_path=log_path, flush=False, on_line=on_line)
+    def start(self, name: str, cmd: list, log_path: str, *, ready_fd: bool = False) -> Proc:
+        """Starts a child writing its output straight into ``log_path`` (``direct_log``: with
+        hundreds of children, a pipe each read by a thread of this process would fill whenever
+        this process waits for the CPU, and block the child's loop on its next log line)."""
+        proc = Proc(name, cmd, ready_fd=ready_fd, log_path=log_path, flush=False, direct_log=True)
         with self.lock:
             self.procs.append(proc)
         return proc
