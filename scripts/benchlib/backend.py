@@ -25,6 +25,8 @@ import re
 import subprocess
 import time
 
+from spaaklib.process import cpu_seconds
+
 from .common import Table, bin_path, human, ratio, run, scratch, skipped, spawn, stop, tool
 
 TITLE = "12. Backend: one vehicle's cost to the VOS (SP-02, PP-01, PP-02), its floors, GSDP connections"
@@ -92,12 +94,6 @@ def _rss_kb(pid: int) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
 
 
-def _cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _hold(url: str, count: int, pid: int, hold: float) -> dict:
     import websockets  # scripts/requirements.txt
 
@@ -111,14 +107,14 @@ async def _hold(url: str, count: int, pid: int, hold: float) -> dict:
             raise RuntimeError(f"no welcome: {answer[:200]}")
         sockets.append(ws)
 
-    rss0, cpu0 = _rss_kb(pid), _cpu_s(pid)
+    rss0, cpu0 = _rss_kb(pid), cpu_seconds(pid)
     t0 = time.monotonic()
     for start in range(0, count, 250):
         await asyncio.gather(*(one(i) for i in range(start, min(count, start + 250))))
     connect = time.monotonic() - t0
-    rss1, cpu1 = _rss_kb(pid), _cpu_s(pid)
+    rss1, cpu1 = _rss_kb(pid), cpu_seconds(pid)
     await asyncio.sleep(hold)
-    cpu2 = _cpu_s(pid)
+    cpu2 = cpu_seconds(pid)
     for ws in sockets:
         await ws.close()
     return {"connections": len(sockets), "connect_s": connect, "kb_per_connection": (rss1 - rss0) / max(1, len(sockets)),

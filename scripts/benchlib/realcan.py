@@ -19,6 +19,8 @@ import subprocess
 import time
 
 from .canbus import Module, UDS, UDSError
+from spaaklib.process import cpu_seconds
+
 from .common import Table, median, ms, percentile, ratio, require_bins, skipped, tool
 from .isotp_bench import _kernel, _measure, _multi_did_request, nrc13, throughput_row
 from .plant import ROOTS, generate_identity, install_roots
@@ -27,13 +29,6 @@ TITLE = "10. Real CAN controllers (module vs kernel CAN ISO-TP on can0, peers on
 MODULE_IF = os.environ.get("SPAAK_REALCAN_IFACE", "can0")
 PEER_IF = os.environ.get("SPAAK_REALCAN_PEER_IFACE", "can1")
 TBF = ("rate", "125kbit", "burst", "64", "limit", "160")
-
-
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15)."""
-    with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _latencies(client: UDS, request: bytes, count: int) -> list:
@@ -125,16 +120,16 @@ def bench(count: int = 40, budget: float = 60.0, latency_count: int = 200, full_
 
         # CPU while the transmit queue is full: tbf on can0, long reads back to back.
         pid = module.proc.pid
-        c0, t0 = _cpu_seconds(pid), time.monotonic()
+        c0, t0 = cpu_seconds(pid), time.monotonic()
         time.sleep(2.0)
-        idle = (_cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+        idle = (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
         _qdisc("replace", "dev", MODULE_IF, "root", "tbf", *TBF)
         try:
             with UDS(0x7A0, 0x7A8, timeout=30, iface=PEER_IF) as uds:
-                c0, t0 = _cpu_seconds(pid), time.monotonic()
+                c0, t0 = cpu_seconds(pid), time.monotonic()
                 full = _measure(uds, multi, same, 10_000, full_seconds, timeout=30)
                 wall = time.monotonic() - t0
-                busy = (_cpu_seconds(pid) - c0) / wall
+                busy = (cpu_seconds(pid) - c0) / wall
             peer = _kernel(multi, answer, max(full["ok"], 2), iface=MODULE_IF, client_iface=PEER_IF,
                            budget=full_seconds * 2, timeout=30)
         finally:

@@ -3,6 +3,7 @@ and K ``spaak-cloud vos`` instances on it, each with its GSDP WebSocket endpoint
 of 127.0.0.1 that the system picks (the instance prints it before it is ready)."""
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -25,16 +26,21 @@ GSDP_LINE = re.compile(r"GSDP on (ws://\S+)")
 BACKEND_NICE = -10
 
 
-def backend_priority() -> list:
-    """The command prefix that runs a backend process at ``BACKEND_NICE`` (``[]`` where this user
-    may not raise a priority: the backend then shares the CPU equally with the vehicles)."""
+@functools.lru_cache(maxsize=None)
+def _may_raise_priority() -> bool:
     try:
         current = os.getpriority(os.PRIO_PROCESS, 0)
         os.setpriority(os.PRIO_PROCESS, 0, current - 1)  # allowed only with CAP_SYS_NICE
         os.setpriority(os.PRIO_PROCESS, 0, current)
     except (OSError, PermissionError):
-        return []
-    return ["nice", "-n", str(BACKEND_NICE)]
+        return False
+    return True
+
+
+def backend_priority() -> list:
+    """The command prefix that runs a backend process at ``BACKEND_NICE`` (``[]`` where this user
+    may not raise a priority: the backend then shares the CPU equally with the vehicles)."""
+    return ["nice", "-n", str(BACKEND_NICE)] if _may_raise_priority() else []
 
 
 class Database:
@@ -49,8 +55,8 @@ class Database:
         if not os.access(PGTEMP, os.X_OK):
             raise FleetError(f"{os.path.relpath(PGTEMP, ROOT)} is missing: it starts the PostgreSQL of the fleet")
         try:
-            done = subprocess.run(backend_priority() + [PGTEMP, "start", self.dir], capture_output=True, text=True, timeout=timeout,
-                                  stdin=subprocess.DEVNULL)
+            done = subprocess.run(backend_priority() + [PGTEMP, "start", self.dir], capture_output=True, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             raise FleetError(f"scripts/pgtemp start did not finish within {timeout:.0f} s") from None
         self.started = True

@@ -9,18 +9,13 @@ import shutil
 import tempfile
 import time
 
+from spaaklib.process import cpu_seconds
+
 from .procs import Children
 from .vehicles import Vehicle, start_module, start_tbm
 
 #: A URL where no VOS listens (the discard port): the TBM stays offline, as idle as it gets.
 NOWHERE = "ws://127.0.0.1:9/gsdp/v1/spaak"
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def per_vehicle_cpu(bins: dict, vehicles: int = 4, settle_s: float = 5.0, sample_s: float = 20.0) -> float:

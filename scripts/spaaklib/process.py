@@ -271,3 +271,10 @@ class Child:
             self._read_direct()
             if self._log and not self._log.closed:
                 self._log.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a running process, in seconds (/proc/PID/stat fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
