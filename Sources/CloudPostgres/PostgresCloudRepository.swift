@@ -26,11 +26,13 @@ public final class PostgresCloudRepository: CloudRepository {
     /// The serialization failures retried so far (the `db_retries` of the VOS's `stats`).
     public var retries: Int { retryCount.withLock { $0 } }
 
-    /// Connects to `url` (see `PostgresURL`) and migrates the database.
-    public init(url: String, logger: Logger = Logger(label: "spaak.cloud.postgres")) throws {
+    /// Connects to `url` (see `PostgresURL`) and migrates the database. A query (or a
+    /// connection) without an answer within `answerTimeout` fails its transaction and closes the
+    /// connection (`PostgresSession`), so a stalled database or client never holds the caller.
+    public init(url: String, answerTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "spaak.cloud.postgres")) throws {
         let parsed: PostgresURL
         do { parsed = try PostgresURL(url) } catch { throw CloudRepositoryError.database(error.description) }
-        session = try PostgresSession(url: parsed, logger: logger)
+        session = try PostgresSession(url: parsed, answerTimeout: answerTimeout, logger: logger)
         do {
             try PostgresMigrations.migrate(session)
         } catch {

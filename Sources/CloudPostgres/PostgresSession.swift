@@ -4,20 +4,25 @@ import PostgresNIO
 import Synchronization
 
 /// One PostgreSQL connection used synchronously from a plain thread (never a NIO thread):
-/// every query waits for its result. Failed queries become `CloudRepositoryError.database`
-/// with the SQLSTATE; serialization failures and a lost connection are remembered for the
-/// transaction loop.
+/// every query waits for its result, at most `answerTimeout`. Failed queries become
+/// `CloudRepositoryError.database` with the SQLSTATE; serialization failures and a lost
+/// connection are remembered for the transaction loop. A query without an answer in time
+/// closes the connection (the server then rolls the open transaction back) and fails: the
+/// event loop that called it is never held longer, and the next transaction connects again.
 final class PostgresSession {
     let url: PostgresURL
     let logger: Logger
+    /// The longest wait for one query's answer (or for the connection to be made).
+    let answerTimeout: Duration
     private var connection: PostgresConnection?
     private static let ids = Mutex<Int>(0)
 
     /// Set when a query failed with SQLSTATE 40001 / 40P01 (the transaction may be run again).
     var serializationFailure = false
 
-    init(url: PostgresURL, logger: Logger = Logger(label: "spaak.cloud.postgres")) throws {
+    init(url: PostgresURL, answerTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "spaak.cloud.postgres")) throws {
         self.url = url
+        self.answerTimeout = answerTimeout
         self.logger = logger
         try connect()
     }
@@ -30,11 +35,14 @@ final class PostgresSession {
             value += 1
             return value
         }
-        do {
-            connection = try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(),
-                                                        configuration: url.configuration, id: id, logger: logger).wait()
-        } catch {
-            throw CloudRepositoryError.database("cannot connect to \(url): \(Self.describe(error))")
+        let connecting = PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(),
+                                                    configuration: url.configuration, id: id, logger: logger)
+        switch Self.result(of: connecting, within: answerTimeout) {
+        case .success(let made): connection = made
+        case .failure(let error): throw CloudRepositoryError.database("cannot connect to \(url): \(Self.describe(error))")
+        case nil:
+            connecting.whenSuccess { late in Self.closeLater(late) }
+            throw CloudRepositoryError.database("cannot connect to \(url): no answer within \(answerTimeout)")
         }
     }
 
@@ -63,14 +71,33 @@ final class PostgresSession {
         guard let connection, !connection.isClosed else {
             throw CloudRepositoryError.database("the connection to \(url) is closed")
         }
-        do {
-            return try connection.query(query, logger: logger).wait()
-        } catch let error as PSQLError {
+        switch Self.result(of: connection.query(query, logger: logger), within: answerTimeout) {
+        case .success(let result):
+            return result
+        case .failure(let error as PSQLError):
             if let state = error.serverInfo?[.sqlState], state == "40001" || state == "40P01" { serializationFailure = true }
             throw PostgresSession.error(error)
-        } catch {
+        case .failure(let error):
             throw CloudRepositoryError.database(Self.describe(error))
+        case nil:
+            self.connection = nil
+            Self.closeLater(connection)
+            logger.error("no answer from PostgreSQL within \(answerTimeout): connection closed", metadata: ["url": "\(url)"])
+            throw CloudRepositoryError.database("no answer from \(url) within \(answerTimeout): connection closed, its transaction rolled back")
         }
+    }
+
+    /// `future`'s result, or `nil` when it has none after `timeout` (waits on this thread).
+    static func result<T: Sendable>(of future: EventLoopFuture<T>, within timeout: Duration) -> Result<T, any Error>? {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<T, any Error>?>(nil)
+        future.whenComplete { result in
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        guard done.wait(timeout: .now() + seconds) == .success else { return nil }
+        return outcome.withLock { $0 }
     }
 
     /// The SQLSTATE of `error` when the server sent one.
@@ -93,6 +120,14 @@ final class PostgresSession {
     func close() {
         guard let connection else { return }
         self.connection = nil
-        try? connection.close().wait()
+        _ = Self.result(of: Self.closeLater(connection), within: answerTimeout)
+    }
+
+    /// Closes `connection` without waiting; it lives until closed (the library asserts that).
+    @discardableResult
+    private static func closeLater(_ connection: PostgresConnection) -> EventLoopFuture<Void> {
+        let closing: EventLoopFuture<Void> = connection.close()
+        closing.whenComplete { _ in withExtendedLifetime(connection) {} }
+        return closing
     }
 }

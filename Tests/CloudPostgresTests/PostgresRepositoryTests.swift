@@ -116,6 +116,30 @@ final class PostgresRepositoryTests: PostgresTestCase {
         XCTAssertEqual(answer?.map(\.serial), ["SPK1"])
     }
 
+    func testAQueryWithoutAnAnswerInTimeFailsAndClosesItsConnection() throws {
+        let repository = try PostgresCloudRepository(url: url, answerTimeout: .milliseconds(500))
+        try repository.transaction { try $0.saveECU(ECURecord(serial: "SPK1", certificateDER: [0x30], registeredAt: testDate)) }
+        // Another session holds the table: the repository's SELECT gets no answer.
+        let holder = try PostgresSession(url: databaseURL)
+        defer { holder.close() }
+        try holder.execute(sql: "BEGIN")
+        try holder.execute(sql: "LOCK TABLE ecus IN ACCESS EXCLUSIVE MODE")
+        XCTAssertThrowsError(try repository.transaction { try $0.ecus() }) { error in
+            XCTAssertTrue("\(error)".contains("no answer"), "\(error)")
+        }
+        try holder.execute(sql: "COMMIT")
+        XCTAssertEqual(try repository.transaction { try $0.ecus() }.map(\.serial), ["SPK1"], "the next transaction connects again")
+        // The abandoned session ends once its statement is through (the server then sees the closed socket).
+        let others = "SELECT count(*)::text FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        var sessions: [String?] = []
+        for _ in 0..<100 {
+            sessions = try holder.column(sql: others)
+            if sessions == ["1"] { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        XCTAssertEqual(sessions, ["1"], "only the repository's new session is left")
+    }
+
     func testURLs() throws {
         let tcp = try PostgresURL("postgresql://alice:secret@db.example:6543/fleet")
         XCTAssertEqual(tcp.user, "alice")
