@@ -65,11 +65,13 @@ struct PrefetchPoolTests {
         #expect(eventually { pool.hasReady })
         let holding = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
+        let released = DispatchSemaphore(value: 0)
         let holder = Thread {
             pool.ready.withLock { _ in
                 holding.signal()
                 release.wait()
             }
+            released.signal()
         }
         holder.start()
         holding.wait()
@@ -84,6 +86,7 @@ struct PrefetchPoolTests {
         asker.start()
         let outcome = answered.wait(timeout: .now() + 10)
         release.signal()
+        released.wait()
         #expect(outcome == .success, "hasReady and take returned while the lock was held")
         let (ready, item) = results.withLock { $0 }
         #expect(!ready)
@@ -120,7 +123,7 @@ struct PrefetchPoolTests {
         let ending = PrefetchPool<Int>(capacity: 3) { once.next() == 1 ? 1 : nil }
         ending.start()
         defer { ending.stop() }
-        #expect(eventually { ending.hasReady })
+        #expect(eventually { once.made.load(ordering: .sequentiallyConsistent) == 2 })
         usleep(100_000)
         #expect(ending.readyCount == 1)
         #expect(once.made.load(ordering: .sequentiallyConsistent) == 2, "the thread ended at the first nil")
