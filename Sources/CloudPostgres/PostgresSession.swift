@@ -7,8 +7,9 @@ import Synchronization
 /// every query waits for its result, at most `answerTimeout`. Failed queries become
 /// `CloudRepositoryError.database` with the SQLSTATE; serialization failures and a lost
 /// connection are remembered for the transaction loop. A query without an answer in time
-/// closes the connection (the server then rolls the open transaction back) and fails: the
-/// event loop that called it is never held longer, and the next transaction connects again.
+/// closes the connection and fails: the event loop that called it is never held longer, and
+/// the next transaction connects again. The server rolls the abandoned transaction back once
+/// it notices the closed socket (a statement waiting on a lock first finishes its wait).
 final class PostgresSession {
     let url: PostgresURL
     let logger: Logger
@@ -83,7 +84,7 @@ final class PostgresSession {
             self.connection = nil
             Self.closeLater(connection)
             logger.error("no answer from PostgreSQL within \(answerTimeout): connection closed", metadata: ["url": "\(url)"])
-            throw CloudRepositoryError.database("no answer from \(url) within \(answerTimeout): connection closed, its transaction rolled back")
+            throw CloudRepositoryError.database("no answer from \(url) within \(answerTimeout): connection closed, its transaction abandoned")
         }
     }
 
