@@ -78,7 +78,8 @@ final class TBMRunner {
                 }
             }
             port.submit(frames, now: now)
-            if port.takeTransmitConfirmation() { relay.framesTransmitted(now: now) }
+            // TxConfirmation at the instant after the write (STmin runs from there), not the turn's.
+            if port.takeTransmitConfirmation() { relay.framesTransmitted(now: loop.clock.now) }
         }
 
         func execute(_ line: String) -> String {
@@ -152,7 +153,7 @@ final class TBMRunner {
             // The transmitter's ENOBUFS retry, CanSM's polls, restarts and quiet period, the reopen.
             port.handleTimeout(now: now)
             if let socket = port.reopenIfDue(now: now) { loop.watch(socket.fileDescriptor) }
-            if port.takeTransmitConfirmation() { relay.framesTransmitted(now: now) }
+            if port.takeTransmitConfirmation() { relay.framesTransmitted(now: loop.clock.now) }
             port.refreshDiagnostics()
             if let socket = port.link.socket { loop.watchWritable(socket.fileDescriptor, port.wantsWritable) }
             loop.arm(relay.nextDeadline.earliest(port.nextDeadline))

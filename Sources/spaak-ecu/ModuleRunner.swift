@@ -137,8 +137,10 @@ final class ModuleRunner {
             // The transmitter's ENOBUFS retry, CanSM's polls, restarts and quiet period, the reopen.
             port.handleTimeout(now: now)
             if let socket = port.reopenIfDue(now: now) { loop.watch(socket.fileDescriptor) }
-            // CanTp's TxConfirmation: every frame handed out is in the kernel now.
-            if port.takeTransmitConfirmation() { module.framesTransmitted(now: now) }
+            // CanTp's TxConfirmation: every frame handed out is in the kernel now. Its instant is
+            // read after the write, not the turn's: a timer turn's `now` is the deadline, and a
+            // late wake-up would otherwise shorten the peer's STmin by its lateness.
+            if port.takeTransmitConfirmation() { module.framesTransmitted(now: loop.clock.now) }
             if module.restartRequested {
                 // ECUReset: a new module from the store; the bus and its counters stay the shell's.
                 let started = loop.clock.now
