@@ -82,7 +82,7 @@ let package = Package(
         // Owner pairing on the module's side (ICD 8): window, phase 2/3 sessions, reports.
         .target(name: "OwnerPairing", dependencies: ["APDU", "SPAKE2Plus", "CloudProtocol", "SpaakCore", crypto]),
         // The module.
-        .target(name: "SpaakECU", dependencies: ["SpaakCore", "CanSM", "E2E", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",
+        .target(name: "SpaakECU", dependencies: ["SpaakCore", "CanSM", "EventLoop", "E2E", "ISOTP", "UDS", "KeyM", "SecureStore", "CloudProtocol",
                                                 "Provisioning", "OwnerPairing", "APDU", crypto, cryptoExtras, logging]),
         .executableTarget(name: "spaak-ecu", dependencies: ["SpaakECU", "SocketCAN", "CanSM", "EventLoop", "CResidentMemory", argumentParser, logging],
                           swiftSettings: staticStdlibImports, linkerSettings: staticStdlib),
@@ -97,12 +97,12 @@ let package = Package(
         .target(name: "OwnerServices", dependencies: ["CloudSimulator", "CloudProtocol", "SpaakCore", crypto]),
         // Their HTTP side (the TBE): Hummingbird routes, bearer tokens (JWT ES256), problem
         // documents, the OpenAPI document, the customer portal pages.
-        .target(name: "OwnerAPI", dependencies: ["OwnerServices", "CloudSimulator", "SpaakCore", hummingbird, jwtKit, mustache, serviceLifecycle, crypto],
+        .target(name: "OwnerAPI", dependencies: ["OwnerServices", "CloudSimulator", "SpaakCore", "EventLoop", hummingbird, jwtKit, mustache, serviceLifecycle, crypto],
                 resources: [.copy("Resources")]),
         // GSDP, the TBM <-> VOS link (pure): the control messages beside the ICD 7 messages, the TBM's reconnection back-off.
         .target(name: "GSDP", dependencies: ["SpaakCore", crypto]),
         // GSDP over WebSocket (NIO threads): the VOS's endpoint (Hummingbird) and the TBM's reconnecting client.
-        .target(name: "GSDPTransport", dependencies: ["GSDP", "SpaakCore", hummingbird, webSocketServer, webSocketClient, serviceLifecycle, logging,
+        .target(name: "GSDPTransport", dependencies: ["GSDP", "SpaakCore", "EventLoop", hummingbird, webSocketServer, webSocketClient, serviceLifecycle, logging,
                                                       nioCore]),
         // The VOS's repository on PostgreSQL (a fleet, several VOS instances): migrations, serializable
         // transactions, the C2V outbox, LISTEN/NOTIFY.

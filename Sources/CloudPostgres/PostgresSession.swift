@@ -1,6 +1,7 @@
 import CloudSimulator
 import Foundation
 import PostgresNIO
+import SpaakCore
 import Synchronization
 
 /// One PostgreSQL connection used synchronously from a plain thread (never a NIO thread):
@@ -96,8 +97,7 @@ final class PostgresSession {
             outcome.withLock { $0 = result }
             done.signal()
         }
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        guard done.wait(timeout: .now() + seconds) == .success else { return nil }
+        guard done.wait(timeout: .now() + timeout.inSeconds) == .success else { return nil }
         return outcome.withLock { $0 }
     }
 

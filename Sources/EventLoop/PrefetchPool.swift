@@ -24,12 +24,11 @@ public final class PrefetchPool<Item: Sendable>: Sendable {
     let ready = Mutex<[Item]>([])  // internal: the tests hold it to show the loop side never waits
     private let stopped = Atomic<Bool>(false)
     private let slots: DispatchSemaphore
-    private let readFD: Int32
-    private let writeFD: Int32
+    private let wake: WakePipe?
 
     /// Readable whenever an item was added: the event loop watches it and calls
     /// `drainNotifications`. -1 when the pipe could not be made (then poll `hasReady`).
-    public var notifyFD: Int32 { readFD }
+    public var notifyFD: Int32 { wake?.descriptor ?? -1 }
 
     /// A pool keeping `capacity` (at least 1) items made by `make` ready; `make` returning
     /// `nil` ends the thread. Nothing runs before `start`.
@@ -40,19 +39,7 @@ public final class PrefetchPool<Item: Sendable>: Sendable {
         // Made at 0 and signalled: libdispatch traps when a semaphore is freed below its initial value.
         self.slots = DispatchSemaphore(value: 0)
         for _ in 0..<self.capacity { slots.signal() }
-        var fds: [Int32] = [-1, -1]
-        if pipe(&fds) == 0 {
-            for fd in fds {
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            }
-        }
-        readFD = fds[0]
-        writeFD = fds[1]
-    }
-
-    deinit {
-        for fd in [readFD, writeFD] where fd >= 0 { close(fd) }
+        wake = try? WakePipe()
     }
 
     /// `true` when an item is ready and the thread is not inside the lock right now.
@@ -74,9 +61,7 @@ public final class PrefetchPool<Item: Sendable>: Sendable {
 
     /// Empties the notification pipe (call when `notifyFD` is readable).
     public func drainNotifications() {
-        guard readFD >= 0 else { return }
-        var buffer = [UInt8](repeating: 0, count: 64)
-        while buffer.withUnsafeMutableBytes({ read(readFD, $0.baseAddress, $0.count) }) > 0 {}
+        wake?.drain()
     }
 
     /// Starts the thread (after the event loop has set its signal mask, which it inherits).
@@ -99,9 +84,7 @@ public final class PrefetchPool<Item: Sendable>: Sendable {
             if stopped.load(ordering: .sequentiallyConsistent) { return }
             guard let item = make() else { return }
             ready.withLock { $0.append(item) }
-            guard writeFD >= 0 else { continue }
-            var byte: UInt8 = 1
-            _ = write(writeFD, &byte, 1)
+            wake?.notify()
         }
     }
 

@@ -5,6 +5,7 @@ import HummingbirdWSClient
 import Logging
 import NIOCore
 import NIOPosix
+import SpaakCore
 
 /// What happened on a `GSDPClient`'s connection.
 public enum GSDPClientEvent: Equatable, Sendable {
@@ -104,8 +105,7 @@ public final class GSDPClient: @unchecked Sendable {
         task = nil
         ended = nil
         lock.unlock()
-        let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
-        if let done, done.wait(timeout: .now() + seconds) == .success { done.signal() }
+        if let done, done.wait(timeout: .now() + grace.inSeconds) == .success { done.signal() }
         running?.cancel()
         try? group.syncShutdownGracefully()
     }

@@ -1,8 +1,8 @@
-import Glibc
+import EventLoop
 import Synchronization
 
 /// Events from NIO's threads for the single-threaded event loop: a locked queue and a
-/// notify descriptor (a pipe, like `VerifierPool.notifyFD`) that is readable while events
+/// notify descriptor (a `WakePipe`) that is readable while events
 /// wait. Any thread `post`s; the loop watches `notifyFD` and `take`s everything.
 public final class GSDPEventQueue<Event: Sendable>: Sendable {
     private struct State: ~Copyable {
@@ -11,28 +11,15 @@ public final class GSDPEventQueue<Event: Sendable>: Sendable {
     }
 
     private let state = Mutex(State())
-    private let readFD: Int32
-    private let writeFD: Int32
+    private let wake: WakePipe
 
     /// Readable while events wait: the event loop watches it and calls `take`.
-    public var notifyFD: Int32 { readFD }
+    public var notifyFD: Int32 { wake.descriptor }
 
     /// An empty queue.
     /// - Throws: `GSDPTransportError` when the pipe cannot be made.
     public init() throws(GSDPTransportError) {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw GSDPTransportError("cannot make the GSDP event pipe: \(String(cString: strerror(errno)))") }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        }
-        readFD = fds[0]
-        writeFD = fds[1]
-    }
-
-    deinit {
-        Glibc.close(readFD)
-        Glibc.close(writeFD)
+        do { wake = try WakePipe() } catch { throw GSDPTransportError("GSDP event queue: \(error)") }
     }
 
     /// Queues `event` (any thread) and wakes the loop.
@@ -43,16 +30,12 @@ public final class GSDPEventQueue<Event: Sendable>: Sendable {
             state.signalled = true
             return true
         }
-        if wake {
-            var byte: UInt8 = 1
-            while write(writeFD, &byte, 1) < 0 && errno == EINTR {}
-        }
+        if wake { self.wake.notify() }
     }
 
     /// Every queued event, oldest first (call on the loop when `notifyFD` is readable).
     public func take() -> [Event] {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        while buffer.withUnsafeMutableBytes({ read(readFD, $0.baseAddress, $0.count) }) > 0 {}
+        wake.drain()
         return state.withLock { state in
             state.signalled = false
             defer { state.events.removeAll(keepingCapacity: true) }

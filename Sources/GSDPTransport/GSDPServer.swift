@@ -5,6 +5,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import ServiceLifecycle
+import SpaakCore
 import Synchronization
 
 /// The VOS's GSDP endpoint: WebSocket at `GSDP.path` on a Hummingbird 2 server (NIO's
@@ -129,8 +130,7 @@ public final class GSDPServer: Sendable {
             finished.signal()
         }
         running.withLock { $0 = (task, group) }
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        guard started.wait(timeout: .now() + seconds) == .success else {
+        guard started.wait(timeout: .now() + timeout.inSeconds) == .success else {
             task.cancel()
             throw GSDPTransportError("the GSDP server did not start within \(timeout)")
         }
@@ -147,8 +147,7 @@ public final class GSDPServer: Sendable {
         guard let (task, group) = running.withLock({ state in defer { state = nil }; return state }) else { return }
         for writer in writers.withLock({ Array($0.values) }) { writer.yield(.close("the VOS instance is stopping")) }
         Task.detached { await group.triggerGracefulShutdown() }
-        let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
-        if finished.wait(timeout: .now() + seconds) != .success {
+        if finished.wait(timeout: .now() + grace.inSeconds) != .success {
             task.cancel()
             _ = finished.wait(timeout: .now() + 3)
         }

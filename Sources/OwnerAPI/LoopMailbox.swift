@@ -1,11 +1,11 @@
-import Glibc
+import EventLoop
 import OwnerServices
 import Synchronization
 
 /// Jobs from any thread for the single-threaded event loop, and their answers back.
 ///
 /// An HTTP handler (on a NIO thread) `submit`s a closure and awaits its result; the event
-/// loop watches `notifyFD` (a pipe, like `VerifierPool.notifyFD`) and calls `drain`, which
+/// loop watches `notifyFD` (a `WakePipe`) and calls `drain`, which
 /// runs the closures on the loop's thread with the loop's `Context` (the only thread that
 /// touches the VOS and its database). At most `capacity` jobs wait; a further `submit`
 /// awaits a free place (no request is refused for load, none is lost). After `close()`
@@ -35,33 +35,20 @@ public final class LoopMailbox<Context>: Sendable {
     /// The most jobs one `drain` runs (the loop has other work between batches).
     public let batch: Int
     private let state = Mutex(State())
-    private let readFD: Int32
-    private let writeFD: Int32
+    private let wake: WakePipe
 
     /// The error of a job that cannot run because the mailbox closed.
     public static var stopping: OwnerServiceError { OwnerServiceError(.internalError, "the server is stopping") }
 
     /// Readable while jobs wait: the event loop watches it and calls `drain`.
-    public var notifyFD: Int32 { readFD }
+    public var notifyFD: Int32 { wake.descriptor }
 
     /// A mailbox of `capacity` places whose `drain` runs at most `batch` jobs.
-    /// - Throws: `MailboxError` when the pipe cannot be made.
-    public init(capacity: Int = 1024, batch: Int = 64) throws(MailboxError) {
+    /// - Throws: `WakePipeError` when the pipe cannot be made.
+    public init(capacity: Int = 1024, batch: Int = 64) throws(WakePipeError) {
         self.capacity = max(1, capacity)
         self.batch = max(1, batch)
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw MailboxError(errno: errno) }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        }
-        readFD = fds[0]
-        writeFD = fds[1]
-    }
-
-    deinit {
-        Glibc.close(readFD)
-        Glibc.close(writeFD)
+        wake = try WakePipe()
     }
 
     /// Runs `job` on the loop thread and returns its result (or rethrows its error).
@@ -126,8 +113,7 @@ public final class LoopMailbox<Context>: Sendable {
     /// `notifyFD` is readable); returns how many ran. When more wait, `notifyFD` stays readable.
     @discardableResult
     public func drain(_ context: Context) -> Int {
-        var byte = [UInt8](repeating: 0, count: 64)
-        while byte.withUnsafeMutableBytes({ read(readFD, $0.baseAddress, $0.count) }) > 0 {}
+        wake.drain()
         let (jobs, granted, more) = state.withLock { state -> ([Entry], [CheckedContinuation<Bool, Never>], Bool) in
             let end = min(state.queue.count, state.head + batch)
             let jobs = Array(state.queue[state.head..<end])
@@ -171,17 +157,5 @@ public final class LoopMailbox<Context>: Sendable {
     }
 
     /// Makes `notifyFD` readable (a full pipe is readable already).
-    private func signal() {
-        var byte: UInt8 = 1
-        while write(writeFD, &byte, 1) < 0 && errno == EINTR {}
-    }
-}
-
-/// The mailbox's pipe could not be made.
-public struct MailboxError: Error, Sendable, CustomStringConvertible {
-    /// The `errno` of `pipe2`.
-    public var errno: Int32
-
-    /// Text for the operator.
-    public var description: String { "cannot make the HTTP mailbox pipe: \(String(cString: strerror(errno)))" }
+    private func signal() { wake.notify() }
 }

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import SpaakCore
 
 /// The knobs of the owner services.
 public struct OwnerServicesConfiguration: Sendable, Equatable {
@@ -26,8 +27,7 @@ public struct OwnerServicesConfiguration: Sendable, Equatable {
 
     /// `linkValidity` in seconds.
     var linkValiditySeconds: TimeInterval {
-        let (seconds, attoseconds) = linkValidity.components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+        linkValidity.inSeconds
     }
 }
 

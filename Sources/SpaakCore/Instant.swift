@@ -54,6 +54,9 @@ extension Duration {
 
     /// The duration in (fractional) milliseconds.
     public var milliseconds: Double { Double(nanosecondsClamped) / 1_000_000 }
+
+    /// The duration in (fractional) seconds, e.g. for a `DispatchTime` or a `TimeInterval`.
+    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 extension Optional where Wrapped == Instant {

@@ -1,4 +1,5 @@
 import SPAKE2Plus
+import SpaakCore
 
 /// The module's SPAKE2+ verifier work of ICD 8.3 step 3, timed for `scripts/bench pairing`
 /// (`spaak-fuzz bench-spake2`): X checked, y drawn as the module draws it, Y = y·G + w0·N,
@@ -69,7 +70,6 @@ public enum SpakeBench {
             iterations += 1
             elapsed = clock.now - start
         } while elapsed < .milliseconds(Int64(seconds * 1000)) || iterations < 5
-        let (whole, fraction) = elapsed.components
-        return Result(iterations: iterations, seconds: Double(whole) + Double(fraction) / 1e18, vectorOK: vectorOK)
+        return Result(iterations: iterations, seconds: elapsed.inSeconds, vectorOK: vectorOK)
     }
 }

@@ -1,11 +1,12 @@
 import CloudProtocol
+import EventLoop
 import Foundation
 import PhoneSimulator
 
 /// One worker thread that runs the phone's scrypt derivations (`PhoneRunAction.derive`) one
 /// after the other, away from the event loop, so that `NFC_Status` keeps its 100 ms cycle
 /// while scrypt runs (ICD 8.1: the module ends a session after 1000 ms without it). Results
-/// wait in a queue; a byte on a pipe wakes the loop, which drains the pipe and takes them.
+/// wait in a queue; a `WakePipe` wakes the loop, which drains the pipe and takes them.
 final class DerivationWorker: @unchecked Sendable {
     typealias Finished = (job: ScryptJob, outcome: Result<SpakeVerifierSecrets, PasswordSecretsError>)
 
@@ -14,22 +15,14 @@ final class DerivationWorker: @unchecked Sendable {
     private var done: [Finished] = []
     private var stopped = false
     private var started = false
-    private var pipeFDs: [Int32] = [-1, -1]
+    private let wake: WakePipe
 
     /// Readable whenever a result is ready: the event loop watches it.
-    var notifyFD: Int32 { pipeFDs[0] }
+    var notifyFD: Int32 { wake.descriptor }
 
-    /// A worker with its notification pipe (non-blocking, close-on-exec); no thread yet.
+    /// A worker with its notification pipe; no thread yet.
     init() throws {
-        guard pipe(&pipeFDs) == 0 else { throw PhoneSetupError("pipe for the derivation worker: errno \(errno)") }
-        for fd in pipeFDs {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        }
-    }
-
-    deinit {
-        for fd in pipeFDs where fd >= 0 { close(fd) }
+        do { wake = try WakePipe() } catch { throw PhoneSetupError("derivation worker: \(error)") }
     }
 
     /// Queues a derivation; the thread starts with the first one (after the event loop set
@@ -50,8 +43,7 @@ final class DerivationWorker: @unchecked Sendable {
 
     /// The finished derivations, in order; empties the pipe.
     func takeFinished() -> [Finished] {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        while buffer.withUnsafeMutableBytes({ read(notifyFD, $0.baseAddress, $0.count) }) > 0 {}
+        wake.drain()
         condition.lock()
         defer { condition.unlock() }
         let finished = done
@@ -81,8 +73,7 @@ final class DerivationWorker: @unchecked Sendable {
             condition.lock()
             done.append((job, outcome))
             condition.unlock()
-            var byte: UInt8 = 1
-            _ = write(pipeFDs[1], &byte, 1)
+            wake.notify()
         }
     }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import EventLoop
 import Glibc
 import Synchronization
 
@@ -6,7 +7,7 @@ import Synchronization
 /// generation and KeyM checks never hold up the event loop (the cyclic `SPAAK_Status`
 /// keeps its grid, the UDS server keeps answering 0x21 and repeating 0x78).
 ///
-/// After each job the worker writes one byte to a pipe whose read end is
+/// After each job the worker notifies a `WakePipe` whose read end is
 /// `wakeDescriptor`: the event loop watches it, calls `acknowledgeWake()` when it is
 /// readable, then lets the module collect the outcome (`SpaakModule.handleTimeout`).
 ///
@@ -17,8 +18,8 @@ import Synchronization
 /// ```
 public final class ThreadedStoreJobExecutor: StoreJobExecutor {
     /// Readable when finished jobs wait for `takeCompleted` (the read end of a pipe).
-    public let wakeDescriptor: Int32
-    private let wakeWriter: Int32
+    public var wakeDescriptor: Int32 { wake.descriptor }
+    private let wake: WakePipe
     private let shared = Shared()
 
     /// What the worker thread and the loop thread share.
@@ -38,16 +39,9 @@ public final class ThreadedStoreJobExecutor: StoreJobExecutor {
 
     /// Starts the worker thread; fails when no pipe can be made.
     public init() throws {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw ThreadedStoreJobExecutorError.pipe(errno: errno) }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        }
-        wakeDescriptor = fds[0]
-        wakeWriter = fds[1]
-        let body = WorkerStart { [shared, wakeWriter] in
-            Self.workerLoop(shared, wakeWriter: wakeWriter)
+        do { wake = try WakePipe() } catch { throw ThreadedStoreJobExecutorError.pipe(errno: error.errno) }
+        let body = WorkerStart { [shared, wake] in
+            Self.workerLoop(shared, wake: wake)
             shared.finished.signal()
         }
         // A plain POSIX thread: Foundation's Thread is not in FoundationEssentials, the only
@@ -61,8 +55,6 @@ public final class ThreadedStoreJobExecutor: StoreJobExecutor {
         guard started == 0 else {
             Unmanaged<WorkerStart>.fromOpaque(context).release()
             shared.state.withLock { $0.stopping = true }    // deinit's close() has no worker to wait for
-            Glibc.close(fds[0])
-            Glibc.close(fds[1])
             throw ThreadedStoreJobExecutorError.thread(errno: started)
         }
         pthread_detach(thread)
@@ -108,11 +100,10 @@ public final class ThreadedStoreJobExecutor: StoreJobExecutor {
 
     /// Empties the wake pipe (call it when `wakeDescriptor` is readable).
     public func acknowledgeWake() {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        while read(wakeDescriptor, &buffer, buffer.count) > 0 {}
+        wake.drain()
     }
 
-    /// Lets the running and queued jobs finish, stops the worker and closes the pipe.
+    /// Lets the running and queued jobs finish and stops the worker (the pipe closes with the executor).
     /// Unwatch `wakeDescriptor` first.
     public func close() {
         let first = shared.state.withLock { state -> Bool in
@@ -122,15 +113,13 @@ public final class ThreadedStoreJobExecutor: StoreJobExecutor {
         guard first else { return }
         shared.work.signal()
         shared.finished.wait()
-        Glibc.close(wakeDescriptor)
-        Glibc.close(wakeWriter)
     }
 
     /// The worker's nice value: background work, like an NvM job in a low-priority task, so
     /// that on a busy (or single) CPU the event loop and its cyclic frame come first.
     static let workerNice: Int32 = 10
 
-    private static func workerLoop(_ shared: Shared, wakeWriter: Int32) {
+    private static func workerLoop(_ shared: Shared, wake: WakePipe) {
         nameCurrentThread(workerName)
         // Linux keeps the nice value per thread; `who` 0 is the calling thread (setpriority(2)).
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, workerNice)
@@ -145,8 +134,7 @@ public final class ThreadedStoreJobExecutor: StoreJobExecutor {
             }
             let outcome = next.1.run()
             shared.state.withLock { $0.done.append(StoreJobCompletion(id: next.0, outcome: outcome)) }
-            var byte: UInt8 = 1
-            _ = write(wakeWriter, &byte, 1)    // a full pipe already wakes the loop
+            wake.notify()
         }
     }
 }
