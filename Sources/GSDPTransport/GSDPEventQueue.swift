@@ -24,13 +24,13 @@ public final class GSDPEventQueue<Event: Sendable>: Sendable {
 
     /// Queues `event` (any thread) and wakes the loop.
     public func post(_ event: Event) {
-        let wake = state.withLock { state -> Bool in
+        let first = state.withLock { state -> Bool in
             state.events.append(event)
             guard !state.signalled else { return false }
             state.signalled = true
             return true
         }
-        if wake { self.wake.notify() }
+        if first { wake.notify() }
     }
 
     /// Every queued event, oldest first (call on the loop when `notifyFD` is readable).

@@ -1,5 +1,6 @@
 import CloudSimulator
 import Foundation
+import SpaakCore
 
 /// OP-01a/b, the link channel: one-time deep-link tokens, to the app or by e-mail, redeemed
 /// by the app.
@@ -102,7 +103,7 @@ extension OwnerServices {
             try store.savePairingLink(old)
         }
         let token = PairingToken.make(randomBytes: randomBytes)
-        let expiresAt = date.addingTimeInterval(configuration.linkValiditySeconds)
+        let expiresAt = date.addingTimeInterval(configuration.linkValidity.inSeconds)
         try store.savePairingLink(PairingLinkRecord(tokenHash: PairingToken.hash(token), verifierId: target.password.verifierId,
                                                     vin: target.vin, user: target.owner.user, createdAt: date,
                                                     expiresAt: expiresAt, via: via))

@@ -3,7 +3,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import SpaakCore
 
 /// The knobs of the owner services.
 public struct OwnerServicesConfiguration: Sendable, Equatable {
@@ -23,11 +22,6 @@ public struct OwnerServicesConfiguration: Sendable, Equatable {
         self.mailFromName = mailFromName
         self.mailFromAddress = mailFromAddress
         self.mailDomain = mailDomain
-    }
-
-    /// `linkValidity` in seconds.
-    var linkValiditySeconds: TimeInterval {
-        linkValidity.inSeconds
     }
 }
 

@@ -138,8 +138,8 @@ final class ModuleRunner {
             port.handleTimeout(now: now)
             if let socket = port.reopenIfDue(now: now) { loop.watch(socket.fileDescriptor) }
             // CanTp's TxConfirmation: every frame handed out is in the kernel now. Its instant is
-            // read after the write, not the turn's: a timer turn's `now` is the deadline, and a
-            // late wake-up would otherwise shorten the peer's STmin by its lateness.
+            // read after the write, not the turn's `now` (read before the module's work): a turn
+            // preempted between the two would otherwise shorten the peer's STmin by the delay.
             if port.takeTransmitConfirmation() { module.framesTransmitted(now: loop.clock.now) }
             if module.restartRequested {
                 // ECUReset: a new module from the store; the bus and its counters stay the shell's.
