@@ -204,7 +204,9 @@ def test_kill_during_certificate_write_keeps_old_or_new(modules, pkis):
     old, new = der(a, "J"), der(b, "J")
     m = modules()
     rng = random.Random(1234)
-    for round_ in range(6):
+    # Three kills on the bus (~19 s each in the VM); scripts/soak kills thousands of commits
+    # on the host (docs/RELIABILITY.md section 5).
+    for round_ in range(3):
         conn = connection()
         with client(conn) as c:
             unlock(c)

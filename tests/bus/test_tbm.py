@@ -88,14 +88,22 @@ class TBM(Child):
         return done.stdout.strip()
 
 
-def status_bits(bus: can.BusABC, timeout: float = 1.0) -> int:
-    """Byte 2 of the next TBM_Status (bit 0 GsdpConnected, bit 1 SpaakTopicSubscribed)."""
+_last_status_at = [0.0]
+
+
+def status_bits(bus: can.BusABC, timeout: float = 3.0) -> int:
+    """Byte 2 of the next TBM_Status (bit 0 GsdpConnected, bit 1 SpaakTopicSubscribed).
+
+    The TBM sends one every 100 ms; the 3 s wait covers an emulated CPU that one CI run
+    starved for more than a second, and still fails a TBM that stopped sending."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         m = bus.recv(max(0.0, end - time.monotonic()))
         if m is not None and m.arbitration_id == TBM_ID:
+            _last_status_at[0] = m.timestamp
             return m.data[2]
-    raise AssertionError("no TBM_Status")
+    since = time.time() - _last_status_at[0] if _last_status_at[0] else float("nan")
+    raise AssertionError(f"no TBM_Status within {timeout} s (the last one {since:.1f} s ago, kernel timestamp)")
 
 
 def wait_bits(bus: can.BusABC, wanted: int, timeout: float) -> list:
