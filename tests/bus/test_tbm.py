@@ -88,7 +88,7 @@ class TBM(Child):
         return done.stdout.strip()
 
 
-_last_status_at = [0.0]
+_last_status_at = 0.0     # kernel timestamp of the last TBM_Status seen, for the failure message
 
 
 def status_bits(bus: can.BusABC, timeout: float = 3.0) -> int:
@@ -96,14 +96,15 @@ def status_bits(bus: can.BusABC, timeout: float = 3.0) -> int:
 
     The TBM sends one every 100 ms; the 3 s wait covers an emulated CPU that one CI run
     starved for more than a second, and still fails a TBM that stopped sending."""
+    global _last_status_at
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         m = bus.recv(max(0.0, end - time.monotonic()))
         if m is not None and m.arbitration_id == TBM_ID:
-            _last_status_at[0] = m.timestamp
+            _last_status_at = m.timestamp
             return m.data[2]
-    since = time.time() - _last_status_at[0] if _last_status_at[0] else float("nan")
-    raise AssertionError(f"no TBM_Status within {timeout} s (the last one {since:.1f} s ago, kernel timestamp)")
+    last = f"the last one {time.time() - _last_status_at:.1f} s ago by its kernel timestamp" if _last_status_at else "none before"
+    raise AssertionError(f"no TBM_Status within {timeout} s ({last})")
 
 
 def wait_bits(bus: can.BusABC, wanted: int, timeout: float) -> list:
