@@ -9,7 +9,8 @@ requests per second and database time per transaction (the instances' ``stats``)
 plant is made once for the largest N (cached in out/bench-fleet/plant, reused by every row
 and by later runs); each row copies the pristine stores. Nothing passes or fails on time.
 
-Before the runs it measures what one idle vehicle costs this machine (fleet_session.capacity)
+Before the runs it measures what one idle vehicle costs this machine (fleet_session.capacity),
+and the same bus traffic made by can-utils (the peer: the least any vehicle could cost here),
 and does not start a size whose idle vehicles alone would ask more than
 ``spaaklib.fleet.IDLE_LOAD_LIMIT`` times its CPUs (in the 2-core emulated VM: N = 100): such a
 run cannot finish a PP-01 (docs/SCALING.md) and would only spend its time limit. The row then
@@ -27,7 +28,7 @@ import time
 from .common import ROOT, Table, environment_line
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from fleet_session.capacity import per_vehicle_cpu  # noqa: E402
+from fleet_session.capacity import can_utils_floor, per_vehicle_cpu  # noqa: E402
 from fleet_session.story import find_binaries  # noqa: E402
 from spaaklib.fleet import too_big  # noqa: E402
 
@@ -65,8 +66,10 @@ def bench(sizes=(10, 50, 100), json_path=None, timeout: float = 1500.0, force: b
     results = []
     cpus = os.cpu_count() or 1
     cost = per_vehicle_cpu(find_binaries())
+    floor = can_utils_floor()
     print(f"  one idle vehicle (spaak-ecu + spaak-cloud tbm, no backend): {cost * 100:.2f} % of a CPU; {cpus} CPUs",
           flush=True)
+    print(f"  {floor_line(cost, floor, max(sizes), cpus)}", flush=True)
     # the largest first: it makes the plant the smaller ones reuse
     order = sorted(((n, k, db) for n in sizes for k, db in BACKENDS), key=lambda c: (-c[0], c[1], c[2]))
     for n, k, db in order:
@@ -103,13 +106,24 @@ def bench(sizes=(10, 50, 100), json_path=None, timeout: float = 1500.0, force: b
     for n, reason in skipped:
         table.note(f"N={n} not run: {reason}; --fleet-force (scripts/bench) runs it anyway")
     table.note(f"one idle vehicle here: {cost * 100:.2f} % of a CPU ({cpus} CPUs; fleet_session.capacity)")
+    table.note(floor_line(cost, floor, max(sizes), cpus))
     table.print()
     json_path = json_path or os.path.join(out, "fleet-bench.json")
     with open(json_path, "w", encoding="utf-8") as f:
-        json.dump({"environment": environment_line("bus side"), "idle_vehicle_cpu": round(cost, 5), "cpus": cpus,
+        json.dump({"environment": environment_line("bus side"), "idle_vehicle_cpu": round(cost, 5),
+                   "can_utils_floor_cpu": round(floor, 5), "cpus": cpus,
                    "rows": results}, f, indent=2)
     print(f"  JSON: {os.path.relpath(json_path, ROOT)}", flush=True)
     return results
+
+
+def floor_line(cost: float, floor: float, largest: int, cpus: int) -> str:
+    """The peer's line: the same bus traffic by can-utils, our ratio to it, and what the
+    largest size asks of the CPUs even at that floor."""
+    ratio = f"{cost / floor:.1f}x" if floor > 0 else "-"
+    return (f"can-utils making the same frames (2 cangen + 1 candump per bus): {floor * 100:.2f} % of a CPU per vehicle; "
+            f"spaak is {ratio} that; N={largest} at the can-utils floor alone would ask {floor * largest / cpus:.1f}x "
+            f"the {cpus} CPUs")
 
 
 def main(argv=None) -> int:

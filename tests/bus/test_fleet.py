@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import struct
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -168,3 +171,33 @@ def test_one_idle_vehicle_costs_a_measured_share_of_a_cpu(interfaces):
     bins = {name: bin_path(name) for name in ("spaak-ecu", "spaak-cloud")}
     cost = per_vehicle_cpu(bins, vehicles=2, settle_s=1.0, sample_s=4.0)
     assert 0.0 < cost < 0.5, cost
+
+
+def test_can_utils_make_the_same_frames_at_a_measured_floor(interfaces):
+    """fleet_session.capacity's peer: cangen sends 0x3A0 and 0x3A8 every 100 ms on each bus and
+    candump receives 0x3A0 only, as the module does; their CPU share is measured, not assumed."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from fleet_session.capacity import can_utils_floor
+    counts, stop = {}, threading.Event()
+
+    def count_frames():  # what the peer puts on vcan1, read by an independent raw socket
+        with socket.socket(socket.AF_CAN, socket.SOCK_RAW, socket.CAN_RAW) as s:
+            s.bind((interfaces[0],))
+            s.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    can_id = struct.unpack_from("=I", s.recv(16))[0] & socket.CAN_SFF_MASK
+                except socket.timeout:
+                    continue
+                counts[can_id] = counts.get(can_id, 0) + 1
+
+    reader = threading.Thread(target=count_frames, daemon=True)
+    reader.start()
+    try:
+        floor = can_utils_floor(vehicles=2, settle_s=0.5, sample_s=4.0)
+    finally:
+        stop.set()
+        reader.join(5)
+    assert 0.0 < floor < 0.5, floor
+    # about 45 of each in 4.5 s at 100 ms; a starved VM sends fewer, never other ids
+    assert set(counts) == {0x3A0, 0x3A8} and min(counts.values()) >= 10, counts
