@@ -25,9 +25,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--database", choices=("postgres", "sqlite"), default="postgres",
                    help="the VOS database (postgres; sqlite allows one instance only)")
     p.add_argument("--passwords", type=fraction, default=0.2, metavar="F",
-                   help="fraction of the vehicles whose pairing password is handed out (0.2)")
+                   help="fraction of the vehicles whose pairing password is handed out (0.2; at least one if > 0)")
     p.add_argument("--terminations", type=fraction, default=0.1, metavar="F",
-                   help="fraction of the vehicles whose owner key the KTS terminates (0.1)")
+                   help="fraction of the vehicles whose owner key the KTS terminates (0.1; at least one if > 0)")
     p.add_argument("--kill-instance-at", type=fraction, metavar="F",
                    help="SIGKILL vos-1 when PP-01 is done for this fraction of the vehicles (needs K >= 2)")
     p.add_argument("--scrypt-n", type=int, default=DEFAULT_SCRYPT_N, metavar="N",

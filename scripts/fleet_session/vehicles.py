@@ -100,6 +100,9 @@ def start_tbm(v: Vehicle, spaak_cloud: str, urls: list, run_dir: str, children: 
 
 
 def chosen(count: int, fraction: float, offset: int = 0) -> set:
-    """``round(fraction * count)`` vehicle numbers (1..count) spread evenly, shifted by ``offset``."""
+    """``round(fraction * count)`` vehicle numbers (1..count) spread evenly, shifted by ``offset``;
+    at least one when ``fraction`` > 0 (``--terminations 0.1`` of 5 vehicles is one, not none)."""
     k = max(0, min(count, round(fraction * count)))
+    if fraction > 0 and count > 0:
+        k = max(1, k)
     return {((j * count) // k + offset) % count + 1 for j in range(k)} if k else set()

@@ -52,6 +52,15 @@ def test_pp01_time_is_first_v2c_to_the_delivered_ack_of_0x05():
     assert p.pp01_time_s == pytest.approx(2.5)
 
 
+def test_a_fraction_chooses_vehicles_spread_and_at_least_one():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from fleet_session.vehicles import chosen
+    assert chosen(5, 0.0) == set() and chosen(0, 0.5) == set()
+    assert len(chosen(5, 0.1)) == 1 and len(chosen(10, 0.2)) == 2 and len(chosen(100, 0.1)) == 10
+    assert chosen(5, 1.0) == {1, 2, 3, 4, 5} and chosen(10, 0.2) == {1, 6}
+    assert chosen(10, 0.2, offset=3) == {4, 9} and all(1 <= v <= 7 for v in chosen(7, 0.5, offset=5))
+
+
 def test_vos_acceptances_count_distinct_transactions():
     p = VehicleProgress("SPK0000000001")
     p.vos_event(v2c(0x0B, 1, transaction="aa"))
