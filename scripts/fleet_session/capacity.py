@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 
-from spaaklib.process import cpu_seconds
+from spaaklib.process import Child, cpu_seconds
 
 from .procs import Children
 from .vehicles import Vehicle, start_module, start_tbm
@@ -58,27 +57,20 @@ def can_utils_floor(vehicles: int = 4, settle_s: float = 2.0, sample_s: float = 
     missing = [c for c in ("cangen", "candump") if shutil.which(c) is None]
     if missing:
         raise RuntimeError(f"can-utils missing ({', '.join(missing)}): scripts/setup installs them")
-    procs = []
+    peers = []
     try:
         for k in range(1, vehicles + 1):
             for command in FLOOR_COMMANDS:
-                procs.append(subprocess.Popen([a.format(iface=f"vcan{k}") for a in command],
-                                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                              stderr=subprocess.DEVNULL))
+                cmd = [a.format(iface=f"vcan{k}") for a in command]
+                peers.append(Child(" ".join(cmd), cmd, log_path=os.devnull, log_header=False, direct_log=True))
         time.sleep(0.2)
-        dead = [p.args for p in procs if p.poll() is not None]
+        dead = [p.name for p in peers if not p.alive]
         if dead:
-            raise RuntimeError(f"can-utils ended at once (no vcan1..vcan{vehicles}?): {' '.join(dead[0])}")
-        return _share([p.pid for p in procs], vehicles, settle_s, sample_s)
+            raise RuntimeError(f"can-utils ended at once (no vcan1..vcan{vehicles}?): {dead[0]}")
+        return _share([p.pid for p in peers], vehicles, settle_s, sample_s)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        for p in peers:
+            p.stop(5)
 
 
 def _share(pids: list, vehicles: int, settle_s: float, sample_s: float) -> float:

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import struct
 import subprocess
 import sys
-import threading
+from collections import Counter
 
+import can
 import pytest
 
-from spaakbus import ROOT, bin_path
+from spaakbus import ROOT, bin_path, collect
 from spaaklib.fleet import (IDLE_LOAD_LIMIT, TraceTail, VehicleProgress, idle_load, parse_stats, percentile, render,
                             summary, too_big)
 
@@ -187,26 +186,11 @@ def test_can_utils_make_the_same_frames_at_a_measured_floor(interfaces):
     candump receives 0x3A0 only, as the module does; their CPU share is measured, not assumed."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from fleet_session.capacity import can_utils_floor
-    counts, stop = {}, threading.Event()
-
-    def count_frames():  # what the peer puts on vcan1, read by an independent raw socket
-        with socket.socket(socket.AF_CAN, socket.SOCK_RAW, socket.CAN_RAW) as s:
-            s.bind((interfaces[0],))
-            s.settimeout(0.2)
-            while not stop.is_set():
-                try:
-                    can_id = struct.unpack_from("=I", s.recv(16))[0] & socket.CAN_SFF_MASK
-                except socket.timeout:
-                    continue
-                counts[can_id] = counts.get(can_id, 0) + 1
-
-    reader = threading.Thread(target=count_frames, daemon=True)
-    reader.start()
-    try:
+    # what the peer puts on vcan1, read by an independent socket opened before it starts
+    with can.Bus(interface="socketcan", channel=interfaces[0]) as b:
         floor = can_utils_floor(vehicles=2, settle_s=0.5, sample_s=4.0)
-    finally:
-        stop.set()
-        reader.join(5)
+        frames = collect(b, 0.3)
+    counts = Counter(m.arbitration_id for m in frames)
     assert 0.0 < floor < 0.5, floor
     # about 45 of each in 4.5 s at 100 ms; a starved VM sends fewer, never other ids
     assert set(counts) == {0x3A0, 0x3A8} and min(counts.values()) >= 10, counts
