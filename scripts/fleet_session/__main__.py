@@ -28,6 +28,10 @@ def parser() -> argparse.ArgumentParser:
                    help="fraction of the vehicles whose pairing password is handed out (0.2; at least one if > 0)")
     p.add_argument("--terminations", type=fraction, default=0.1, metavar="F",
                    help="fraction of the vehicles whose owner key the KTS terminates (0.1; at least one if > 0)")
+    p.add_argument("--stations", type=int, metavar="C",
+                   help="a production line of C stations: at most C vehicles on (module and TBM running) at once; "
+                        "a vehicle leaves (both stopped) when its story is done or failed and the next one takes its "
+                        "station (default: all N at once)")
     p.add_argument("--kill-instance-at", type=fraction, metavar="F",
                    help="SIGKILL vos-1 when PP-01 is done for this fraction of the vehicles (needs K >= 2)")
     p.add_argument("--scrypt-n", type=int, default=DEFAULT_SCRYPT_N, metavar="N",
@@ -51,6 +55,9 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.CRITICAL)
     if not 1 <= args.vehicles <= 200:
         print("fleet: --vehicles must be 1..200", file=sys.stderr)
+        return 2
+    if args.stations is not None and args.stations < 1:
+        print("fleet: --stations must be >= 1", file=sys.stderr)
         return 2
     if args.vos_instances < 1 or (args.database == "sqlite" and args.vos_instances != 1):
         print("fleet: --vos-instances must be >= 1, and 1 with --database sqlite", file=sys.stderr)

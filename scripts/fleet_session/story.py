@@ -15,7 +15,7 @@ from spaaklib.process import binary_candidates, find_binary
 from .backend import BACKEND_NICE, Database, VOSInstance, backend_priority
 from .plant import Plant, provision
 from .procs import Children, Console, Deadline, FleetError
-from .vehicles import Vehicle, chosen, start_module, start_tbm
+from .vehicles import Power, Vehicle, chosen, start_module, start_tbm
 
 #: How long the story waits for an instance's answer to a control command (push-verifier,
 #: password, terminate-owner-key). The command waits for the instance's loop, a scrypt verifier
@@ -67,6 +67,8 @@ class Fleet:
     def __init__(self, args):
         self.args = args
         self.n, self.k = args.vehicles, args.vos_instances
+        #: The line's stations: at most this many vehicles on (module and TBM running) at once.
+        self.stations = min(self.n, args.stations or self.n)
         self.out = os.path.abspath(args.out)
         self.deadline = Deadline(args.timeout)
         self.children = Children()
@@ -76,6 +78,10 @@ class Fleet:
         self.instances: list = []
         self.vehicles: list = []
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ctl")
+        # Vehicles arriving at and leaving the line (--stations): starting a module and its TBM
+        # waits for both to be ready, which must not hold up the story's loop.
+        self.line_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="line")
+        self.most_on = 0
         self.futures: list = []
         self.killed_at = None
         self.turn = 0
@@ -118,15 +124,22 @@ class Fleet:
                                          os.path.join(self.run_dir, "traces", f"tbm-{k}.jsonl"),
                                          wants_password=k in passwords, wants_termination=k in terminations))
 
-    def start_modules(self, what: str, vehicles=None) -> None:
-        vehicles = self.vehicles if vehicles is None else vehicles
+    def start_modules(self, what: str, vehicles: list) -> None:
+        """Starts the modules of ``vehicles`` all at once and waits for them; says so unless
+        ``what`` is empty."""
         t = time.monotonic()
         for v in vehicles:
             start_module(v, self.bins["spaak-ecu"], self.children, self.logs)
         for v in vehicles:
             v.ecu.wait_ready(self.left(120))
-        if vehicles is self.vehicles:
-            self.say(f"{self.n} spaak-ecu {what} in {time.monotonic() - t:.1f} s (vcan1..vcan{self.n})")
+        if what:
+            self.say(f"{len(vehicles)} spaak-ecu {what} in {time.monotonic() - t:.1f} s (vcan1..vcan{len(vehicles)})"
+                     + (f"; the other {self.n - len(vehicles)} wait for a station" if len(vehicles) < self.n else ""))
+
+    @property
+    def first_on_line(self) -> list:
+        """The vehicles that start at once: all, or the first ``--stations`` of them."""
+        return self.vehicles[:self.stations]
 
     def plant(self) -> None:
         plant = self.plant_cache = Plant(self.out)
@@ -136,11 +149,11 @@ class Fleet:
                 plant.restore(v.number, v.store)
             self.say(f"plant: reusing {os.path.relpath(plant.dir)} ({have} modules provisioned, RP-01/RP-02 done, "
                      f"plant locked; pristine stores copied; --fresh-plant to redo it)")
-            self.start_modules("started from the provisioned stores")
+            self.start_modules("started from the provisioned stores", self.first_on_line)
         else:
             plant.reset()
             self.provision_in_batches(plant)
-            self.start_modules("started from their provisioned stores")
+            self.start_modules("started from their provisioned stores", self.first_on_line)
         for v in self.vehicles:
             shutil.copy2(plant.cert(v.number), os.path.join(self.run_dir, "ecu-certs"))
 
@@ -198,12 +211,60 @@ class Fleet:
     def tbms(self) -> None:
         self.t_tbm = time.monotonic()
         urls = [i.url for i in self.instances]
-        for v in self.vehicles:
+        first = self.first_on_line
+        for v in first:
+            v.power = Power.STARTING
             start_tbm(v, self.bins["spaak-cloud"], urls, self.run_dir, self.children, self.logs)
-        for v in self.vehicles:
+        for v in first:
             v.tbm.wait_ready(self.left(120))
-        self.say(f"{self.n} TBMs started in {time.monotonic() - self.t_tbm:.1f} s, each with the {self.k} VOS URL(s): "
-                 f"SP-02 and PP-01 run as each TBM subscribes")
+            v.power = Power.ON
+        self.most_on = len(first)
+        self.say(f"{len(first)} TBMs started in {time.monotonic() - self.t_tbm:.1f} s, each with the {self.k} VOS URL(s): "
+                 f"SP-02 and PP-01 run as each TBM subscribes"
+                 + (f"; a line of {self.stations} stations: a vehicle leaves (module and TBM stopped) when its story "
+                    f"is done or failed, and the next one arrives" if self.stations < self.n else ""))
+
+    # --- the line (--stations) ----------------------------------------------------------------
+
+    def arrive(self, v: Vehicle) -> None:
+        """A vehicle takes a free station: its module, then its TBM (in a worker thread)."""
+        try:
+            start_module(v, self.bins["spaak-ecu"], self.children, self.logs)
+            v.ecu.wait_ready(self.left(120))
+            start_tbm(v, self.bins["spaak-cloud"], [i.url for i in self.instances], self.run_dir, self.children,
+                      self.logs)
+            v.tbm.wait_ready(self.left(120))
+            v.power = Power.ON
+        except FleetError as error:
+            v.failure = "could not start"
+            v.notes.append(str(error).splitlines()[0])
+            self.leave(v)
+
+    def leave(self, v: Vehicle) -> None:
+        """A vehicle leaves the line: its TBM, then its module stopped (SIGTERM)."""
+        for proc in (v.tbm, v.ecu):
+            if proc is not None:
+                self.children.stop(proc)
+        v.power = Power.OFF
+
+    def line(self) -> None:
+        """With fewer stations than vehicles: a vehicle whose story is done or failed leaves,
+        the next waiting one arrives when a station is free (never more than ``stations`` on)."""
+        if self.stations >= self.n:
+            return
+        for v in self.vehicles:
+            if v.power is Power.ON and (v.done or v.failure) and not v.busy:
+                v.power = Power.LEAVING
+                self.futures.append(self.line_pool.submit(self.leave, v))
+        free = self.stations - sum(1 for v in self.vehicles if v.power.holds_station)
+        for v in self.vehicles:
+            if free <= 0:
+                break
+            if v.power is Power.WAITING:
+                v.power = Power.STARTING
+                free -= 1
+                self.futures.append(self.line_pool.submit(self.arrive, v))
+        self.most_on = max(self.most_on, sum(1 for v in self.vehicles if v.power.holds_station))
 
     # --- the story's loop ---------------------------------------------------------------------
 
@@ -249,7 +310,7 @@ class Fleet:
 
     def step(self, v: Vehicle) -> None:
         """The next control command the vehicle's story needs, if any."""
-        if v.busy or v.failure or v.done or time.monotonic() < v.not_before:
+        if v.power is not Power.ON or v.busy or v.failure or v.done or time.monotonic() < v.not_before:
             return
         p = v.progress
         if p.pp01 and p.sp02 and v.push_sent is None:
@@ -274,6 +335,8 @@ class Fleet:
                  f"PP-02 {count(lambda v: v.pp02)}/{n} · passwords {count(lambda v: v.password is not None)}/{pw} · "
                  f"terminations {count(lambda v: v.terminated)}/{term} · done {count(lambda v: v.done)}/{n}"
                  f"{' · failed ' + str(count(lambda v: v.failure)) if count(lambda v: v.failure) else ''} · "
+                 + (f"on the line {count(lambda v: v.power.holds_station)}/{self.stations}, "
+                    f"left {count(lambda v: v.power is Power.OFF)} · " if self.stations < n else "")
                  + ", ".join(vos), tag="progress")
 
     def maybe_kill(self) -> None:
@@ -290,7 +353,7 @@ class Fleet:
 
     def check_processes(self) -> None:
         for v in self.vehicles:
-            if v.failure:
+            if v.failure or v.power is not Power.ON:
                 continue
             if not v.ecu.alive:
                 v.failure = f"spaak-ecu exited ({v.ecu.proc.returncode})"
@@ -310,6 +373,7 @@ class Fleet:
             self.maybe_kill()
             for v in self.vehicles:
                 self.step(v)
+            self.line()
             finished = all(v.done or v.failure for v in self.vehicles) and not any(v.busy for v in self.vehicles)
             now = time.monotonic()
             if finished or now - last_progress >= PROGRESS_EVERY:
@@ -342,13 +406,14 @@ class Fleet:
             stats.append(s)
         config = {"vos_instances": self.k, "database": self.args.database, "scrypt_n": self.args.scrypt_n,
                   "kill_instance_at": self.args.kill_instance_at, "passwords": self.args.passwords,
-                  "terminations": self.args.terminations}
+                  "terminations": self.args.terminations, "stations": self.stations}
         result = summary(vehicles=self.n, done=sum(1 for v in self.vehicles if v.done), failures=failures,
                          pp01_times=times, window_s=self.t_end - self.t_tbm,
                          pp01_span_s=(max(seen) - self.t_tbm) if seen else None, stats=stats, config=config)
         result["reconnects"] = sum(max(0, v.progress.connects - 1) for v in self.vehicles)
         result["vehicle_notes"] = {v.serial: v.notes for v in self.vehicles if v.notes}
         result["busy_answers"] = sum(v.busy_answers for v in self.vehicles)
+        result["most_on_line"] = self.most_on
         return result
 
     def keep_files(self) -> None:
@@ -363,7 +428,8 @@ class Fleet:
             where = "in the QEMU VM of scripts/vcan-run (emulated CPU)" if in_vm() else "on this machine's kernel"
             priority = (f"backend (VOS, PostgreSQL) at nice {BACKEND_NICE}" if backend_priority()
                         else "backend at the vehicles' priority (no CAP_SYS_NICE)")
-            self.console.raw(f"spaak-sim fleet: {self.n} vehicles (spaak-ecu + spaak-cloud tbm on vcan1..vcan{self.n}), "
+            line = f", at most {self.stations} at once (a line of {self.stations} stations)" if self.stations < self.n else ""
+            self.console.raw(f"spaak-sim fleet: {self.n} vehicles (spaak-ecu + spaak-cloud tbm on vcan1..vcan{self.n}){line}, "
                              f"{self.k} VOS instance(s) on {self.args.database}, {where}; scrypt N = {self.args.scrypt_n}; "
                              f"{priority}; "
                              f"files in {os.path.relpath(self.out)}/")
@@ -379,6 +445,9 @@ class Fleet:
         finally:
             t = time.monotonic()
             self.pool.shutdown(wait=False, cancel_futures=True)
+            # (a vehicle still arriving ends within its readiness waits, bounded by the deadline;
+            # waiting for it keeps a process it starts from outliving stop_all)
+            self.line_pool.shutdown(wait=True, cancel_futures=True)
             count = self.children.stop_all()
             if self.database is not None:
                 self.database.stop()

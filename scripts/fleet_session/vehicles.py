@@ -1,16 +1,33 @@
 """A vehicle of the fleet: its SpaaK module (spaak-ecu on bus vcan<k>) and its TBM
-(``spaak-cloud tbm`` on the same bus, connected to every VOS instance's GSDP URL), and what
-the story asked of it and saw of it."""
+(``spaak-cloud tbm`` on the same bus, connected to every VOS instance's GSDP URL), where it is
+on the line (``Power``), and what the story asked of it and saw of it."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Optional
 
 from spaaklib.fleet import TraceTail, VehicleProgress
 
 from .plant import serial_of
 from .procs import Children, Proc
+
+
+class Power(Enum):
+    """Where a vehicle is on the line (``--stations``): every vehicle goes WAITING → STARTING
+    (its module, then its TBM, starting) → ON → LEAVING (both stopped, done or failed) → OFF.
+    Without ``--stations`` every vehicle is ON from the start to the end of the run."""
+    WAITING = "waiting"
+    STARTING = "starting"
+    ON = "on"
+    LEAVING = "leaving"
+    OFF = "off"
+
+    @property
+    def holds_station(self) -> bool:
+        """The vehicle has (or is about to have, or is still leaving) a station of the line."""
+        return self in (Power.STARTING, Power.ON, Power.LEAVING)
 
 
 @dataclass
@@ -33,6 +50,7 @@ class Vehicle:
     not_before: float = 0.0                 # monotonic time its next control command may go
     busy_answers: int = 0                   # "too many inputs waiting for a verifier" answers
     notes: list = field(default_factory=list)
+    power: Power = Power.WAITING
 
     def __post_init__(self):
         self.progress = VehicleProgress(self.serial)
@@ -64,6 +82,10 @@ class Vehicle:
     def pending(self) -> str:
         """The first step not done (a failure's cause when the time is up)."""
         p = self.progress
+        if self.power is Power.WAITING:
+            return "never on the line (the time was up before a station was free)"
+        if self.power is Power.STARTING:
+            return "still starting when the time was up"
         if p.first_v2c_ms is None:
             return "no V2C from the module (TBM never subscribed?)"
         if not p.sp02:

@@ -215,6 +215,11 @@ def render(result: dict) -> str:
     lines = [
         f"vehicles          {result['vehicles']}: {result['done']} done, {result['failed']} failed",
         f"failures          {failures}",
+    ]
+    if result.get("stations") and result["stations"] < result["vehicles"]:
+        lines.append(f"line              {result['stations']} stations: at most {result.get('most_on_line', '-')} "
+                     f"vehicles on at once, each leaving when its story was done or failed")
+    lines += [
         f"PP-01 time        p50 {_s(pp['p50_s'])}, p99 {_s(pp['p99_s'])}, max {_s(pp['max_s'])} "
         f"({pp['count']} vehicles; first V2C to the delivered 0x06, TBM traces)",
         f"provisioning      {'-' if result['vehicles_per_minute'] is None else result['vehicles_per_minute']} "
@@ -249,6 +254,20 @@ def render(result: dict) -> str:
 #: 2-core emulated VM (docs/SCALING.md section 2) 50 vehicles finished (46 of 50 before the
 #: story's control timeout was raised), 100 vehicles did not finish one PP-01.
 IDLE_LOAD_LIMIT = 1.5
+
+
+#: The idle load a production line (``scripts/fleet --stations C``) is sized for by
+#: ``stations_that_fit``: the load at which all vehicles at once still finished in the VM
+#: (N = 50, about 1.0x: docs/SCALING.md section 2), below the 1.5x where nothing is started.
+LINE_LOAD = 1.0
+
+
+def stations_that_fit(per_vehicle_cpu: float, cpus: int, load: float = LINE_LOAD) -> int:
+    """The stations of a line whose vehicles, idle, ask at most ``load`` times the CPUs
+    (0 when not even one fits)."""
+    if per_vehicle_cpu <= 0:
+        raise ValueError("the idle vehicle's CPU share must be positive")
+    return int(load * max(1, cpus) / per_vehicle_cpu)
 
 
 def idle_load(per_vehicle_cpu: float, vehicles: int, cpus: int) -> float:

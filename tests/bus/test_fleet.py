@@ -2,7 +2,9 @@
 against 2 VOS instances on one PostgreSQL (scripts/pgtemp), vos-1 killed with SIGKILL when
 PP-01 is done for 40 % of the vehicles: every vehicle still completes SP-02, PP-01, PP-02,
 its pairing password or its KTS termination (PP-03), nothing lost; the TBMs of vos-1
-reconnected to vos-2. Also the fleet's bookkeeping (scripts/spaaklib/fleet.py) on made-up
+reconnected to vos-2. Then the same 5 vehicles as a production line of 2 stations
+(``--stations 2``): never more than 2 vehicles on at once (counted from /proc, not from the
+runner), every one done. Also the fleet's bookkeeping (scripts/spaaklib/fleet.py) on made-up
 trace events.
 
 The session needs vcan1..vcan5: missing ones are created when the kernel allows it (root,
@@ -12,16 +14,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 
 import can
 import pytest
 
 from spaakbus import ROOT, bin_path, collect
-from spaaklib.fleet import (IDLE_LOAD_LIMIT, TraceTail, VehicleProgress, idle_load, parse_stats, percentile, render,
-                            summary, too_big)
+from spaaklib.fleet import (IDLE_LOAD_LIMIT, LINE_LOAD, TraceTail, VehicleProgress, idle_load, parse_stats, percentile,
+                            render, stations_that_fit, summary, too_big)
 
 VEHICLES = 5
 IFACES = [f"vcan{k}" for k in range(1, VEHICLES + 1)]
@@ -89,6 +94,62 @@ def test_a_fleet_too_big_for_the_machine_is_named_with_its_load():
     assert IDLE_LOAD_LIMIT == 1.5
 
 
+def test_a_line_gets_the_stations_whose_idle_vehicles_ask_about_the_cpus():
+    assert LINE_LOAD == 1.0
+    assert stations_that_fit(0.04, 2) == 50 and stations_that_fit(0.051, 2) == 39
+    assert stations_that_fit(0.03, 2, load=1.5) == 100 and stations_that_fit(0.9, 0) == 1
+    assert stations_that_fit(3.0, 2) == 0
+    with pytest.raises(ValueError):
+        stations_that_fit(0.0, 2)
+
+
+def test_the_line_keeps_to_its_stations_and_lets_every_vehicle_through(tmp_path):
+    """Fleet.line() on made-up vehicles (no processes): arrivals and departures recorded, then
+    carried out by the test, vehicles finishing in an arbitrary order."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from types import SimpleNamespace
+    from fleet_session.story import Fleet
+    from fleet_session.vehicles import Power, Vehicle
+    args = SimpleNamespace(vehicles=7, vos_instances=1, stations=3, out=str(tmp_path), timeout=60.0)
+    handlers = {signo: signal.getsignal(signo) for signo in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        fleet = Fleet(args)  # (its Children take SIGTERM and SIGHUP: given back below)
+    finally:
+        for signo, handler in handlers.items():
+            signal.signal(signo, handler)
+    fleet.vehicles = [Vehicle(k, str(tmp_path / f"s{k}"), str(tmp_path / f"t{k}.jsonl")) for k in range(1, 8)]
+    jobs = []
+    fleet.line_pool = SimpleNamespace(submit=lambda fn, v: jobs.append((fn.__name__, v)) or None)
+    fleet.pool.shutdown()
+    for v in fleet.first_on_line:
+        v.power = Power.ON
+    assert [v.number for v in fleet.first_on_line] == [1, 2, 3]
+    fleet.line()
+    assert jobs == []  # every station taken, nobody finished
+    order = [2, 1, 3, 5, 4, 7, 6]
+    for number in order:
+        v = fleet.vehicles[number - 1]
+        while v.power is not Power.ON:  # carry out what the line asked for until v is on
+            assert jobs, f"vehicle {number} never got a station"
+            name, w = jobs.pop(0)
+            w.power = Power.ON if name == "arrive" else Power.OFF
+            fleet.line()
+        v.failure = "made up" if number == 5 else None
+        v.progress.sp02 = True  # not done: only a failure or done lets it leave
+        fleet.line()
+        if number != 5:
+            assert v.power is Power.ON and not any(w is v for _, w in jobs)
+            v.failure = "finished (made up)"
+            fleet.line()
+        assert v.power is Power.LEAVING
+        assert sum(1 for w in fleet.vehicles if w.power.holds_station) <= 3
+    while jobs:
+        name, w = jobs.pop(0)
+        w.power = Power.ON if name == "arrive" else Power.OFF
+        fleet.line()
+    assert all(v.power is Power.OFF for v in fleet.vehicles) and fleet.most_on == 3
+
+
 def test_trace_tail_keeps_a_partial_line(tmp_path):
     path = tmp_path / "t.jsonl"
     tail = TraceTail(str(path))
@@ -112,6 +173,8 @@ def test_summary_and_table():
     assert "PP-01 not done: 1" in text and "killed" in text and "p99 4.00 s" in text
     assert "VOS busy" not in text
     assert "VOS busy          7 control commands answered" in render({**r, "busy_answers": 7})
+    assert "line" not in text
+    assert "line              2 stations: at most 2 vehicles on at once" in render({**r, "stations": 2, "most_on_line": 2})
     assert parse_stats('noise\n{"instance":"vos-1","v2c":3}\n') == {"instance": "vos-1", "v2c": 3}
 
 
@@ -135,20 +198,68 @@ def interfaces():
 
 
 @pytest.fixture(scope="module")
-def fleet(interfaces, tmp_path_factory):
-    """Runs the session once; (exit status, output, its JSON)."""
+def fleet_out(tmp_path_factory):
+    """The runs' output folder: the second run reuses the first one's plant (<out>/plant)."""
     for name in ("spaak-ecu", "spaak-pki", "spaak-cloud"):
         bin_path(name)  # FileNotFoundError: not built
-    out = tmp_path_factory.mktemp("fleet") / "out"
-    json_path = out.parent / "fleet.json"
+    return tmp_path_factory.mktemp("fleet") / "out"
+
+
+def run_fleet(out, name: str, *options) -> tuple:
+    """One session; (exit status, output, its JSON)."""
+    json_path = out.parent / f"{name}.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts"), "SPAAK_BIN_DIR": os.path.dirname(bin_path("spaak-ecu"))}
-    done = subprocess.run([sys.executable, "-m", "fleet_session", "--vehicles", str(VEHICLES), "--vos-instances", "2",
-                           "--kill-instance-at", "0.4", "--passwords", "0.4", "--terminations", "0.4",
+    done = subprocess.run([sys.executable, "-m", "fleet_session", "--vehicles", str(VEHICLES), *options,
                            "--out", str(out), "--json", str(json_path), "--timeout", "420"],
                           capture_output=True, text=True, timeout=480, env=env, cwd=ROOT)
     output = done.stdout + done.stderr
     result = json.loads(json_path.read_text()) if json_path.exists() else None
     return done.returncode, output, result
+
+
+@pytest.fixture(scope="module")
+def fleet(interfaces, fleet_out):
+    return run_fleet(fleet_out, "fleet", "--vos-instances", "2", "--kill-instance-at", "0.4", "--passwords", "0.4",
+                     "--terminations", "0.4")
+
+
+def running(program: str, marker: str) -> int:
+    """How many processes run ``program`` with ``marker`` among their arguments (/proc)."""
+    count = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == program.encode() and marker.encode() in argv:
+            count += 1
+    return count
+
+
+@pytest.fixture(scope="module")
+def line(interfaces, fleet_out):
+    """The 5 vehicles through 2 stations (SQLite, one instance; the plant 2 at a time too),
+    and the most modules and TBMs seen running at once, sampled from /proc every 50 ms."""
+    most = {"spaak-ecu": 0, "tbm": 0}
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            most["spaak-ecu"] = max(most["spaak-ecu"], running("spaak-ecu", "--store"))
+            most["tbm"] = max(most["tbm"], running("spaak-cloud", "tbm"))
+            time.sleep(0.05)
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = run_fleet(fleet_out, "line", "--stations", "2", "--plant-batch", "2", "--database", "sqlite",
+                           "--passwords", "0.2", "--terminations", "0.2")
+    finally:
+        stop.set()
+        sampler.join()
+    return (*result, most)
 
 
 def test_every_vehicle_done_after_an_instance_was_killed(fleet):
@@ -169,6 +280,18 @@ def test_the_table_is_shown(fleet):
     for text in ("vehicles          5: 5 done, 0 failed", "failures          none", "PP-01 time        p50",
                  "VOS requests", "database", "vos-2"):
         assert text in output, output[-4000:]
+
+
+def test_a_line_of_two_stations_has_two_vehicles_on_at_most_and_finishes_all(line, fleet_out):
+    status, output, result, most = line
+    assert status == 0 and result is not None, output[-6000:]
+    assert result["done"] == VEHICLES and result["failures"] == {}, output[-6000:]
+    assert result["stations"] == 2 and result["most_on_line"] == 2, result
+    # counted from /proc: the line was full at times and never over
+    assert most == {"spaak-ecu": 2, "tbm": 2}, most
+    assert "a line of 2 stations" in output and "line              2 stations" in output, output[-4000:]
+    logs = set(os.listdir(fleet_out / "run" / "logs"))
+    assert all(f"ecu-{k}.log" in logs and f"tbm-{k}.log" in logs for k in range(1, VEHICLES + 1)), logs
 
 
 def test_one_idle_vehicle_costs_a_measured_share_of_a_cpu(interfaces):
