@@ -7,20 +7,23 @@ requests per second and database time per transaction (the instances' ``stats``)
 ``python -m benchlib.fleet [--sizes 10,50,100] [--json FILE]`` where vcan1..vcanN exist
 (scripts/bench runs it through scripts/vcan-run with VCAN_IFACES up to the largest N). The
 plant is made once for the largest N (cached in out/bench-fleet/plant, reused by every row
-and by later runs); each row copies the pristine stores. Nothing passes or fails on time.
+and by later runs); each row copies the pristine stores and keeps its logs and traces in
+out/bench-fleet/run-N-K-database. Nothing passes or fails on time.
 
 Before the runs it measures what one idle vehicle costs this machine (fleet_session.capacity),
 and the same bus traffic made by can-utils (the peer: the least any vehicle could cost here),
-and does not start a size whose idle vehicles alone would ask more than
+and does not start all vehicles of a size at once when their idle load alone would ask more than
 ``spaaklib.fleet.IDLE_LOAD_LIMIT`` times its CPUs (in the 2-core emulated VM: N = 100): such a
-run cannot finish a PP-01 (docs/SCALING.md) and would only spend its time limit. The row then
-says "not run" and why; ``--force`` runs it anyway.
+run cannot finish a PP-01 (docs/SCALING.md). It runs that size as a production line instead
+(``scripts/fleet --stations C``, C from ``spaaklib.fleet.stations_that_fit``: the stations whose
+idle vehicles ask about the CPUs): the row says "line of C". ``--force`` starts all at once.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -30,31 +33,39 @@ from .common import ROOT, Table, environment_line
 sys.path.insert(0, str(ROOT / "scripts"))
 from fleet_session.capacity import can_utils_floor, per_vehicle_cpu  # noqa: E402
 from fleet_session.story import find_binaries  # noqa: E402
-from spaaklib.fleet import too_big  # noqa: E402
+from spaaklib.fleet import stations_that_fit, too_big  # noqa: E402
 
 TITLE = "fleet: N vehicles (spaak-ecu + spaak-cloud tbm) against K spaak-cloud vos"
 BACKENDS = ((1, "sqlite"), (1, "postgres"), (2, "postgres"))
 
 
-def one(n: int, k: int, database: str, out: str, timeout: float) -> dict:
-    """One run of fleet_session; its JSON (plus wall time and exit status)."""
+def one(n: int, k: int, database: str, out: str, timeout: float, stations=None) -> dict:
+    """One run of fleet_session (a line of ``stations`` when given); its JSON (plus wall time
+    and exit status)."""
     path = os.path.join(out, f"fleet-{n}-{k}-{database}.json")
     if os.path.exists(path):
         os.remove(path)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    line = ["--stations", str(stations)] if stations else []
     t0 = time.monotonic()
     try:
         done = subprocess.run([sys.executable, "-m", "fleet_session", "--vehicles", str(n), "--vos-instances", str(k),
-                               "--database", database, "--out", out, "--json", path, "--timeout", str(timeout)],
+                               "--database", database, "--out", out, "--json", path, "--timeout", str(timeout)] + line,
                               capture_output=True, text=True, timeout=timeout + 120, env=env, cwd=str(ROOT))
         status, tail = done.returncode, (done.stdout + done.stderr).strip().splitlines()[-12:]
     except subprocess.TimeoutExpired:
         status, tail = None, ["timed out"]
+    # each row's logs and traces in a folder of its own (the next row's session empties <out>/run)
+    run, kept = os.path.join(out, "run"), os.path.join(out, f"run-{n}-{k}-{database}")
+    if os.path.isdir(run):
+        shutil.rmtree(kept, ignore_errors=True)
+        os.rename(run, kept)
     result = {}
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             result = json.load(f)
-    result.update({"exit": status, "wall_s": round(time.monotonic() - t0, 1), "config": [n, k, database]})
+    result.update({"exit": status, "wall_s": round(time.monotonic() - t0, 1), "config": [n, k, database],
+                   "stations": stations or n})
     if status != 0:
         result["tail"] = tail
     return result
@@ -72,16 +83,23 @@ def bench(sizes=(10, 50, 100), json_path=None, timeout: float = 1500.0, force: b
     print(f"  {floor_line(cost, floor, max(sizes), cpus)}", flush=True)
     # the largest first: it makes the plant the smaller ones reuse
     order = sorted(((n, k, db) for n in sizes for k, db in BACKENDS), key=lambda c: (-c[0], c[1], c[2]))
+    lines = {}
     for n, k, db in order:
         reason = None if force else too_big(cost, n, cpus)
+        stations = None
         if reason:
-            print(f"  fleet N={n} K={k} {db}: not run: {reason}", flush=True)
-            results.append({"config": [n, k, db], "exit": None, "wall_s": 0.0, "not_run": reason})
-            continue
-        print(f"  fleet N={n} K={k} {db} ...", flush=True)
-        results.append(one(n, k, db, out, timeout))
+            stations = stations_that_fit(cost, cpus)
+            if stations < 1:
+                print(f"  fleet N={n} K={k} {db}: not run: {reason}; not even one station fits", flush=True)
+                results.append({"config": [n, k, db], "exit": None, "wall_s": 0.0, "not_run": reason})
+                continue
+            lines[n] = (reason, stations)
+            print(f"  fleet N={n} K={k} {db}: all at once: {reason}; run as a line of {stations} stations ...", flush=True)
+        else:
+            print(f"  fleet N={n} K={k} {db} ...", flush=True)
+        results.append(one(n, k, db, out, timeout, stations))
     results.sort(key=lambda r: (r["config"][0], r["config"][1], r["config"][2] != "sqlite"))
-    table = Table(TITLE, ["N", "K", "database", "done", "vehicles/min", "PP-01 p50", "PP-01 p99", "VOS req/s",
+    table = Table(TITLE, ["N", "at once", "K", "database", "done", "vehicles/min", "PP-01 p50", "PP-01 p99", "VOS req/s",
                           "db ms/tx", "db retries", "VOS busy", "wall"])
     for r in results:
         n, k, db = r["config"]
@@ -89,9 +107,10 @@ def bench(sizes=(10, 50, 100), json_path=None, timeout: float = 1500.0, force: b
         vos = r.get("vos", {})
         fmt = lambda v, unit="": "-" if v is None else f"{v:g}{unit}"  # noqa: E731
         if r.get("not_run"):
-            table.add(n, k, db, "not run", "-", "-", "-", "-", "-", "-", "-", "-")
+            table.add(n, "-", k, db, "not run", "-", "-", "-", "-", "-", "-", "-", "-")
             continue
-        table.add(n, k, db, f"{r.get('done', 0)}/{n}", fmt(r.get("vehicles_per_minute")), fmt(pp.get("p50_s"), " s"),
+        at_once = r.get("stations") or n
+        table.add(n, at_once if at_once >= n else f"{at_once} (line)", k, db, f"{r.get('done', 0)}/{n}", fmt(r.get("vehicles_per_minute")), fmt(pp.get("p50_s"), " s"),
                   fmt(pp.get("p99_s"), " s"), fmt(vos.get("requests_per_s")), fmt(vos.get("db_ms_per_transaction")),
                   fmt(vos.get("db_retries")), fmt(r.get("busy_answers")), f"{r['wall_s']:.0f} s")
         if r.get("exit") != 0:
@@ -105,12 +124,17 @@ def bench(sizes=(10, 50, 100), json_path=None, timeout: float = 1500.0, force: b
     skipped = sorted({r["config"][0]: r["not_run"] for r in results if r.get("not_run")}.items())
     for n, reason in skipped:
         table.note(f"N={n} not run: {reason}; --fleet-force (scripts/bench) runs it anyway")
+    for n, (reason, stations) in sorted(lines.items()):
+        table.note(f"N={n} as a production line of {stations} stations (scripts/fleet --stations {stations}: at most "
+                   f"{stations} vehicles on at once, each leaving when its story is done): all {n} at once: {reason}; "
+                   f"--fleet-force (scripts/bench) starts them all at once")
     table.note(f"one idle vehicle here: {cost * 100:.2f} % of a CPU ({cpus} CPUs; fleet_session.capacity)")
     table.note(floor_line(cost, floor, max(sizes), cpus))
     table.print()
     json_path = json_path or os.path.join(out, "fleet-bench.json")
     with open(json_path, "w", encoding="utf-8") as f:
         json.dump({"environment": environment_line("bus side"), "idle_vehicle_cpu": round(cost, 5),
+                   "line_stations": {str(n): stations for n, (_, stations) in lines.items()},
                    "can_utils_floor_cpu": round(floor, 5), "cpus": cpus,
                    "rows": results}, f, indent=2)
     print(f"  JSON: {os.path.relpath(json_path, ROOT)}", flush=True)
@@ -131,7 +155,8 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", default="10,50,100", help="vehicle counts (10,50,100)")
     p.add_argument("--json", metavar="FILE", help="where the JSON goes (out/bench-fleet/fleet-bench.json)")
     p.add_argument("--force", action="store_true",
-                   help="run every size, even one whose idle vehicles alone would overload this machine")
+                   help="start every size all at once, even one whose idle vehicles alone would overload this machine "
+                        "(otherwise such a size runs as a production line)")
     args = p.parse_args(argv)
     print(environment_line("bus side"), flush=True)
     results = bench(tuple(int(s) for s in args.sizes.split(",") if s), args.json, force=args.force)
