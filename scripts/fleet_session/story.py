@@ -235,17 +235,22 @@ class Fleet:
                       self.logs)
             v.tbm.wait_ready(self.left(120))
             v.power = Power.ON
-        except FleetError as error:
+        except (FleetError, OSError) as error:  # (in a worker thread: said here or nowhere)
             v.failure = "could not start"
             v.notes.append(str(error).splitlines()[0])
             self.leave(v)
 
     def leave(self, v: Vehicle) -> None:
-        """A vehicle leaves the line: its TBM, then its module stopped (SIGTERM)."""
-        for proc in (v.tbm, v.ecu):
-            if proc is not None:
-                self.children.stop(proc)
-        v.power = Power.OFF
+        """A vehicle leaves the line: its TBM, then its module stopped (SIGTERM, then SIGKILL);
+        its station is free afterwards whatever happened."""
+        try:
+            for proc in (v.tbm, v.ecu):
+                if proc is not None:
+                    self.children.stop(proc)
+        except (FleetError, OSError) as error:
+            v.notes.append(f"leaving the line: {str(error).splitlines()[0]}")
+        finally:
+            v.power = Power.OFF
 
     def line(self) -> None:
         """With fewer stations than vehicles: a vehicle whose story is done or failed leaves,

@@ -148,6 +148,12 @@ def test_the_line_keeps_to_its_stations_and_lets_every_vehicle_through(tmp_path)
         w.power = Power.ON if name == "arrive" else Power.OFF
         fleet.line()
     assert all(v.power is Power.OFF for v in fleet.vehicles) and fleet.most_on == 3
+    # a vehicle whose processes cannot be stopped still frees its station, with a note
+    v = fleet.vehicles[0]
+    v.power, v.ecu = Power.LEAVING, object()
+    fleet.children = SimpleNamespace(stop=lambda proc: (_ for _ in ()).throw(OSError("no such process")))
+    fleet.leave(v)
+    assert v.power is Power.OFF and v.notes[-1] == "leaving the line: no such process"
 
 
 def test_trace_tail_keeps_a_partial_line(tmp_path):
