@@ -11,9 +11,7 @@ import Testing
 /// reach the loop's queue (its descriptor readable), sends and closes from the "loop" reach the client.
 @Suite("GSDPServer: the VOS's WebSocket endpoint on loopback", .serialized)
 struct GSDPServerTests {
-    /// Starts `server` on a thread of its own: `start` blocks its caller (the event loop's
-    /// thread in the VOS) while the server starts on Swift's concurrency pool, which a test's
-    /// thread belongs to.
+    /// Stops `server` on a thread of its own (`stop` blocks its caller too).
     private func stop(_ server: GSDPServer) async {
         await withCheckedContinuation { continuation in
             Thread {
@@ -23,16 +21,21 @@ struct GSDPServerTests {
         }
     }
 
+    /// Starts `server` on a thread of its own: `start` blocks its caller (the event loop's
+    /// thread in the VOS) while the server starts on Swift's concurrency pool, which a test's
+    /// thread belongs to. The pool's queue ahead of the server's task holds the other suites'
+    /// synchronous tests (a minute and more of them on 2 cores), hence the long limit.
     private func start(_ server: GSDPServer) async throws -> Int {
         try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try server.start(timeout: .seconds(60)) }) }.start()
+            Thread { continuation.resume(with: Result { try server.start(timeout: .seconds(300)) }) }.start()
         }
     }
 
-    /// Takes events until `done` holds for them all (or 10 s pass).
+    /// Takes events until `done` holds for them all (or 60 s pass: the server's tasks share the
+    /// pool with the other suites' tests).
     private func events(of server: GSDPServer, until done: ([GSDPServer.Event]) -> Bool) async throws -> [GSDPServer.Event] {
         var all: [GSDPServer.Event] = []
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while !done(all), ContinuousClock.now < deadline {
             var watch = pollfd(fd: server.events.notifyFD, events: Int16(POLLIN), revents: 0)
             if poll(&watch, 1, 0) > 0 { all += server.events.take() } else { try await Task.sleep(for: .milliseconds(10)) }

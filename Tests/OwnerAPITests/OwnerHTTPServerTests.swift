@@ -24,10 +24,11 @@ private final class ServerLoop: Sendable {
         let mailbox = try OwnerMailbox(capacity: 8)
         server = try OwnerHTTPServer(address: HTTPListenAddress(host: "127.0.0.1", port: 0),
                                      context: OwnerHTTPContext(tokens: tokens, mailbox: mailbox), log: { _ in })
-        // start() blocks this thread (a cooperative-pool thread under Swift Testing) until the
-        // server's task, which needs a pool thread too, runs: on 2 cores with the other suites'
-        // synchronous tests holding the pool, that can take far longer than serve's 10 s.
-        port = try server.start(timeout: .seconds(120))
+        // start() blocks its caller until the server's task runs on Swift's cooperative pool;
+        // callers are on a thread of their own (`offPool`): a pool thread blocked here would
+        // halve the pool of a 2-core machine for the whole test run. The pool's queue ahead of
+        // the server's task holds the other suites' synchronous tests: far longer than serve's 10 s.
+        port = try server.start(timeout: serverStartLimit)
         let thread = Thread { [self] in
             // The repository and the services live on this thread only.
             guard let outbox = try? MaildirOutbox(root: mailDir) else {
@@ -60,6 +61,17 @@ private final class ServerLoop: Sendable {
     }
 }
 
+/// How long a test waits for a server's task to get a pool thread and listen.
+private let serverStartLimit = Duration.seconds(300)
+
+/// `body`'s result, computed on a thread of its own, so that a blocking wait in it never holds
+/// one of the cooperative pool's threads (as many as the machine has cores).
+private func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
 @Suite("OwnerHTTPServer: a real server on an ephemeral loopback port", .serialized)
 struct OwnerHTTPServerTests {
     private func request(_ port: Int, _ method: String, _ path: String, token: String? = nil,
@@ -79,7 +91,7 @@ struct OwnerHTTPServerTests {
     private func withServer(_ body: (ServerLoop) async throws -> Void) async throws {
         let mail = FileManager.default.temporaryDirectory.appendingPathComponent("spaak-http-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: mail) }
-        let loop = try ServerLoop(mailDir: mail)
+        let loop = try await offPool { try ServerLoop(mailDir: mail) }
         do {
             try await body(loop)
         } catch {
@@ -141,7 +153,8 @@ struct OwnerHTTPServerTests {
             let mailbox = try OwnerMailbox()
             let second = try OwnerHTTPServer(address: HTTPListenAddress(host: "127.0.0.1", port: loop.port),
                                              context: OwnerHTTPContext(tokens: loop.tokens, mailbox: mailbox), log: { _ in })
-            #expect(throws: OwnerHTTPServerError.self) { try second.start(timeout: .seconds(120)) }
+            let outcome = try await offPool { Result { () throws(OwnerHTTPServerError) in try second.start(timeout: serverStartLimit) } }
+            #expect(throws: OwnerHTTPServerError.self) { try outcome.get() }
         }
         #expect(throws: OwnerHTTPServerError.self) {
             try OwnerHTTPServer(address: HTTPListenAddress(host: "0.0.0.0", port: 0),
