@@ -6,7 +6,8 @@ import Foundation
 
 /// A C2V push waiting for its vehicle's TBM connection (the VOS service's outbox): written in
 /// the transaction that decided the push (with `CloudStore.announce(serial:)`), sent by the VOS
-/// instance that holds the vehicle's connection, deleted when the TBM acknowledged it.
+/// instance that holds the vehicle's connection, deleted when the module's answer arrives
+/// (`PushAnswer`) or when its sends are used up.
 public struct C2VOutboxRecord: Sendable, Equatable {
     /// Row id (`nil` before insertion).
     public var id: Int64?

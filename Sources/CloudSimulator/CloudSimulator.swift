@@ -51,21 +51,26 @@ public final class CloudSimulator {
     /// The `queued` events of C2V messages handed to the TBM, for their `delivered` events.
     private var inTransit: [(bytes: [UInt8], event: CloudEvent)] = []
 
-    /// A push (0x0A PP-02, 0x0C owner key termination, 0x0E pairing mode) until the TBM delivered it: one whose
-    /// ISO-TP delivery failed is sent again `pushRetryDelay` later, at most `pushRetries`
-    /// times (the module's rule for its own requests, ICD 7.4). Answers to the module's
-    /// requests are not retried: the module repeats the request.
+    /// A push (0x0A PP-02, 0x0C owner key termination, 0x0E pairing mode) until the module
+    /// answers it (`PushAnswer`): one whose ISO-TP delivery failed is sent again
+    /// `pushRetryDelay` later, one delivered but not answered within `pushAnswerTimeout` is
+    /// sent again; at most `pushRetries` times in all (the module's rule for its own requests,
+    /// ICD 7.4). Answers to the module's requests are not retried: the module repeats the request.
     private struct Push {
         var bytes: [UInt8]
         var event: CloudEvent
+        var answer: PushAnswer?
         var attempts = 1
         var due: Instant?
+        var awaitingAnswer = false
     }
     private var pushes: [Push] = []
     /// The time between a failed push delivery and the next attempt (ICD 7.4: 5 s).
     public static let pushRetryDelay: Duration = .seconds(5)
     /// The most attempts after the first (ICD 7.4: 3).
     public static let pushRetries = 3
+    /// How long a delivered push waits for the module's answer before it is sent again.
+    public static let pushAnswerTimeout: Duration = .seconds(30)
 
     /// Inputs waiting for a verifier.
     private enum Waiting { case request([UInt8]), push(String) }
@@ -94,7 +99,9 @@ public final class CloudSimulator {
         while let next = waiting.next() {
             switch next {
             case .request(let bytes):
-                send(vos.handleV2C(bytes, date: date), now: now, date: date, into: &step)
+                let result = vos.handleV2C(bytes, date: date)
+                send(result, now: now, date: date, into: &step)
+                pushesAnswered(by: bytes, result: result, now: now, into: &step)
             case .push(let serial):
                 do {
                     try requireLink()
@@ -136,12 +143,36 @@ public final class CloudSimulator {
                 append([pushInfo(push, "push given up: TBM \(tbm.linkState)")], now: now, into: &step)
                 continue
             }
+            if push.awaitingAnswer {
+                guard push.attempts <= Self.pushRetries else {
+                    pushes.remove(at: index)
+                    append([pushInfo(push, "push given up: no answer after \(push.attempts) sends")], now: now, into: &step)
+                    continue
+                }
+                append([pushInfo(push, "no answer \(Int(Self.pushAnswerTimeout.milliseconds / 1000)) s after delivery")],
+                       now: now, into: &step)
+                push.awaitingAnswer = false
+            }
             push.attempts += 1
             push.due = nil
             pushes[index] = push
             append([pushInfo(push, "retry \(push.attempts - 1)/\(Self.pushRetries): sent again")], now: now, into: &step)
             inTransit.append((push.bytes, push.event))
             process(tbm.send(push.bytes, now: now), now: now, date: date, into: &step)
+        }
+    }
+
+    /// The V2C `bytes`, handled with `result`, end the pushes they answer when the VOS
+    /// authenticated them (answered them, or accepted them without an answer).
+    private func pushesAnswered(by bytes: [UInt8], result: VOSResult, now: Instant, into step: inout Step) {
+        guard !pushes.isEmpty, PushAnswer.canAnswer(CloudMessageCodec.peekMessageType(bytes)),
+              !result.transmissions.isEmpty || result.events.contains(where: { $0.direction == "V2C" && $0.outcome == .accepted }),
+              let message = try? CloudMessageCodec.decode(bytes).message else { return }
+        pushes.removeAll { push in
+            guard push.answer?.isAnswered(by: message) == true else { return false }
+            append([pushInfo(push, "answered by \(message.type) after \(push.attempts) send\(push.attempts == 1 ? "" : "s"): done")],
+                   now: now, into: &step)
+            return true
         }
     }
 
@@ -161,7 +192,12 @@ public final class CloudSimulator {
         guard let index = pushes.firstIndex(where: { $0.bytes == bytes && $0.due == nil }) else { return nil }
         let push = pushes[index]
         if delivered {
-            pushes.remove(at: index)
+            if push.answer == nil {
+                pushes.remove(at: index)
+            } else {
+                pushes[index].awaitingAnswer = true
+                pushes[index].due = now + Self.pushAnswerTimeout
+            }
             return nil
         }
         guard push.attempts <= Self.pushRetries, tbm.linkState.relays else {
@@ -231,7 +267,7 @@ public final class CloudSimulator {
         append(result.events, now: now, into: &step)
         for transmission in result.transmissions {
             inTransit.append((transmission.bytes, transmission.event))
-            if push { pushes.append(Push(bytes: transmission.bytes, event: transmission.event)) }
+            if push { pushes.append(Push(bytes: transmission.bytes, event: transmission.event, answer: PushAnswer(push: transmission.bytes))) }
             let notBefore = transmission.delay.map { now + $0 }
             process(tbm.send(transmission.bytes, notBefore: notBefore, now: now), now: now, date: date, into: &step)
         }
@@ -256,7 +292,9 @@ public final class CloudSimulator {
                     }
                     append([event], now: now, into: &step)
                 } else {
-                    send(vos.handleV2C(bytes, date: date), now: now, date: date, into: &step)
+                    let result = vos.handleV2C(bytes, date: date)
+                    send(result, now: now, date: date, into: &step)
+                    pushesAnswered(by: bytes, result: result, now: now, into: &step)
                 }
             case .v2cDiscarded(let bytes, let state):
                 var event = CloudEvent(from: .spaak, to: .tbm, outcome: .discarded, direction: "V2C",

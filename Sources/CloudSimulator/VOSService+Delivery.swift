@@ -21,10 +21,47 @@ extension VOSService {
             }
         }
         // Authenticated: answered, or accepted without an answer (a `drop` fault).
-        if let serial = request?.serial, !result.transmissions.isEmpty || request?.outcome == .accepted,
-           bindings[serial] != id {
+        guard let serial = request?.serial, !result.transmissions.isEmpty || request?.outcome == .accepted else { return }
+        pushesAnswered(by: bytes, now: now, into: &step)
+        if bindings[serial] != id {
             bind(serial, to: id, now: now, date: date, into: &step)
         }
+    }
+
+    /// The authenticated V2C `bytes` answer the pushes of this instance that `PushAnswer`
+    /// matches: they are done (`VehicleOEMServer` deleted their rows in its transaction).
+    func pushesAnswered(by bytes: [UInt8], now: Instant, into step: inout Step) {
+        guard PushAnswer.canAnswer(CloudMessageCodec.peekMessageType(bytes)),
+              let message = try? CloudMessageCodec.decode(bytes).message else { return }
+        flights.removeAll { flight in
+            guard flight.answer?.isAnswered(by: message) == true else { return false }
+            append([pushInfo(flight.event, "answered by \(message.type) after \(flight.attempts) send\(flight.attempts == 1 ? "" : "s"): done")],
+                   now: now, into: &step)
+            return true
+        }
+    }
+
+    /// Whether the push of `flight`, delivered but not answered here, is still in the outbox
+    /// with a send left; a row that another instance saw answered, or one out of sends, is
+    /// done (the latter deleted, "given up").
+    func unanswered(_ flight: Flight, now: Instant, into step: inout Step) -> Bool {
+        do {
+            let rows = try vos.repository.transaction { try $0.pendingC2V(serial: flight.serial) }
+            guard rows.contains(where: { $0.id == flight.outboxID }) else {
+                append([pushInfo(flight.event, "answered (the row left the outbox): done")], now: now, into: &step)
+                return false
+            }
+        } catch {
+            info("outbox of \(flight.serial) not read: \(error); the push is sent again", serial: flight.serial, now: now, into: &step)
+        }
+        guard flight.attempts <= Self.pushRetries else {
+            append([pushInfo(flight.event, "push given up: no answer after \(flight.attempts) sends")], now: now, into: &step)
+            deleteRow(flight, now: now, into: &step)
+            return false
+        }
+        append([pushInfo(flight.event, "no answer \(Int(Self.pushAnswerTimeout.milliseconds / 1000)) s after delivery")],
+               now: now, into: &step)
+        return true
     }
 
     /// Sends an answer on `id` and remembers it for the TBM's ack.
@@ -60,7 +97,7 @@ extension VOSService {
             guard let rowID = row.id, !flights.contains(where: { $0.outboxID == rowID }) else { continue }
             let event = Self.describe(row.bytes, serial: serial)
             flights.append(Flight(outboxID: rowID, serial: serial, connection: id, bytes: row.bytes,
-                                  digest: Self.digest(row.bytes), event: event))
+                                  digest: Self.digest(row.bytes), event: event, answer: PushAnswer(push: row.bytes)))
             append([pushInfo(event, "sent from the outbox on connection \(id)")], now: now, into: &step)
             step.actions.append(.send(id, row.bytes))
         }
@@ -72,9 +109,14 @@ extension VOSService {
         append([transit(flight.event, outcome)], now: now, into: &step)
         switch outcome {
         case .delivered:
-            flights.remove(at: index)
             counters.outboxSent += 1
-            deleteRow(flight, now: now, into: &step)
+            guard flight.answer != nil else {
+                flights.remove(at: index)
+                deleteRow(flight, now: now, into: &step)
+                return
+            }
+            flights[index].awaitingAnswer = true
+            flights[index].due = now + Self.pushAnswerTimeout
         case .notSent:
             guard flight.attempts <= Self.pushRetries else {
                 flights.remove(at: index)

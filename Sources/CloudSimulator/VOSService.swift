@@ -29,9 +29,11 @@ public enum VOSServiceAction: Equatable, Sendable {
 ///   transaction that makes it (`VehicleOEMServer.pushesGoToOutbox`) and announced; the
 ///   instance holding the vehicle's connection sends it (at once when that is this one, on
 ///   `notified` when another instance queued it, on the next `hello` or authenticated V2C
-///   otherwise). The TBM's `delivered` ack deletes the row; `not-sent` sends it again 5 s
-///   later, at most 3 times (ICD 7.4), then the row is deleted ("given up"). A connection
-///   that closes leaves its un-acked rows in the outbox for the next connection.
+///   otherwise). `not-sent` sends it again 5 s later; after the TBM's `delivered` ack the
+///   row stays until the module's answer (`PushAnswer`: 0x0B, 0x0D, 0x09) deletes it, on
+///   whichever instance it arrives, and no answer within 30 s sends it again. At most 3 sends
+///   after the first, for either reason (ICD 7.4), then the row is deleted ("given up"). A
+///   connection that closes leaves its unanswered rows in the outbox for the next connection.
 /// - Spake2VerifierRequests and `push-verifier` wait for a verifier made in advance
 ///   (`verifierReady`), as in `CloudSimulator`.
 ///
@@ -95,7 +97,8 @@ public final class VOSService {
         var serials: Set<String> = []
     }
 
-    /// An outbox row sent on a connection, until its ack (or its retry, when `due` is set).
+    /// An outbox row sent on a connection, until the module's answer: waiting for the TBM's
+    /// ack (`due` nil), for a retry after `not-sent`, or for the answer (`awaitingAnswer`).
     struct Flight {
         var outboxID: Int64
         var serial: String
@@ -103,10 +106,14 @@ public final class VOSService {
         var bytes: [UInt8]
         var digest: String
         var event: CloudEvent
+        /// What answers it; `nil`: nothing does (done when delivered).
+        var answer: PushAnswer?
         /// Sends so far.
         var attempts = 1
-        /// When set: not-sent, sent again at `due`.
+        /// When set: sent again at `due` (after `not-sent`, or when no answer came).
         var due: Instant?
+        /// Delivered; waiting for the module's answer until `due`.
+        var awaitingAnswer = false
     }
 
     /// An input waiting for a verifier.
@@ -136,6 +143,8 @@ public final class VOSService {
     public static let pushRetryDelay: Duration = CloudSimulator.pushRetryDelay
     /// The most attempts after the first (ICD 7.4: 3).
     public static let pushRetries = CloudSimulator.pushRetries
+    /// How long a delivered push waits for the module's answer before it is sent again.
+    public static let pushAnswerTimeout: Duration = CloudSimulator.pushAnswerTimeout
 
     /// A service named `instance` over `vos` (its pushes then go to the outbox), started at `now`.
     public init(vos: VehicleOEMServer, instance: String, now: Instant) {
@@ -228,17 +237,17 @@ public final class VOSService {
         return step
     }
 
-    /// The connection closed: its bindings end; its un-acked pushes stay in the outbox.
+    /// The connection closed: its bindings end; its unanswered pushes stay in the outbox.
     public func disconnected(_ id: GSDPConnectionID, now: Instant) -> Step {
         var step = Step()
         guard let connection = connections.removeValue(forKey: id) else { return step }
         for serial in connection.serials where bindings[serial] == id { bindings.removeValue(forKey: serial) }
-        let unacked = flights.filter { $0.connection == id }.count
+        let unanswered = flights.filter { $0.connection == id }.count
         flights.removeAll { $0.connection == id }
         answersInTransit.removeValue(forKey: id)
         delayed.removeAll { $0.connection == id }
         info("connection \(id) (TBM \(connection.tbm)) closed"
-             + (unacked > 0 ? "; \(unacked) un-acked push\(unacked == 1 ? "" : "es") stay in the outbox" : ""),
+             + (unanswered > 0 ? "; \(unanswered) unanswered push\(unanswered == 1 ? " stays" : "es stay") in the outbox" : ""),
              now: now, into: &step)
         return step
     }
@@ -273,15 +282,23 @@ public final class VOSService {
         return step
     }
 
-    /// Timers: retries of pushes not sent, answers held back by a `delay` fault.
+    /// Timers: retries of pushes not sent or not answered, answers held back by a `delay` fault.
     public func handleTimeout(now: Instant, date: Date) -> Step {
         var step = Step()
         for index in delayed.indices.reversed() where delayed[index].due <= now {
             let held = delayed.remove(at: index)
             sendAnswer(held.bytes, event: held.event, on: held.connection, now: now, into: &step)
         }
+        var done: Set<Int64> = []
         for index in flights.indices {
             guard let due = flights[index].due, due <= now else { continue }
+            if flights[index].awaitingAnswer {
+                guard unanswered(flights[index], now: now, into: &step) else {
+                    done.insert(flights[index].outboxID)
+                    continue
+                }
+                flights[index].awaitingAnswer = false
+            }
             flights[index].attempts += 1
             flights[index].due = nil
             let flight = flights[index]
@@ -289,6 +306,7 @@ public final class VOSService {
                    now: now, into: &step)
             step.actions.append(.send(flight.connection, flight.bytes))
         }
+        flights.removeAll { done.contains($0.outboxID) }
         return step
     }
 

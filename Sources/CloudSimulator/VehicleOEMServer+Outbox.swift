@@ -1,3 +1,4 @@
+import CloudProtocol
 import Foundation
 
 extension VehicleOEMServer {
@@ -10,6 +11,17 @@ extension VehicleOEMServer {
             _ = try store.enqueueC2V(C2VOutboxRecord(serial: serial, bytes: transmission.bytes, createdAt: date))
         }
         try store.announce(serial: serial)
+    }
+
+    /// With `pushesGoToOutbox`: deletes the outbox rows of `message`'s vehicle that the
+    /// authenticated V2C `message` answers (`PushAnswer`), in the transaction that handles it,
+    /// whichever instance sent them. Without it, or for a message that answers no push: nothing.
+    func completePushes(answeredBy message: CloudMessage, store: any CloudStore) throws {
+        guard pushesGoToOutbox, PushAnswer.canAnswer(message.type) else { return }
+        for row in try store.pendingC2V(serial: message.serial) {
+            guard let id = row.id, let answer = PushAnswer(push: row.bytes), answer.isAnswered(by: message) else { continue }
+            try store.deleteC2V(id: id)
+        }
     }
 
     /// The control commands that only touch the VOS's database and its faults (`fault`,

@@ -130,6 +130,7 @@ public final class VehicleOEMServer {
             let pending = try repository.transaction { store -> VOSResult in
                 var pending = VOSResult()
                 try self.authenticate(decoded, store: store)
+                try self.completePushes(answeredBy: message, store: store)
                 try self.learnVIN(message, store: store)
                 let payload: CloudPayload
                 var refusal: String?

@@ -81,6 +81,24 @@ final class FakeModule {
                                       useCase: useCase, payload: payload, signer: CloudSigning.signer(signer ?? key))
     }
 
+    /// The module's answer to the push `bytes` (ICD 7.6, 8.5): 0x0B status ok for a 0x0A,
+    /// 0x0D "window open" for a 0x0E (both echo its transaction id), 0x09 reason 1 for a 0x0C.
+    func answer(to bytes: [UInt8]) throws -> [UInt8] {
+        let push = try CloudMessageCodec.decode(bytes).message
+        switch push.type {
+        case .spake2VerifierProvisioning:
+            return try request(.spake2VerifierStatus(.ok), useCase: .pp02, transactionID: push.transactionID)
+        case .ownerPairingModeRequest:
+            return try request(.ownerPairingStatus(state: .windowOpen, ownerKeyID: nil, status: .ok), useCase: .ownerPairing,
+                               transactionID: push.transactionID)
+        case .ownerKeyTermination:
+            return try request(.spake2VerifierRequest(.ownerKeyTermination), useCase: .pp03,
+                               transactionID: Array(repeating: 0x3C, count: 16))
+        default:
+            throw CloudMessageError.unknownMessageType(push.type.rawValue)  // not a push
+        }
+    }
+
     /// A vehicle identity CSR for `subjectId`, DER.
     func csr(commonName: String, key vehicleKey: P256.Signing.PrivateKey) throws -> [UInt8] {
         try TestPKICSR.make(commonName: commonName, key: vehicleKey).derBytes()

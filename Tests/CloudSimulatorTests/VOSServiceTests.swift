@@ -1,4 +1,5 @@
 import CloudProtocol
+import Crypto
 import CloudSimulator
 import Foundation
 import SpaakCore
@@ -83,7 +84,7 @@ struct VOSServiceTests {
         #expect(step.actions.isEmpty && step.events.first?.outcome == .refused)
     }
 
-    @Test("A push to a vehicle connected here is written to the outbox and sent; the delivered ack deletes the row",
+    @Test("A push to a vehicle connected here is written to the outbox and sent; the module's answer, not the delivered ack, deletes the row",
           arguments: [("push-verifier", UInt8(0x0A)), ("terminate-owner-key", UInt8(0x0C)), ("pairing-mode", UInt8(0x0E))])
     func pushConnectedHere(command: String, type: UInt8) throws {
         let backend = try Backend()
@@ -97,8 +98,93 @@ struct VOSServiceTests {
         #expect(try backend.pending().map(\.bytes) == [bytes])
         let ack = service.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: .milliseconds(50), date: testDate)
         #expect(ack.events.contains { $0.outcome == .delivered && $0.type == type })
+        #expect(try backend.pending().map(\.bytes) == [bytes])
+        #expect(service.nextDeadline == .milliseconds(30_050))
+        let answered = service.received(try backend.module.answer(to: bytes), from: 1, now: .milliseconds(80), date: testDate)
+        #expect(answered.events.contains { $0.detail?.hasSuffix("after 1 send: done") == true })
         #expect(try backend.pending().isEmpty)
+        #expect(service.nextDeadline == nil)
+        #expect(service.handleTimeout(now: .milliseconds(120_000), date: testDate).actions.isEmpty)
         #expect(service.counters.pushes == 1 && service.counters.outboxSent == 1)
+    }
+
+    @Test("A delivered push without an answer is sent again 30 s later, 3 times at most, then given up and its row deleted")
+    func unansweredRetries() throws {
+        let backend = try Backend()
+        let service = backend.service("vos-1")
+        _ = service.connected(1, hello: hello(), now: .zero, date: testDate)
+        let bytes = try #require(sent(try push(service).step, on: 1).first)
+        var now = Instant.zero
+        for attempt in 1...3 {
+            now = now + .milliseconds(200)
+            _ = service.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: now, date: testDate)
+            #expect(service.nextDeadline == now + .seconds(30))
+            #expect(service.handleTimeout(now: now + .milliseconds(29_999), date: testDate).actions.isEmpty)
+            now = now + .seconds(30)
+            let again = service.handleTimeout(now: now, date: testDate)
+            #expect(sent(again, on: 1) == [bytes])
+            #expect(again.events.contains { $0.detail == "retry \(attempt)/3: sent again on connection 1" })
+            #expect(try backend.pending().count == 1)
+        }
+        now = now + .milliseconds(200)
+        _ = service.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: now, date: testDate)
+        let last = service.handleTimeout(now: now + .seconds(30), date: testDate)
+        #expect(last.actions.isEmpty)
+        #expect(last.events.contains { $0.detail == "push given up: no answer after 4 sends" })
+        #expect(try backend.pending().isEmpty)
+        #expect(service.nextDeadline == nil)
+    }
+
+    @Test("A push resent after no answer is done when the module's late answer comes")
+    func lateAnswer() throws {
+        let backend = try Backend()
+        let service = backend.service("vos-1")
+        _ = service.connected(1, hello: hello(), now: .zero, date: testDate)
+        let bytes = try #require(sent(try push(service, "pairing-mode \(testSerial)").step, on: 1).first)
+        _ = service.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: .milliseconds(10), date: testDate)
+        #expect(sent(service.handleTimeout(now: .milliseconds(30_010), date: testDate), on: 1) == [bytes])
+        // The resend is in flight (no ack yet) when the answer arrives.
+        _ = service.received(try backend.module.answer(to: bytes), from: 1, now: .milliseconds(30_020), date: testDate)
+        #expect(try backend.pending().isEmpty)
+        #expect(service.nextDeadline == nil)
+        // Its ack then names no push any more.
+        let ack = service.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: .milliseconds(30_030), date: testDate)
+        #expect(ack.actions.isEmpty)
+    }
+
+    @Test("An answer that reaches another instance ends the push there: the sender does not send it again")
+    func answeredOnAnotherInstance() throws {
+        let backend = try Backend()
+        let one = backend.service("vos-1")
+        let two = backend.service("vos-2")
+        _ = two.connected(1, hello: hello(), now: .zero, date: testDate)
+        let bytes = try #require(sent(try push(two).step, on: 1).first)
+        _ = two.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: .milliseconds(10), date: testDate)
+        // The TBM's answer goes through a connection to vos-1 (e.g. after a reconnection race).
+        _ = one.connected(2, hello: hello([]), now: .milliseconds(20), date: testDate)
+        let answered = one.received(try backend.module.answer(to: bytes), from: 2, now: .milliseconds(30), date: testDate)
+        #expect(sent(answered, on: 2).count == 1)  // 0x06
+        #expect(try backend.pending().isEmpty)
+        let timeout = two.handleTimeout(now: .milliseconds(30_010), date: testDate)
+        #expect(timeout.actions.isEmpty)
+        #expect(timeout.events.contains { $0.detail == "answered (the row left the outbox): done" })
+        #expect(two.nextDeadline == nil)
+    }
+
+    @Test("An answer that does not match (another transaction id, a refused signature) leaves the push waiting")
+    func wrongAnswer() throws {
+        let backend = try Backend()
+        let service = backend.service("vos-1")
+        _ = service.connected(1, hello: hello(), now: .zero, date: testDate)
+        let bytes = try #require(sent(try push(service).step, on: 1).first)
+        _ = service.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: .milliseconds(10), date: testDate)
+        let other = try backend.module.request(.spake2VerifierStatus(.ok), useCase: .pp02, transactionID: Array(repeating: 0x11, count: 16))
+        _ = service.received(other, from: 1, now: .milliseconds(20), date: testDate)
+        let forged = try backend.module.request(.spake2VerifierStatus(.ok), useCase: .pp02,
+                                                transactionID: try C2V(bytes).message.transactionID, signer: P256.Signing.PrivateKey())
+        _ = service.received(forged, from: 1, now: .milliseconds(30), date: testDate)
+        #expect(try backend.pending().count == 1)
+        #expect(sent(service.handleTimeout(now: .milliseconds(30_010), date: testDate), on: 1) == [bytes])
     }
 
     @Test("A push to a vehicle not connected stays in the outbox and is sent when its TBM connects")
@@ -131,6 +217,7 @@ struct VOSServiceTests {
         // A second notification (e.g. its own) does not send the row in flight again.
         #expect(two.notified(testSerial, now: .milliseconds(4), date: testDate).actions.isEmpty)
         _ = two.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: .milliseconds(20), date: testDate)
+        _ = two.received(try backend.module.answer(to: bytes), from: 1, now: .milliseconds(40), date: testDate)
         #expect(try backend.pending().isEmpty)
         #expect(two.counters.outboxSent == 1 && one.counters.pushes == 1)
     }
@@ -160,15 +247,16 @@ struct VOSServiceTests {
         #expect(service.nextDeadline == nil)
     }
 
-    @Test("A connection that closes keeps its un-acked pushes in the outbox; the next connection gets them")
+    @Test("A connection that closes keeps its unanswered pushes in the outbox; the next connection gets them")
     func disconnectKeepsRows() throws {
         let backend = try Backend()
         let one = backend.service("vos-1")
         let two = backend.service("vos-2")
         _ = two.connected(1, hello: hello(), now: .zero, date: testDate)
         let bytes = try #require(sent(try push(two).step, on: 1).first)
+        _ = two.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: .milliseconds(500), date: testDate)
         let closed = two.disconnected(1, now: .milliseconds(1000))
-        #expect(closed.events.first?.detail?.contains("1 un-acked push stay in the outbox") == true)
+        #expect(closed.events.first?.detail?.contains("1 unanswered push stays in the outbox") == true)
         #expect(try backend.pending().count == 1)
         // The TBM reconnects to the other instance.
         let again = one.connected(9, hello: hello(), now: .milliseconds(2000), date: testDate)

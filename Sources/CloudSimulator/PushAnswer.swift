@@ -1,0 +1,55 @@
+import CloudProtocol
+
+/// The module's message that shows a push (C2V from the cloud, not an answer) reached it and
+/// was handled (ICD 7.6, 8.5; docs/ICD-CHOICES.md "A push is done when the module answers it"):
+///
+/// - 0x0A Spake2VerifierProvisioning (PP-02) → 0x0B Spake2VerifierStatus echoing its
+///   transaction id;
+/// - 0x0E OwnerPairingModeRequest → 0x0D OwnerPairingStatus echoing its transaction id;
+/// - 0x0C OwnerKeyTermination → 0x09 Spake2VerifierRequest with reason 1 (owner key
+///   termination; a new step, so no transaction id to echo).
+///
+/// The TBM's `delivered` only says that its ISO-TP transmission finished: the module may still
+/// have lost the message (a receiver's N_Cr timeout is not reported to the sender). So a push
+/// stays pending until its answer comes.
+public struct PushAnswer: Sendable, Equatable {
+    /// The vehicle the push is for.
+    public let serial: String
+    /// The type of the answer.
+    public let answerType: CloudMessageType
+    /// The transaction id the answer echoes; `nil` when it starts a step of its own.
+    public let transactionID: [UInt8]?
+
+    /// What answers the push `bytes`; `nil` when they are not a well-formed push (an answer to
+    /// a request, an ErrorResponse, or malformed): nothing to wait for.
+    public init?(push bytes: [UInt8]) {
+        guard let message = try? CloudMessageCodec.decode(bytes).message else { return nil }
+        switch message.type {
+        case .spake2VerifierProvisioning:
+            answerType = .spake2VerifierStatus
+            transactionID = message.transactionID
+        case .ownerPairingModeRequest:
+            answerType = .ownerPairingStatus
+            transactionID = message.transactionID
+        case .ownerKeyTermination:
+            answerType = .spake2VerifierRequest
+            transactionID = nil
+        default:
+            return nil
+        }
+        serial = message.serial
+    }
+
+    /// Whether `message` (V2C, authenticated) answers the push.
+    public func isAnswered(by message: CloudMessage) -> Bool {
+        guard message.serial == serial, message.type == answerType else { return false }
+        if let transactionID { return message.transactionID == transactionID }
+        if case .spake2VerifierRequest(let reason) = message.payload { return reason == .ownerKeyTermination }
+        return false
+    }
+
+    /// Whether a V2C message of this type can answer a push (a cheap test before decoding).
+    public static func canAnswer(_ type: CloudMessageType?) -> Bool {
+        type == .spake2VerifierStatus || type == .ownerPairingStatus || type == .spake2VerifierRequest
+    }
+}
