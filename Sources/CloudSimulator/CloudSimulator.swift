@@ -70,7 +70,7 @@ public final class CloudSimulator {
     /// The most attempts after the first (ICD 7.4: 3).
     public static let pushRetries = 3
     /// How long a delivered push waits for the module's answer before it is sent again.
-    public static let pushAnswerTimeout: Duration = .seconds(30)
+    public static let pushAnswerTimeout: Duration = .seconds(60)
 
     /// Inputs waiting for a verifier.
     private enum Waiting { case request([UInt8]), push(String) }

@@ -31,7 +31,7 @@ public enum VOSServiceAction: Equatable, Sendable {
 ///   `notified` when another instance queued it, on the next `hello` or authenticated V2C
 ///   otherwise). `not-sent` sends it again 5 s later; after the TBM's `delivered` ack the
 ///   row stays until the module's answer (`PushAnswer`: 0x0B, 0x0D, 0x09) deletes it, on
-///   whichever instance it arrives, and no answer within 30 s sends it again. At most 3 sends
+///   whichever instance it arrives, and no answer within 60 s sends it again. At most 3 sends
 ///   after the first, for either reason (ICD 7.4), then the row is deleted ("given up"). A
 ///   connection that closes leaves its unanswered rows in the outbox for the next connection.
 /// - Spake2VerifierRequests and `push-verifier` wait for a verifier made in advance

@@ -99,7 +99,7 @@ struct VOSServiceTests {
         let ack = service.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: .milliseconds(50), date: testDate)
         #expect(ack.events.contains { $0.outcome == .delivered && $0.type == type })
         #expect(try backend.pending().map(\.bytes) == [bytes])
-        #expect(service.nextDeadline == .milliseconds(30_050))
+        #expect(service.nextDeadline == .milliseconds(60_050))
         let answered = service.received(try backend.module.answer(to: bytes), from: 1, now: .milliseconds(80), date: testDate)
         #expect(answered.events.contains { $0.detail?.hasSuffix("after 1 send: done") == true })
         #expect(try backend.pending().isEmpty)
@@ -108,7 +108,7 @@ struct VOSServiceTests {
         #expect(service.counters.pushes == 1 && service.counters.outboxSent == 1)
     }
 
-    @Test("A delivered push without an answer is sent again 30 s later, 3 times at most, then given up and its row deleted")
+    @Test("A delivered push without an answer is sent again 60 s later, 3 times at most, then given up and its row deleted")
     func unansweredRetries() throws {
         let backend = try Backend()
         let service = backend.service("vos-1")
@@ -118,9 +118,9 @@ struct VOSServiceTests {
         for attempt in 1...3 {
             now = now + .milliseconds(200)
             _ = service.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: now, date: testDate)
-            #expect(service.nextDeadline == now + .seconds(30))
-            #expect(service.handleTimeout(now: now + .milliseconds(29_999), date: testDate).actions.isEmpty)
-            now = now + .seconds(30)
+            #expect(service.nextDeadline == now + .seconds(60))
+            #expect(service.handleTimeout(now: now + .milliseconds(59_999), date: testDate).actions.isEmpty)
+            now = now + .seconds(60)
             let again = service.handleTimeout(now: now, date: testDate)
             #expect(sent(again, on: 1) == [bytes])
             #expect(again.events.contains { $0.detail == "retry \(attempt)/3: sent again on connection 1" })
@@ -128,7 +128,7 @@ struct VOSServiceTests {
         }
         now = now + .milliseconds(200)
         _ = service.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: now, date: testDate)
-        let last = service.handleTimeout(now: now + .seconds(30), date: testDate)
+        let last = service.handleTimeout(now: now + .seconds(60), date: testDate)
         #expect(last.actions.isEmpty)
         #expect(last.events.contains { $0.detail == "push given up: no answer after 4 sends" })
         #expect(try backend.pending().isEmpty)
@@ -142,13 +142,13 @@ struct VOSServiceTests {
         _ = service.connected(1, hello: hello(), now: .zero, date: testDate)
         let bytes = try #require(sent(try push(service, "pairing-mode \(testSerial)").step, on: 1).first)
         _ = service.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: .milliseconds(10), date: testDate)
-        #expect(sent(service.handleTimeout(now: .milliseconds(30_010), date: testDate), on: 1) == [bytes])
+        #expect(sent(service.handleTimeout(now: .milliseconds(60_010), date: testDate), on: 1) == [bytes])
         // The resend is in flight (no ack yet) when the answer arrives.
-        _ = service.received(try backend.module.answer(to: bytes), from: 1, now: .milliseconds(30_020), date: testDate)
+        _ = service.received(try backend.module.answer(to: bytes), from: 1, now: .milliseconds(60_020), date: testDate)
         #expect(try backend.pending().isEmpty)
         #expect(service.nextDeadline == nil)
         // Its ack then names no push any more.
-        let ack = service.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: .milliseconds(30_030), date: testDate)
+        let ack = service.c2vOutcome(VOSService.digest(bytes), .delivered, from: 1, now: .milliseconds(60_030), date: testDate)
         #expect(ack.actions.isEmpty)
     }
 
@@ -165,7 +165,7 @@ struct VOSServiceTests {
         let answered = one.received(try backend.module.answer(to: bytes), from: 2, now: .milliseconds(30), date: testDate)
         #expect(sent(answered, on: 2).count == 1)  // 0x06
         #expect(try backend.pending().isEmpty)
-        let timeout = two.handleTimeout(now: .milliseconds(30_010), date: testDate)
+        let timeout = two.handleTimeout(now: .milliseconds(60_010), date: testDate)
         #expect(timeout.actions.isEmpty)
         #expect(timeout.events.contains { $0.detail == "answered (the row left the outbox): done" })
         #expect(two.nextDeadline == nil)
@@ -184,7 +184,7 @@ struct VOSServiceTests {
                                                 transactionID: try C2V(bytes).message.transactionID, signer: P256.Signing.PrivateKey())
         _ = service.received(forged, from: 1, now: .milliseconds(30), date: testDate)
         #expect(try backend.pending().count == 1)
-        #expect(sent(service.handleTimeout(now: .milliseconds(30_010), date: testDate), on: 1) == [bytes])
+        #expect(sent(service.handleTimeout(now: .milliseconds(60_010), date: testDate), on: 1) == [bytes])
     }
 
     @Test("A push to a vehicle not connected stays in the outbox and is sent when its TBM connects")

@@ -227,7 +227,7 @@ class Story(OwnerPhases):
         """A C2V push (``ctl COMMAND SERIAL``) and the module's answer: the use case ends
         with the module's Spake2VerifierStatus (0x0B) accepted by the VOS and the verifier
         present again in SPAAK_Status. When the TBM could not deliver the push (a module
-        stalled past N_Bs), or delivered it but no answer came within 30 s (the module lost
+        stalled past N_Bs), or delivered it but no answer came within 60 s (the module lost
         it), spaak-cloud sends it again itself, up to 3 times (ICD 7.4, as the module retries
         its requests; docs/ICD-CHOICES.md): the demo only waits for it."""
         m, code = cloud.module, f" 0x{message_type:02X} "
