@@ -20,8 +20,9 @@ public struct PushAnswer: Sendable, Equatable {
     /// The transaction id the answer echoes; `nil` when it starts a step of its own.
     public let transactionID: [UInt8]?
 
-    /// What answers the push `bytes`; `nil` when they are not a well-formed push (an answer to
-    /// a request, an ErrorResponse, or malformed): nothing to wait for.
+    /// What answers the push `bytes` (a message the cloud sent on its own, not an answer to a
+    /// request: a PP-03 0x0A answer is not given here); `nil` when they are malformed or of a
+    /// type never pushed (0x02, 0x04, 0x06, 0x08, 0x7F): nothing to wait for.
     public init?(push bytes: [UInt8]) {
         guard let message = try? CloudMessageCodec.decode(bytes).message else { return nil }
         switch message.type {
