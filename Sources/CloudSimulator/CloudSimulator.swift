@@ -146,11 +146,10 @@ public final class CloudSimulator {
             if push.awaitingAnswer {
                 guard push.attempts <= Self.pushRetries else {
                     pushes.remove(at: index)
-                    append([pushInfo(push, "push given up: no answer after \(push.attempts) sends")], now: now, into: &step)
+                    append([pushInfo(push, PushAnswer.Trace.givenUp(sends: push.attempts))], now: now, into: &step)
                     continue
                 }
-                append([pushInfo(push, "no answer \(Int(Self.pushAnswerTimeout.milliseconds / 1000)) s after delivery")],
-                       now: now, into: &step)
+                append([pushInfo(push, PushAnswer.Trace.noAnswer(Self.pushAnswerTimeout))], now: now, into: &step)
                 push.awaitingAnswer = false
             }
             push.attempts += 1
@@ -165,13 +164,12 @@ public final class CloudSimulator {
     /// The V2C `bytes`, handled with `result`, end the pushes they answer when the VOS
     /// authenticated them (answered them, or accepted them without an answer).
     private func pushesAnswered(by bytes: [UInt8], result: VOSResult, now: Instant, into step: inout Step) {
-        guard !pushes.isEmpty, PushAnswer.canAnswer(CloudMessageCodec.peekMessageType(bytes)),
+        guard !pushes.isEmpty,
               !result.transmissions.isEmpty || result.events.contains(where: { $0.direction == "V2C" && $0.outcome == .accepted }),
-              let message = try? CloudMessageCodec.decode(bytes).message else { return }
+              let message = PushAnswer.candidate(bytes) else { return }
         pushes.removeAll { push in
             guard push.answer?.isAnswered(by: message) == true else { return false }
-            append([pushInfo(push, "answered by \(message.type) after \(push.attempts) send\(push.attempts == 1 ? "" : "s"): done")],
-                   now: now, into: &step)
+            append([pushInfo(push, PushAnswer.Trace.done(message, sends: push.attempts))], now: now, into: &step)
             return true
         }
     }

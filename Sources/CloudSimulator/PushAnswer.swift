@@ -53,4 +53,26 @@ public struct PushAnswer: Sendable, Equatable {
     public static func canAnswer(_ type: CloudMessageType?) -> Bool {
         type == .spake2VerifierStatus || type == .ownerPairingStatus || type == .spake2VerifierRequest
     }
+
+    /// The V2C `bytes` decoded when their type can answer a push; `nil` otherwise (no decoding).
+    public static func candidate(_ bytes: [UInt8]) -> CloudMessage? {
+        guard canAnswer(CloudMessageCodec.peekMessageType(bytes)) else { return nil }
+        return try? CloudMessageCodec.decode(bytes).message
+    }
+
+    /// The trace texts of a push's life after delivery, shared by `serve` and the VOS service.
+    public enum Trace {
+        /// The answer came after `sends` sends.
+        public static func done(_ answer: CloudMessage, sends: Int) -> String {
+            "answered by \(answer.type) after \(sends) send\(sends == 1 ? "" : "s"): done"
+        }
+
+        /// No answer within `timeout` of the delivery.
+        public static func noAnswer(_ timeout: Duration) -> String {
+            "no answer \(Int(timeout.milliseconds / 1000)) s after delivery"
+        }
+
+        /// Out of sends.
+        public static func givenUp(sends: Int) -> String { "push given up: no answer after \(sends) sends" }
+    }
 }

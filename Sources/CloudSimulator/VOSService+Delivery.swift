@@ -31,12 +31,10 @@ extension VOSService {
     /// The authenticated V2C `bytes` answer the pushes of this instance that `PushAnswer`
     /// matches: they are done (`VehicleOEMServer` deleted their rows in its transaction).
     func pushesAnswered(by bytes: [UInt8], now: Instant, into step: inout Step) {
-        guard PushAnswer.canAnswer(CloudMessageCodec.peekMessageType(bytes)),
-              let message = try? CloudMessageCodec.decode(bytes).message else { return }
+        guard let message = PushAnswer.candidate(bytes) else { return }
         flights.removeAll { flight in
             guard flight.answer?.isAnswered(by: message) == true else { return false }
-            append([pushInfo(flight.event, "answered by \(message.type) after \(flight.attempts) send\(flight.attempts == 1 ? "" : "s"): done")],
-                   now: now, into: &step)
+            append([pushInfo(flight.event, PushAnswer.Trace.done(message, sends: flight.attempts))], now: now, into: &step)
             return true
         }
     }
@@ -55,12 +53,11 @@ extension VOSService {
             info("outbox of \(flight.serial) not read: \(error); the push is sent again", serial: flight.serial, now: now, into: &step)
         }
         guard flight.attempts <= Self.pushRetries else {
-            append([pushInfo(flight.event, "push given up: no answer after \(flight.attempts) sends")], now: now, into: &step)
+            append([pushInfo(flight.event, PushAnswer.Trace.givenUp(sends: flight.attempts))], now: now, into: &step)
             deleteRow(flight, now: now, into: &step)
             return false
         }
-        append([pushInfo(flight.event, "no answer \(Int(Self.pushAnswerTimeout.milliseconds / 1000)) s after delivery")],
-               now: now, into: &step)
+        append([pushInfo(flight.event, PushAnswer.Trace.noAnswer(Self.pushAnswerTimeout))], now: now, into: &step)
         return true
     }
 
